@@ -1,0 +1,290 @@
+/**
+ * The pure-TypeScript backend: node:fs for files and crc-32's CRC32C (slicing-by-16) for checksums.
+ * Same bytes and same behaviour as the addon, only slower. What it cannot do from JS:
+ *  - O_DIRECT: never used (`direct` is always false);
+ *  - OFD fcntl locks: replaced by a lock file `<file>.lock` created with O_EXCL holding our pid,
+ *    plus an in-process registry. It excludes other processes using this library's fallback
+ *    (a lock file whose pid is dead is taken over), but NOT etcd or the native backend, which
+ *    use OFD locks; it is not safe on NFS, and pid reuse can make a stale lock look held.
+ */
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { buf as crc32cJs } from 'crc-32/crc32c';
+import type { IoBackend, OpenOptions, WalFile, WriteOptions } from './types';
+
+/** CRC-32C with crc-32's JS implementation; results are unsigned. */
+export function crc32cFallback(data: Uint8Array, seed = 0): number {
+  return crc32cJs(data, seed | 0) >>> 0;
+}
+
+export function crc32cChainFallback(data: Uint8Array, bounds: Uint32Array, seed = 0): Uint32Array {
+  if (bounds.length % 2 !== 0) throw new RangeError('bounds must hold start,end pairs');
+  const out = new Uint32Array(bounds.length / 2);
+  let crc = seed | 0;
+  for (let i = 0; i < out.length; i++) {
+    const start = bounds[2 * i]!;
+    const end = bounds[2 * i + 1]!;
+    if (end < start || end > data.length) throw new RangeError(`slice ${i} [${start}, ${end}) is out of bounds`);
+    crc = crc32cJs(data.subarray(start, end), crc);
+    out[i] = crc >>> 0;
+  }
+  return out;
+}
+
+function openFlags(opts: OpenOptions): number {
+  const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
+  const read = opts.read ?? true;
+  const write = opts.write ?? false;
+  let flags = read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
+  if (opts.create) flags |= O_CREAT;
+  if (opts.exclusive) flags |= O_EXCL;
+  if (opts.truncate) flags |= O_TRUNC;
+  return flags;
+}
+
+/** Paths locked by this process (the lock file alone would let us lock twice). */
+const heldLocks = new Set<string>();
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function lockedError(path: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`EAGAIN: resource temporarily unavailable, lock '${path}'`);
+  err.code = 'EAGAIN';
+  err.errno = -11;
+  err.syscall = 'fcntl';
+  err.path = path;
+  return err;
+}
+
+class FallbackFile implements WalFile {
+  readonly direct = false;
+  readonly alignment = 1;
+  private fd: number;
+  private lockPath: string | null = null;
+
+  constructor(readonly path: string, fd: number) {
+    this.fd = fd;
+  }
+
+  get closed(): boolean {
+    return this.fd < 0;
+  }
+
+  private checkOpen(): number {
+    if (this.fd < 0) {
+      const err: NodeJS.ErrnoException = new Error(`EBADF: bad file descriptor, '${this.path}' is closed`);
+      err.code = 'EBADF';
+      err.errno = -9;
+      err.syscall = 'write';
+      throw err;
+    }
+    return this.fd;
+  }
+
+  async write(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): Promise<void> {
+    const fd = this.checkOpen();
+    let pos = position;
+    let pending = buffers.filter((b) => b.length > 0);
+    while (pending.length > 0) {
+      const written = await new Promise<number>((resolve, reject) =>
+        fs.writev(fd, pending as Uint8Array[], pos, (err, n) => (err ? reject(err) : resolve(n))),
+      );
+      pos += written;
+      pending = dropWritten(pending, written);
+    }
+    if (opts?.datasync) await this.datasync();
+  }
+
+  writeSync(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): void {
+    const fd = this.checkOpen();
+    let pos = position;
+    let pending = buffers.filter((b) => b.length > 0);
+    while (pending.length > 0) {
+      const written = fs.writevSync(fd, pending as Uint8Array[], pos);
+      pos += written;
+      pending = dropWritten(pending, written);
+    }
+    if (opts?.datasync) fs.fdatasyncSync(fd);
+  }
+
+  async read(target: Uint8Array, position: number): Promise<number> {
+    const fd = this.checkOpen();
+    let done = 0;
+    while (done < target.length) {
+      const n = await new Promise<number>((resolve, reject) =>
+        fs.read(fd, target, done, target.length - done, position + done, (err, bytes) =>
+          err ? reject(err) : resolve(bytes),
+        ),
+      );
+      if (n === 0) break;
+      done += n;
+    }
+    return done;
+  }
+
+  readSync(target: Uint8Array, position: number): number {
+    const fd = this.checkOpen();
+    let done = 0;
+    while (done < target.length) {
+      const n = fs.readSync(fd, target, done, target.length - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done;
+  }
+
+  datasync(): Promise<void> {
+    const fd = this.checkOpen();
+    return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+  }
+
+  sync(): Promise<void> {
+    const fd = this.checkOpen();
+    return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+  }
+
+  truncate(length: number): Promise<void> {
+    const fd = this.checkOpen();
+    return new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** No fallocate in node:fs: extend with ftruncate (sparse), as etcd does where fallocate is unsupported. */
+  async allocate(offset: number, length: number): Promise<void> {
+    const size = await this.size();
+    if (offset + length > size) await this.truncate(offset + length);
+  }
+
+  size(): Promise<number> {
+    const fd = this.checkOpen();
+    return new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size))));
+  }
+
+  sizeSync(): number {
+    return fs.fstatSync(this.checkOpen()).size;
+  }
+
+  async lock(opts: { wait: boolean }): Promise<void> {
+    this.checkOpen();
+    if (this.lockPath !== null) return;
+    const lockPath = `${this.path}.lock`;
+    for (;;) {
+      if (!heldLocks.has(lockPath) && (await tryCreateLockFile(lockPath))) {
+        heldLocks.add(lockPath);
+        this.lockPath = lockPath;
+        return;
+      }
+      if (!opts.wait) throw lockedError(this.path);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  async unlock(): Promise<void> {
+    if (this.lockPath === null) return;
+    const lockPath = this.lockPath;
+    this.lockPath = null;
+    heldLocks.delete(lockPath);
+    await fsp.rm(lockPath, { force: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.fd < 0) return;
+    await this.unlock();
+    const fd = this.fd;
+    this.fd = -1;
+    await new Promise<void>((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
+  }
+
+  closeSync(): void {
+    if (this.fd < 0) return;
+    if (this.lockPath !== null) {
+      heldLocks.delete(this.lockPath);
+      fs.rmSync(this.lockPath, { force: true });
+      this.lockPath = null;
+    }
+    const fd = this.fd;
+    this.fd = -1;
+    fs.closeSync(fd);
+  }
+}
+
+/** Creates the lock file, or takes over one whose owner process is gone. */
+async function tryCreateLockFile(lockPath: string): Promise<boolean> {
+  try {
+    await fsp.writeFile(lockPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const owner = Number.parseInt(await fsp.readFile(lockPath, 'utf8').catch(() => ''), 10);
+  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && pidAlive(owner)) return false;
+  if (owner === process.pid) return false; // held by another open of ours (registry was checked first)
+  await fsp.rm(lockPath, { force: true });
+  try {
+    await fsp.writeFile(lockPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function dropWritten(buffers: Uint8Array[], written: number): Uint8Array[] {
+  let left = written;
+  let i = 0;
+  while (i < buffers.length && left >= buffers[i]!.length) {
+    left -= buffers[i]!.length;
+    i++;
+  }
+  const rest = buffers.slice(i);
+  if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
+  return rest;
+}
+
+export function createFallbackBackend(reason: string): IoBackend {
+  return {
+    kind: 'fallback',
+    reason,
+    crcImplementation: 'crc-32 (js)',
+    crc32c: crc32cFallback,
+    crc32cChain: crc32cChainFallback,
+    async open(path, opts = {}) {
+      const fd = await new Promise<number>((resolve, reject) =>
+        fs.open(path, openFlags(opts), opts.mode ?? 0o600, (err, fd) => (err ? reject(err) : resolve(fd))),
+      );
+      return new FallbackFile(path, fd);
+    },
+    openSync(path, opts = {}) {
+      return new FallbackFile(path, fs.openSync(path, openFlags(opts), opts.mode ?? 0o600));
+    },
+    async fsyncDir(path) {
+      const handle = await fsp.open(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    },
+    allocAligned(size, alignment) {
+      // JS cannot align addresses; the fallback never does O_DIRECT, so alignment is moot.
+      void alignment;
+      return new Uint8Array(size);
+    },
+    rename: (from, to) => fsp.rename(from, to),
+    unlink: (path) => fsp.unlink(path),
+    mkdir: async (path, mode = 0o700) => {
+      await fsp.mkdir(path, { recursive: true, mode });
+    },
+    readdir: (path) => fsp.readdir(path),
+    rm: (path) => fsp.rm(path, { recursive: true, force: true }),
+    async stat(path) {
+      const st = await fsp.stat(path);
+      return { size: st.size, isDirectory: st.isDirectory(), isFile: st.isFile() };
+    },
+  };
+}
