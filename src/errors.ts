@@ -22,6 +22,8 @@ export const WalErrorCodes = {
   RECORD_TOO_LARGE: 'ERR_WAL_RECORD_TOO_LARGE',
   /** A record type etcd does not know ("unexpected block type N"). */
   UNEXPECTED_RECORD_TYPE: 'ERR_WAL_UNEXPECTED_RECORD_TYPE',
+  /** A frame's walpb.Record does not decode and the frame is not torn (etcd returns a `proto:` error). */
+  CORRUPT_RECORD: 'ERR_WAL_CORRUPT_RECORD',
   /** Bytes inside a CRC-valid record do not decode (etcd panics here). */
   CORRUPT_PAYLOAD: 'ERR_WAL_CORRUPT_PAYLOAD',
   /** ReadAll called twice or on a freshly created WAL (etcd `ErrDecoderNotFound`). */
