@@ -1,9 +1,326 @@
 /**
- * Loads the addon (node-gyp-build: prebuilds/ then build/Release) and wraps it as an IoBackend.
- * PLACEHOLDER until the addon lands: reports itself unavailable.
+ * The native backend: loads the addon (native/*.cc) and wraps it as an IoBackend.
+ *
+ * Where it loads from: `WAL_NATIVE_PATH=/path/to/addon.node` if set (used by the sanitizer job),
+ * else node-gyp-build from the package root (build/Release, build/Debug, then prebuilds/). The
+ * root is two levels up from this file, which holds for both src/io (tsx) and dist/io (built).
+ * Before it is accepted the addon must reproduce the CRC-32C check value of "123456789".
+ *
+ * Arguments are validated here; the C++ side re-checks only what could crash the process.
  */
-import type { IoBackend } from './types';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { IoBackend, OpenOptions, WalFile, WriteOptions } from './types';
 
+/** The addon's exports (native/addon.cc). Errors are Node-style fs errors. */
+interface NativeAddon {
+  readonly crcImplementation: string;
+  readonly crcImplementations: readonly string[];
+  crc32c(data: Uint8Array, seed: number): number;
+  crc32cChain(data: Uint8Array, bounds: Uint32Array, seed: number): Uint32Array;
+  crc32cWith(name: string, data: Uint8Array, seed: number): number | undefined;
+  allocAligned(size: number, alignment: number): Uint8Array;
+  open(path: string, flags: number, mode: number, direct: boolean): Promise<NativeOpenResult>;
+  openSync(path: string, flags: number, mode: number, direct: boolean): NativeOpenResult;
+  write(fd: number, buffers: readonly Uint8Array[], position: number, datasync: boolean, path: string): Promise<void>;
+  writeSync(fd: number, buffers: readonly Uint8Array[], position: number, datasync: boolean, path: string): void;
+  read(fd: number, target: Uint8Array, position: number, path: string): Promise<number>;
+  readSync(fd: number, target: Uint8Array, position: number, path: string): number;
+  datasync(fd: number, path: string): Promise<void>;
+  fsync(fd: number, path: string): Promise<void>;
+  fsyncDir(path: string): Promise<void>;
+  truncate(fd: number, length: number, path: string): Promise<void>;
+  allocate(fd: number, offset: number, length: number, path: string): Promise<void>;
+  size(fd: number, path: string): Promise<number>;
+  sizeSync(fd: number, path: string): number;
+  lock(fd: number, wait: boolean, path: string): Promise<void>;
+  unlock(fd: number, path: string): Promise<void>;
+  close(fd: number, path: string): Promise<void>;
+  closeSync(fd: number, path: string): void;
+}
+
+interface NativeOpenResult {
+  fd: number;
+  direct: boolean;
+  alignment: number;
+}
+
+/** The package root: two levels above src/io or dist/io. */
+const packageRoot = path.join(__dirname, '..', '..');
+
+const CHECK_INPUT = Buffer.from('123456789', 'latin1');
+const CHECK_VALUE = 0xe3069283;
+
+function loadAddon(): { addon: NativeAddon; from: string } {
+  const explicit = process.env['WAL_NATIVE_PATH'];
+  if (explicit) {
+    const file = path.resolve(explicit);
+    return { addon: require(file) as NativeAddon, from: file };
+  }
+  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  const file = nodeGypBuild.resolve(packageRoot);
+  return { addon: require(file) as NativeAddon, from: path.relative(packageRoot, file) || file };
+}
+
+/** Loads and self-tests the addon; never throws (the caller decides whether a failure is fatal). */
 export function loadNativeBackend(): { backend?: IoBackend; error?: string } {
-  return { error: 'addon not implemented yet' };
+  let loaded: { addon: NativeAddon; from: string };
+  try {
+    loaded = loadAddon();
+  } catch (err) {
+    return { error: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
+  }
+  const { addon, from } = loaded;
+  try {
+    const got = addon.crc32c(CHECK_INPUT, 0);
+    if (got !== CHECK_VALUE) {
+      return { error: `addon from ${from} failed its CRC-32C self-test (got 0x${got.toString(16)})` };
+    }
+  } catch (err) {
+    return { error: `addon from ${from} failed its CRC-32C self-test: ${String(err)}` };
+  }
+  return { backend: createNativeBackend(addon, `addon loaded from ${from}`) };
+}
+
+/** The raw addon, for tests that check each CRC implementation; undefined when it does not load. */
+export function loadNativeAddonForTests(): NativeAddon | undefined {
+  try {
+    return loadAddon().addon;
+  } catch {
+    return undefined;
+  }
+}
+
+function openFlags(opts: OpenOptions): number {
+  const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
+  const read = opts.read ?? true;
+  const write = opts.write ?? false;
+  let flags = read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
+  if (opts.create) flags |= O_CREAT;
+  if (opts.exclusive) flags |= O_EXCL;
+  if (opts.truncate) flags |= O_TRUNC;
+  return flags;
+}
+
+function checkPosition(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what} must be a non-negative safe integer, got ${value}`);
+  }
+}
+
+function checkBytes(value: unknown, what: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array or Buffer`);
+}
+
+function checkSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new RangeError('seed must be an unsigned 32-bit integer');
+  }
+}
+
+function closedError(file: string, syscall: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`EBADF: bad file descriptor, ${syscall} '${file}' (closed)`);
+  err.code = 'EBADF';
+  err.errno = -9;
+  err.syscall = syscall;
+  err.path = file;
+  return err;
+}
+
+class NativeFile implements WalFile {
+  private fd: number;
+  /** Operations queued on the threadpool; close() waits for them so the fd is not reused under them. */
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly addon: NativeAddon,
+    readonly path: string,
+    opened: NativeOpenResult,
+  ) {
+    this.fd = opened.fd;
+    this.direct = opened.direct;
+    this.alignment = opened.alignment;
+  }
+
+  readonly direct: boolean;
+  readonly alignment: number;
+
+  get closed(): boolean {
+    return this.fd < 0;
+  }
+
+  private openFd(syscall: string): number {
+    if (this.fd < 0) throw closedError(this.path, syscall);
+    return this.fd;
+  }
+
+  private track<T>(start: (fd: number) => Promise<T>, syscall: string): Promise<T> {
+    let op: Promise<T>;
+    try {
+      op = start(this.openFd(syscall));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.pending.add(op);
+    const done = (): void => {
+      this.pending.delete(op);
+    };
+    op.then(done, done);
+    return op;
+  }
+
+  write(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): Promise<void> {
+    try {
+      checkBuffers(buffers);
+      checkPosition(position, 'position');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.track((fd) => this.addon.write(fd, buffers, position, opts?.datasync === true, this.path), 'write');
+  }
+
+  writeSync(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): void {
+    checkBuffers(buffers);
+    checkPosition(position, 'position');
+    this.addon.writeSync(this.openFd('write'), buffers, position, opts?.datasync === true, this.path);
+  }
+
+  read(target: Uint8Array, position: number): Promise<number> {
+    try {
+      checkBytes(target, 'target');
+      checkPosition(position, 'position');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.track((fd) => this.addon.read(fd, target, position, this.path), 'read');
+  }
+
+  readSync(target: Uint8Array, position: number): number {
+    checkBytes(target, 'target');
+    checkPosition(position, 'position');
+    return this.addon.readSync(this.openFd('read'), target, position, this.path);
+  }
+
+  datasync(): Promise<void> {
+    return this.track((fd) => this.addon.datasync(fd, this.path), 'fdatasync');
+  }
+
+  sync(): Promise<void> {
+    return this.track((fd) => this.addon.fsync(fd, this.path), 'fsync');
+  }
+
+  truncate(length: number): Promise<void> {
+    try {
+      checkPosition(length, 'length');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.track((fd) => this.addon.truncate(fd, length, this.path), 'ftruncate');
+  }
+
+  allocate(offset: number, length: number): Promise<void> {
+    try {
+      checkPosition(offset, 'offset');
+      checkPosition(length, 'length');
+      if (length === 0) throw new RangeError('length must be positive'); // fallocate(2) rejects 0 with EINVAL
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.track((fd) => this.addon.allocate(fd, offset, length, this.path), 'fallocate');
+  }
+
+  size(): Promise<number> {
+    return this.track((fd) => this.addon.size(fd, this.path), 'fstat');
+  }
+
+  sizeSync(): number {
+    return this.addon.sizeSync(this.openFd('fstat'), this.path);
+  }
+
+  /** A waiting lock is not tracked: it waits on a duplicate descriptor, so close() need not wait for it. */
+  lock(opts: { wait: boolean }): Promise<void> {
+    if (!opts.wait) return this.track((fd) => this.addon.lock(fd, false, this.path), 'fcntl');
+    try {
+      return this.addon.lock(this.openFd('fcntl'), true, this.path);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  unlock(): Promise<void> {
+    if (this.fd < 0) return Promise.resolve(); // closing released it
+    return this.track((fd) => this.addon.unlock(fd, this.path), 'fcntl');
+  }
+
+  async close(): Promise<void> {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    await Promise.allSettled([...this.pending]);
+    await this.addon.close(fd, this.path);
+  }
+
+  closeSync(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    if (this.pending.size === 0) {
+      this.addon.closeSync(fd, this.path);
+      return;
+    }
+    // Threadpool work still uses fd: close it when that work is done, not under it.
+    void Promise.allSettled([...this.pending]).then(() => this.addon.close(fd, this.path).catch(() => undefined));
+  }
+}
+
+function checkBuffers(buffers: readonly Uint8Array[]): void {
+  if (!Array.isArray(buffers)) throw new TypeError('buffers must be an array of Uint8Array');
+  for (let i = 0; i < buffers.length; i++) checkBytes(buffers[i], `buffers[${i}]`);
+}
+
+/** Wraps a loaded, self-tested addon as an IoBackend. */
+export function createNativeBackend(addon: NativeAddon, reason: string): IoBackend {
+  return {
+    kind: 'native',
+    reason,
+    crcImplementation: addon.crcImplementation,
+    crc32c(data, seed = 0) {
+      checkBytes(data, 'data');
+      checkSeed(seed);
+      return addon.crc32c(data, seed);
+    },
+    crc32cChain(data, bounds, seed = 0) {
+      checkBytes(data, 'data');
+      if (!(bounds instanceof Uint32Array)) throw new TypeError('bounds must be a Uint32Array');
+      if (bounds.length % 2 !== 0) throw new RangeError('bounds must hold start,end pairs');
+      checkSeed(seed);
+      return addon.crc32cChain(data, bounds, seed);
+    },
+    async open(file, opts = {}) {
+      return new NativeFile(addon, file, await addon.open(file, openFlags(opts), opts.mode ?? 0o600, opts.direct === true));
+    },
+    openSync(file, opts = {}) {
+      return new NativeFile(addon, file, addon.openSync(file, openFlags(opts), opts.mode ?? 0o600, opts.direct === true));
+    },
+    fsyncDir: (dir) => addon.fsyncDir(dir),
+    allocAligned(size, alignment) {
+      checkPosition(size, 'size');
+      if (!Number.isInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
+        throw new RangeError(`alignment must be a power of two, got ${alignment}`);
+      }
+      return addon.allocAligned(size, alignment);
+    },
+    rename: (from, to) => fsp.rename(from, to),
+    unlink: (file) => fsp.unlink(file),
+    mkdir: async (dir, mode = 0o700) => {
+      await fsp.mkdir(dir, { recursive: true, mode });
+    },
+    readdir: (dir) => fsp.readdir(dir),
+    rm: (target) => fsp.rm(target, { recursive: true, force: true }),
+    async stat(file) {
+      const st = await fsp.stat(file);
+      return { size: st.size, isDirectory: st.isDirectory(), isFile: st.isFile() };
+    },
+  };
 }

@@ -1,0 +1,324 @@
+// The addon's JS surface: argument conversion and registration only. The work lives in
+// crc32c.cc (checksums), file.cc (syscalls), async.cc (threadpool) and fs_error.cc (errors).
+//
+// Context-aware (Napi::Addon, no static JS handles), so it loads in worker threads.
+// Arguments are validated in TypeScript (src/io/native.ts); here we re-check only what could
+// crash the process: value types we dereference and buffer bounds.
+#include <fcntl.h>
+#include <napi.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "async.h"
+#include "crc32c.h"
+#include "file.h"
+#include "fs_error.h"
+
+namespace nodewal {
+namespace {
+
+struct Bytes {
+  uint8_t* data;
+  size_t length;
+};
+
+Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  const Napi::Value value = info[i];
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Uint8Array or Buffer");
+  }
+  Napi::Uint8Array array = value.As<Napi::Uint8Array>();
+  return {array.Data(), array.ElementLength()};
+}
+
+double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+int ArgFd(const Napi::CallbackInfo& info, size_t i) {
+  return static_cast<int>(ArgNumber(info, i, "fd"));
+}
+
+int64_t ArgInt64(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return static_cast<int64_t>(ArgNumber(info, i, what));
+}
+
+uint32_t ArgSeed(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return 0;
+  return info[i].As<Napi::Number>().Uint32Value();
+}
+
+std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// fd-based calls take the file's path last, only to name it in errors.
+std::string ArgPathForErrors(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : std::string();
+}
+
+class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
+ public:
+  NodeWalAddon(Napi::Env env, Napi::Object exports) {
+    Napi::Array implementations = Napi::Array::New(env);
+    uint32_t n = 0;
+    for (const char* name : Crc32cAvailableImplementations()) implementations.Set(n++, name);
+
+    DefineAddon(exports, {
+        InstanceValue("crcImplementation", Napi::String::New(env, Crc32cImplementation())),
+        InstanceValue("crcImplementations", implementations),
+        InstanceMethod("crc32c", &NodeWalAddon::Crc32cOne),
+        InstanceMethod("crc32cChain", &NodeWalAddon::Crc32cChain),
+        InstanceMethod("crc32cWith", &NodeWalAddon::Crc32cWithImpl),
+        InstanceMethod("allocAligned", &NodeWalAddon::AllocAligned),
+        InstanceMethod("open", &NodeWalAddon::Open<true>),
+        InstanceMethod("openSync", &NodeWalAddon::Open<false>),
+        InstanceMethod("write", &NodeWalAddon::Write<true>),
+        InstanceMethod("writeSync", &NodeWalAddon::Write<false>),
+        InstanceMethod("read", &NodeWalAddon::Read<true>),
+        InstanceMethod("readSync", &NodeWalAddon::Read<false>),
+        InstanceMethod("datasync", &NodeWalAddon::FdCall<true, DataSync>),
+        InstanceMethod("datasyncSync", &NodeWalAddon::FdCall<false, DataSync>),
+        InstanceMethod("fsync", &NodeWalAddon::FdCall<true, FullSync>),
+        InstanceMethod("fsyncSync", &NodeWalAddon::FdCall<false, FullSync>),
+        InstanceMethod("unlock", &NodeWalAddon::FdCall<true, UnlockFile>),
+        InstanceMethod("unlockSync", &NodeWalAddon::FdCall<false, UnlockFile>),
+        InstanceMethod("close", &NodeWalAddon::FdCall<true, CloseFile>),
+        InstanceMethod("closeSync", &NodeWalAddon::FdCall<false, CloseFile>),
+        InstanceMethod("fsyncDir", &NodeWalAddon::FsyncDir<true>),
+        InstanceMethod("fsyncDirSync", &NodeWalAddon::FsyncDir<false>),
+        InstanceMethod("truncate", &NodeWalAddon::TruncateFile<true>),
+        InstanceMethod("truncateSync", &NodeWalAddon::TruncateFile<false>),
+        InstanceMethod("allocate", &NodeWalAddon::AllocateFile<true>),
+        InstanceMethod("allocateSync", &NodeWalAddon::AllocateFile<false>),
+        InstanceMethod("size", &NodeWalAddon::Size<true>),
+        InstanceMethod("sizeSync", &NodeWalAddon::Size<false>),
+        InstanceMethod("lock", &NodeWalAddon::Lock<true>),
+        InstanceMethod("lockSync", &NodeWalAddon::Lock<false>),
+    });
+  }
+
+ private:
+  // crc32c(data, seed) -> number
+  Napi::Value Crc32cOne(const Napi::CallbackInfo& info) {
+    const Bytes bytes = ArgBytes(info, 0, "data");
+    return Napi::Number::New(info.Env(), Crc32c(ArgSeed(info, 1), bytes.data, bytes.length));
+  }
+
+  // crc32cChain(data, bounds, seed) -> Uint32Array of running CRCs, one per [start, end) pair.
+  Napi::Value Crc32cChain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Bytes bytes = ArgBytes(info, 0, "data");
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      throw Napi::TypeError::New(env, "bounds must be a Uint32Array");
+    }
+    Napi::Uint32Array bounds = info[1].As<Napi::Uint32Array>();
+    const size_t pairs = bounds.ElementLength() / 2;
+    if (bounds.ElementLength() % 2 != 0) throw Napi::RangeError::New(env, "bounds must hold start,end pairs");
+    uint32_t crc = ArgSeed(info, 2);
+    Napi::Uint32Array out = Napi::Uint32Array::New(env, pairs);
+    const uint32_t* b = bounds.Data();
+    uint32_t* o = out.Data();
+    for (size_t i = 0; i < pairs; i++) {
+      const uint32_t start = b[2 * i];
+      const uint32_t end = b[2 * i + 1];
+      if (end < start || end > bytes.length) {
+        throw Napi::RangeError::New(env, "slice " + std::to_string(i) + " [" + std::to_string(start) + ", " +
+                                             std::to_string(end) + ") is out of bounds");
+      }
+      crc = Crc32c(crc, bytes.data + start, end - start);
+      o[i] = crc;
+    }
+    return out;
+  }
+
+  // crc32cWith(name, data, seed) -> number, or undefined when this CPU lacks `name` (tests).
+  Napi::Value Crc32cWithImpl(const Napi::CallbackInfo& info) {
+    const std::string name = ArgString(info, 0, "name");
+    const Bytes bytes = ArgBytes(info, 1, "data");
+    uint32_t out = 0;
+    if (!Crc32cWith(name.c_str(), ArgSeed(info, 2), bytes.data, bytes.length, &out)) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), out);
+  }
+
+  // allocAligned(size, alignment) -> zero-filled Buffer over posix_memalign memory, freed by
+  // its finalizer when the Buffer is collected.
+  Napi::Value AllocAligned(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const double size_arg = ArgNumber(info, 0, "size");
+    const double align_arg = ArgNumber(info, 1, "alignment");
+    if (!(size_arg >= 0 && size_arg <= 9007199254740991.0)) throw Napi::RangeError::New(env, "size out of range");
+    size_t alignment = static_cast<size_t>(align_arg);
+    if (!(align_arg >= 1 && align_arg <= 1 << 30) || (alignment & (alignment - 1)) != 0) {
+      throw Napi::RangeError::New(env, "alignment must be a power of two");
+    }
+    if (alignment < sizeof(void*)) alignment = sizeof(void*);  // posix_memalign's minimum
+    const size_t size = static_cast<size_t>(size_arg);
+    void* memory = nullptr;
+    const int rc = posix_memalign(&memory, alignment, size == 0 ? alignment : size);
+    if (rc != 0) throw MakeFsError(env, rc, "posix_memalign", "");
+    std::memset(memory, 0, size);
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
+    return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(memory), size, [size](Napi::Env e, uint8_t* data) {
+      std::free(data);
+      Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(size));
+    });
+  }
+
+  // open(path, flags, mode, direct) -> { fd, direct, alignment }
+  template <bool Async>
+  Napi::Value Open(const Napi::CallbackInfo& info) {
+    IoJob job;
+    job.path = ArgString(info, 0, "path");
+    const int flags = static_cast<int>(ArgNumber(info, 1, "flags"));
+    const int mode = static_cast<int>(ArgNumber(info, 2, "mode"));
+    const bool direct = info[3].ToBoolean().Value();
+    auto result = std::make_shared<OpenResult>();
+    const std::string path = job.path;
+    job.work = [=] { return OpenFile(path, flags, mode, direct, result.get()); };
+    job.result = [result](Napi::Env env) -> Napi::Value {
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("fd", result->fd);
+      out.Set("direct", result->direct);
+      out.Set("alignment", result->alignment);
+      return out;
+    };
+    return RunIoJob(info.Env(), Async, std::move(job));
+  }
+
+  // write(fd, buffers[], position, datasync, path?) -> undefined (pwritev + optional fdatasync)
+  template <bool Async>
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int fd = ArgFd(info, 0);
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "buffers must be an array");
+    Napi::Array buffers = info[1].As<Napi::Array>();
+    const int64_t position = ArgInt64(info, 2, "position");
+    const bool datasync = info[3].ToBoolean().Value();
+    IoJob job;
+    job.path = ArgPathForErrors(info, 4);
+    const uint32_t count = buffers.Length();
+    auto iov = std::make_shared<std::vector<iovec>>();
+    iov->reserve(count);
+    if (Async) job.keep_alive.reserve(count);
+    for (uint32_t i = 0; i < count; i++) {
+      Napi::Value item = buffers[i];
+      if (!item.IsTypedArray() || item.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        throw Napi::TypeError::New(env, "buffers[" + std::to_string(i) + "] must be a Uint8Array or Buffer");
+      }
+      Napi::Uint8Array array = item.As<Napi::Uint8Array>();
+      iov->push_back({array.Data(), array.ElementLength()});
+      if (Async) job.keep_alive.push_back(item);
+    }
+    job.work = [=] { return WriteAll(fd, iov.get(), position, datasync); };
+    return RunIoJob(env, Async, std::move(job));
+  }
+
+  // read(fd, target, position, path?) -> bytes read (short only at end of file)
+  template <bool Async>
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    const int fd = ArgFd(info, 0);
+    const Bytes target = ArgBytes(info, 1, "target");
+    const int64_t position = ArgInt64(info, 2, "position");
+    IoJob job;
+    job.path = ArgPathForErrors(info, 3);
+    if (Async) job.keep_alive.push_back(info[1]);
+    auto done = std::make_shared<size_t>(0);
+    job.work = [=] { return ReadFull(fd, target.data, target.length, position, done.get()); };
+    job.result = [done](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*done)); };
+    return RunIoJob(info.Env(), Async, std::move(job));
+  }
+
+  // datasync / fsync / unlock / close (fd, path?) -> undefined
+  template <bool Async, IoStatus (*Call)(int)>
+  Napi::Value FdCall(const Napi::CallbackInfo& info) {
+    const int fd = ArgFd(info, 0);
+    IoJob job;
+    job.path = ArgPathForErrors(info, 1);
+    job.work = [fd] { return Call(fd); };
+    return RunIoJob(info.Env(), Async, std::move(job));
+  }
+
+  // fsyncDir(path) -> undefined
+  template <bool Async>
+  Napi::Value FsyncDir(const Napi::CallbackInfo& info) {
+    IoJob job;
+    job.path = ArgString(info, 0, "path");
+    const std::string path = job.path;
+    job.work = [path] { return SyncDirectory(path); };
+    return RunIoJob(info.Env(), Async, std::move(job));
+  }
+
+  // truncate(fd, length, path?) -> undefined
+  template <bool Async>
+  Napi::Value TruncateFile(const Napi::CallbackInfo& info) {
+    const int fd = ArgFd(info, 0);
+    const int64_t length = ArgInt64(info, 1, "length");
+    IoJob job;
+    job.path = ArgPathForErrors(info, 2);
+    job.work = [=] { return Truncate(fd, length); };
+    return RunIoJob(info.Env(), Async, std::move(job));
+  }
+
+  // allocate(fd, offset, length, path?) -> undefined
+  template <bool Async>
+  Napi::Value AllocateFile(const Napi::CallbackInfo& info) {
+    const int fd = ArgFd(info, 0);
+    const int64_t offset = ArgInt64(info, 1, "offset");
+    const int64_t length = ArgInt64(info, 2, "length");
+    IoJob job;
+    job.path = ArgPathForErrors(info, 3);
+    job.work = [=] { return Allocate(fd, offset, length); };
+    return RunIoJob(info.Env(), Async, std::move(job));
+  }
+
+  // size(fd, path?) -> number
+  template <bool Async>
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    const int fd = ArgFd(info, 0);
+    IoJob job;
+    job.path = ArgPathForErrors(info, 1);
+    auto size = std::make_shared<int64_t>(0);
+    job.work = [=] { return FileSize(fd, size.get()); };
+    job.result = [size](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*size)); };
+    return RunIoJob(info.Env(), Async, std::move(job));
+  }
+
+  // lock(fd, wait, path?) -> undefined; a held lock rejects with code 'EAGAIN' when !wait.
+  // The waiting form blocks a threadpool thread until the holder releases the lock. It waits on
+  // a duplicate descriptor (same open file description, so the OFD lock is the same lock): if
+  // the file is closed meanwhile and its number reused, the wait cannot lock the wrong file,
+  // and closing the duplicate afterwards releases the lock when the original is already gone.
+  template <bool Async>
+  Napi::Value Lock(const Napi::CallbackInfo& info) {
+    const int fd = ArgFd(info, 0);
+    const bool wait = info[1].ToBoolean().Value();
+    IoJob job;
+    job.path = ArgPathForErrors(info, 2);
+    if (Async && wait) {
+      const int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (dup_fd < 0) return RunIoJob(info.Env(), true, {[err = errno] { return IoStatus::Fail(err, "fcntl"); }, {}, job.path, {}});
+      job.work = [dup_fd] {
+        const IoStatus status = LockFile(dup_fd, true);
+        CloseFile(dup_fd);
+        return status;
+      };
+    } else {
+      job.work = [=] { return LockFile(fd, wait); };
+    }
+    return RunIoJob(info.Env(), Async, std::move(job));
+  }
+};
+
+}  // namespace
+}  // namespace nodewal
+
+using nodewal::NodeWalAddon;
+NODE_API_ADDON(NodeWalAddon)
