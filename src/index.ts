@@ -11,3 +11,7 @@ export type { LevelDBRecord, LevelDBCorruption, LevelDBReadOptions } from './lev
 export { decodeWriteBatch, encodeWriteBatch } from './leveldb/write-batch';
 export type { WriteBatch, WriteBatchOp } from './leveldb/write-batch';
 export { BLOCK_SIZE as LEVELDB_BLOCK_SIZE, maskCrc as leveldbMaskCrc, unmaskCrc as leveldbUnmaskCrc } from './leveldb/format';
+export { WAL, DEFAULT_SEGMENT_SIZE_BYTES } from './etcd/wal';
+export type { WalOptions, ReadAllResult, WalErrorWithResult } from './etcd/wal';
+export { RecordType, encodeEntry, decodeEntry, encodeHardState, decodeHardState, encodeSnapshot, decodeSnapshot, encodeConfState, decodeConfState, encodeRecord, decodeRecord, isEmptyHardState } from './etcd/codec';
+export type { Entry, HardState, Snapshot, ConfState, WalRecord } from './etcd/codec';
