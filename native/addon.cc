@@ -148,8 +148,8 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     return Napi::Number::New(info.Env(), out);
   }
 
-  // allocAligned(size, alignment) -> zero-filled Buffer over posix_memalign memory, freed by
-  // its finalizer when the Buffer is collected.
+  // allocAligned(size, alignment) -> zero-filled Uint8Array over posix_memalign memory, freed
+  // by its finalizer when the ArrayBuffer is collected.
   Napi::Value AllocAligned(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const double size_arg = ArgNumber(info, 0, "size");
@@ -166,10 +166,13 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     if (rc != 0) throw MakeFsError(env, rc, "posix_memalign", "");
     std::memset(memory, 0, size);
     Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
-    return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(memory), size, [size](Napi::Env e, uint8_t* data) {
+    // A plain Uint8Array (not a Buffer), like the fallback's, so callers cannot come to rely on
+    // Buffer methods that only one backend provides.
+    Napi::ArrayBuffer backing = Napi::ArrayBuffer::New(env, memory, size, [size](Napi::Env e, void* data) {
       std::free(data);
       Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(size));
     });
+    return Napi::Uint8Array::New(env, size, backing, 0);
   }
 
   // open(path, flags, mode, direct) -> { fd, direct, alignment }

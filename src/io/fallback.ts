@@ -140,17 +140,17 @@ class FallbackFile implements WalFile {
     return done;
   }
 
-  datasync(): Promise<void> {
+  async datasync(): Promise<void> {
     const fd = this.checkOpen();
     return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
   }
 
-  sync(): Promise<void> {
+  async sync(): Promise<void> {
     const fd = this.checkOpen();
     return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
   }
 
-  truncate(length: number): Promise<void> {
+  async truncate(length: number): Promise<void> {
     const fd = this.checkOpen();
     return new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve())));
   }
@@ -161,7 +161,7 @@ class FallbackFile implements WalFile {
     if (offset + length > size) await this.truncate(offset + length);
   }
 
-  size(): Promise<number> {
+  async size(): Promise<number> {
     const fd = this.checkOpen();
     return new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size))));
   }
@@ -271,8 +271,11 @@ export function createFallbackBackend(reason: string): IoBackend {
       }
     },
     allocAligned(size, alignment) {
+      if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`size must be a non-negative integer, got ${size}`);
+      if (!Number.isInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
+        throw new RangeError(`alignment must be a power of two, got ${alignment}`);
+      }
       // JS cannot align addresses; the fallback never does O_DIRECT, so alignment is moot.
-      void alignment;
       return new Uint8Array(size);
     },
     rename: (from, to) => fsp.rename(from, to),

@@ -28,14 +28,21 @@ interface NativeAddon {
   read(fd: number, target: Uint8Array, position: number, path: string): Promise<number>;
   readSync(fd: number, target: Uint8Array, position: number, path: string): number;
   datasync(fd: number, path: string): Promise<void>;
+  datasyncSync(fd: number, path: string): void;
   fsync(fd: number, path: string): Promise<void>;
+  fsyncSync(fd: number, path: string): void;
   fsyncDir(path: string): Promise<void>;
+  fsyncDirSync(path: string): void;
   truncate(fd: number, length: number, path: string): Promise<void>;
+  truncateSync(fd: number, length: number, path: string): void;
   allocate(fd: number, offset: number, length: number, path: string): Promise<void>;
+  allocateSync(fd: number, offset: number, length: number, path: string): void;
   size(fd: number, path: string): Promise<number>;
   sizeSync(fd: number, path: string): number;
   lock(fd: number, wait: boolean, path: string): Promise<void>;
+  lockSync(fd: number, wait: boolean, path: string): void;
   unlock(fd: number, path: string): Promise<void>;
+  unlockSync(fd: number, path: string): void;
   close(fd: number, path: string): Promise<void>;
   closeSync(fd: number, path: string): void;
 }
@@ -52,15 +59,18 @@ const packageRoot = path.join(__dirname, '..', '..');
 const CHECK_INPUT = Buffer.from('123456789', 'latin1');
 const CHECK_VALUE = 0xe3069283;
 
-function loadAddon(): { addon: NativeAddon; from: string } {
+/** The addon file that would be loaded: WAL_NATIVE_PATH, else node-gyp-build's pick. Throws when none. */
+export function resolveNativeAddonPath(): string {
   const explicit = process.env['WAL_NATIVE_PATH'];
-  if (explicit) {
-    const file = path.resolve(explicit);
-    return { addon: require(file) as NativeAddon, from: file };
-  }
+  if (explicit) return path.resolve(explicit);
   const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-  const file = nodeGypBuild.resolve(packageRoot);
-  return { addon: require(file) as NativeAddon, from: path.relative(packageRoot, file) || file };
+  return nodeGypBuild.resolve(packageRoot);
+}
+
+function loadAddon(): { addon: NativeAddon; from: string } {
+  const file = resolveNativeAddonPath();
+  const from = process.env['WAL_NATIVE_PATH'] ? file : path.relative(packageRoot, file) || file;
+  return { addon: require(file) as NativeAddon, from };
 }
 
 /** Loads and self-tests the addon; never throws (the caller decides whether a failure is fatal). */

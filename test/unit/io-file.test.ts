@@ -1,0 +1,226 @@
+// File primitives through the chosen backend (native or fallback, per WAL_NATIVE): the bytes
+// on disk are checked with node:fs, independently of the backend under test.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { defaultBackend as io } from '../../src/io/backend';
+import { loadNativeAddonForTests } from '../../src/io/native';
+import { expectedBackend, tempDir } from '../support/tmp';
+
+const isNative = expectedBackend === 'native';
+
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
+function pattern(n: number, salt: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + salt) & 0xff;
+  return b;
+}
+
+test('write then read back, async and sync', async () => {
+  const file = path.join(tempDir(), 'a.bin');
+  const f = await io.open(file, { write: true, create: true });
+  assert.equal(f.direct, false);
+  assert.equal(f.alignment, 1);
+  const a = pattern(1000, 1);
+  await f.write([a], 0);
+  f.writeSync([pattern(24, 2)], 1000);
+  assert.equal(await f.size(), 1024);
+  assert.equal(f.sizeSync(), 1024);
+  const back = new Uint8Array(2000);
+  assert.equal(await f.read(back, 0), 1024); // short only at end of file
+  assert.deepEqual(back.subarray(0, 1000), a);
+  const back2 = new Uint8Array(24);
+  assert.equal(f.readSync(back2, 1000), 24);
+  assert.deepEqual(back2, pattern(24, 2));
+  assert.equal(await f.read(new Uint8Array(10), 5000), 0);
+  await f.close();
+  assert.equal(f.closed, true);
+  const disk = fs.readFileSync(file);
+  assert.deepEqual(new Uint8Array(disk.subarray(0, 1000)), a);
+  assert.equal((fs.statSync(file).mode & 0o777).toString(8), '600');
+});
+
+test('pwritev of many buffers (more than IOV_MAX) lands in order, with datasync', async () => {
+  const file = path.join(tempDir(), 'many.bin');
+  const f = await io.open(file, { write: true, create: true });
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < 2500; i++) parts.push(pattern(i % 17, i)); // includes empty buffers
+  const base = new Uint8Array(1 << 16).fill(9);
+  parts.push(base.subarray(100, 200)); // a view with an offset into a larger buffer
+  await f.write(parts, 7, { datasync: true });
+  f.writeSync(parts, 7 + Buffer.concat(parts).length, { datasync: true });
+  await f.close();
+  const want = Buffer.concat([Buffer.alloc(7), Buffer.concat(parts), Buffer.concat(parts)]);
+  assert.deepEqual(fs.readFileSync(file), want);
+});
+
+test('a buffer handed to an async write may be dropped by the caller at once', async () => {
+  const file = path.join(tempDir(), 'gc.bin');
+  const f = await io.open(file, { write: true, create: true });
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < 50; i++) writes.push(f.write([pattern(4096, i)], i * 4096));
+  collectGarbage(); // the addon's references alone must keep the buffers alive
+  await Promise.all(writes);
+  await f.close();
+  const disk = fs.readFileSync(file);
+  for (let i = 0; i < 50; i++) assert.deepEqual(new Uint8Array(disk.subarray(i * 4096, (i + 1) * 4096)), pattern(4096, i));
+});
+
+test('truncate and allocate', async () => {
+  const file = path.join(tempDir(), 'alloc.bin');
+  const f = await io.open(file, { write: true, create: true });
+  await f.write([pattern(100, 3)], 0);
+  await f.allocate(0, 64 * 1024);
+  assert.equal(await f.size(), 64 * 1024);
+  const head = new Uint8Array(100);
+  await f.read(head, 0);
+  assert.deepEqual(head, pattern(100, 3)); // existing data kept
+  const tail = new Uint8Array(1000).fill(1);
+  await f.read(tail, 63 * 1024);
+  assert.deepEqual(tail, new Uint8Array(1000)); // allocated space reads as zeros
+  await f.allocate(0, 10); // never shrinks
+  assert.equal(await f.size(), 64 * 1024);
+  await f.truncate(50);
+  assert.equal(await f.size(), 50);
+  assert.equal(fs.statSync(file).size, 50);
+  await f.sync();
+  await f.datasync();
+  await f.close();
+  await io.fsyncDir(path.dirname(file));
+});
+
+test('open flags: exclusive create refuses an existing file, read-only refuses writes', async () => {
+  const file = path.join(tempDir(), 'x.bin');
+  const f = await io.open(file, { write: true, create: true, exclusive: true });
+  await f.close();
+  await assert.rejects(io.open(file, { write: true, create: true, exclusive: true }), { code: 'EEXIST', syscall: 'open' });
+  await assert.rejects(io.open(file + '.missing'), { code: 'ENOENT', syscall: 'open', path: file + '.missing' });
+  assert.throws(() => io.openSync(file + '.missing'), { code: 'ENOENT', errno: -2 });
+  const r = io.openSync(file);
+  await assert.rejects(r.write([new Uint8Array(1)], 0), { code: 'EBADF' });
+  r.closeSync();
+  const t = await io.open(file, { write: true, truncate: true });
+  await t.write([pattern(10, 1)], 0);
+  await t.close();
+  assert.equal(fs.statSync(file).size, 10);
+});
+
+test('O_DIRECT on ext4 (/tmp): direct aligned writes, read back', async () => {
+  const file = path.join(tempDir(), 'direct.bin');
+  const f = await io.open(file, { write: true, create: true, direct: true });
+  if (isNative) {
+    assert.equal(f.direct, true, 'ext4 supports O_DIRECT');
+    assert.ok(f.alignment >= 512 && (f.alignment & (f.alignment - 1)) === 0, `alignment ${f.alignment}`);
+  } else {
+    assert.equal(f.direct, false, 'the fallback never uses O_DIRECT');
+  }
+  const block = Math.max(f.alignment, 4096);
+  const buf = io.allocAligned(2 * block, f.alignment);
+  assert.equal(buf.length, 2 * block);
+  assert.ok(buf.every((b) => b === 0), 'allocAligned zero-fills');
+  buf.set(pattern(2 * block, 5));
+  await f.write([buf.subarray(0, block), buf.subarray(block)], 0, { datasync: true });
+  const back = io.allocAligned(2 * block, f.alignment);
+  assert.equal(await f.read(back, 0), 2 * block);
+  assert.deepEqual(back, buf);
+  if (f.direct) {
+    // The kernel refuses a misaligned direct write; it must come back as a clean error.
+    await assert.rejects(f.write([pattern(3, 1)], 1), { code: 'EINVAL', syscall: 'write' });
+  }
+  await f.close();
+  assert.deepEqual(new Uint8Array(fs.readFileSync(file)), buf);
+});
+
+test('O_DIRECT refused by the filesystem (procfs: EINVAL) falls back to buffered', async () => {
+  const f = await io.open('/proc/self/status', { direct: true });
+  assert.equal(f.direct, false);
+  assert.equal(f.alignment, 1);
+  const buf = new Uint8Array(64);
+  assert.ok((await f.read(buf, 0)) > 0);
+  assert.match(Buffer.from(buf).toString('latin1'), /^Name:/);
+  await f.close();
+});
+
+test('O_DIRECT on tmpfs (/dev/shm): whichever the kernel allows, data round-trips', async () => {
+  // tmpfs refused O_DIRECT until Linux 6.6 and accepts it since; both outcomes must work.
+  const dir = fs.mkdtempSync('/dev/shm/nodewal-');
+  try {
+    const file = path.join(dir, 'shm.bin');
+    const f = await io.open(file, { write: true, create: true, exclusive: true, direct: true });
+    if (!isNative) assert.equal(f.direct, false);
+    assert.equal(f.alignment > 1, f.direct);
+    const buf = io.allocAligned(8192, Math.max(f.alignment, 1));
+    buf.set(pattern(8192, 9));
+    await f.write([buf], 0);
+    await f.close();
+    assert.deepEqual(new Uint8Array(fs.readFileSync(file)), buf);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('allocAligned returns zeroed buffers at the requested alignment', () => {
+  for (const alignment of [1, 512, 4096]) {
+    const b = io.allocAligned(10000, alignment);
+    assert.equal(b.length, 10000);
+    assert.ok(b.every((x) => x === 0));
+  }
+  assert.equal(io.allocAligned(0, 4096).length, 0);
+  assert.throws(() => io.allocAligned(10, 3), RangeError);
+  assert.throws(() => io.allocAligned(-1, 512), RangeError);
+});
+
+test('operations on a closed file fail with EBADF, no crash', async () => {
+  const file = path.join(tempDir(), 'closed.bin');
+  const f = await io.open(file, { write: true, create: true });
+  await f.close();
+  await f.close(); // idempotent
+  f.closeSync();
+  await assert.rejects(f.datasync(), { code: 'EBADF' });
+  await assert.rejects(f.sync(), { code: 'EBADF' });
+  await assert.rejects(f.write([new Uint8Array(1)], 0), { code: 'EBADF' });
+  await assert.rejects(f.read(new Uint8Array(1), 0), { code: 'EBADF' });
+  await assert.rejects(f.size(), { code: 'EBADF' });
+  assert.throws(() => f.writeSync([new Uint8Array(1)], 0), { code: 'EBADF' });
+  assert.throws(() => f.sizeSync(), { code: 'EBADF' });
+});
+
+test('fsyncDir of a missing directory is an ENOENT error', async () => {
+  await assert.rejects(io.fsyncDir(path.join(tempDir(), 'nope')), { code: 'ENOENT' });
+});
+
+test('native: a bad descriptor gives a Node-style error from every call, never a crash', async (t) => {
+  const addon = loadNativeAddonForTests();
+  if (!isNative) return t.skip('native backend only');
+  assert.ok(addon);
+  const bad = 1_000_000; // beyond any open descriptor
+  const node = (() => {
+    try {
+      fs.fsyncSync(bad);
+    } catch (err) {
+      return err as NodeJS.ErrnoException;
+    }
+    throw new Error('fsync of a bad fd succeeded');
+  })();
+  const shape = { code: 'EBADF', errno: -9, syscall: 'fsync', message: `${node.message} '/some/file'`, path: '/some/file' };
+  await assert.rejects(addon.fsync(bad, '/some/file'), shape);
+  assert.throws(() => addon.fsyncSync(bad, '/some/file'), shape);
+  await assert.rejects(addon.datasync(bad, ''), { code: 'EBADF', syscall: 'fdatasync', message: 'EBADF: bad file descriptor, fdatasync' });
+  await assert.rejects(addon.write(bad, [new Uint8Array(8)], 0, true, ''), { code: 'EBADF', syscall: 'write' });
+  await assert.rejects(addon.read(bad, new Uint8Array(8), 0, ''), { code: 'EBADF', syscall: 'read' });
+  await assert.rejects(addon.truncate(bad, 0, ''), { code: 'EBADF', syscall: 'ftruncate' });
+  await assert.rejects(addon.allocate(bad, 0, 10, ''), { code: 'EBADF', syscall: 'fallocate' });
+  await assert.rejects(addon.size(bad, ''), { code: 'EBADF', syscall: 'fstat' });
+  await assert.rejects(addon.lock(bad, false, ''), { code: 'EBADF', syscall: 'fcntl' });
+  await assert.rejects(addon.lock(bad, true, ''), { code: 'EBADF', syscall: 'fcntl' });
+  await assert.rejects(addon.close(bad, ''), { code: 'EBADF', syscall: 'close' });
+  assert.throws(() => addon.closeSync(-1, ''), { code: 'EBADF' });
+  assert.throws(() => addon.writeSync(bad, [new Uint8Array(1), 'x' as unknown as Uint8Array], 0, false, ''), TypeError);
+});
