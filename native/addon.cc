@@ -22,6 +22,14 @@
 namespace nodewal {
 namespace {
 
+// True in the AddressSanitizer/UBSan build (native/CMakeLists.txt, WAL_SANITIZE=ON), so the
+// sanitizer job can check that it runs the binary it built.
+#ifdef NODEWAL_SANITIZED
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 struct Bytes {
   uint8_t* data;
   size_t length;
@@ -74,6 +82,7 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     DefineAddon(exports, {
         InstanceValue("crcImplementation", Napi::String::New(env, Crc32cImplementation())),
         InstanceValue("crcImplementations", implementations),
+        InstanceValue("sanitized", Napi::Boolean::New(env, kSanitized)),
         InstanceMethod("crc32c", &NodeWalAddon::Crc32cOne),
         InstanceMethod("crc32cChain", &NodeWalAddon::Crc32cChain),
         InstanceMethod("crc32cWith", &NodeWalAddon::Crc32cWithImpl),

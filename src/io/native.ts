@@ -17,6 +17,8 @@ import type { IoBackend, OpenOptions, WalFile, WriteOptions } from './types';
 interface NativeAddon {
   readonly crcImplementation: string;
   readonly crcImplementations: readonly string[];
+  /** True for the AddressSanitizer/UBSan developer build. */
+  readonly sanitized: boolean;
   crc32c(data: Uint8Array, seed: number): number;
   crc32cChain(data: Uint8Array, bounds: Uint32Array, seed: number): Uint32Array;
   crc32cWith(name: string, data: Uint8Array, seed: number): number | undefined;

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { defaultBackend as io } from '../../src/io/backend';
 import { crc32c } from '../../src/crc32c';
+import { loadNativeAddonForTests } from '../../src/io/native';
 import { expectedBackend } from '../support/tmp';
 
 const bytes = (n: number, f: (i: number) => number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => f(i));
@@ -16,6 +17,9 @@ test('runs on the backend WAL_NATIVE asks for', () => {
   if (explicit && expectedBackend === 'native') {
     // The sanitizer job must really run the binary it built.
     assert.ok(io.reason.includes(path.resolve(explicit)), `backend.reason: ${io.reason}`);
+  }
+  if (process.env['WAL_EXPECT_SANITIZED'] === '1') {
+    assert.equal(loadNativeAddonForTests()?.sanitized, true, 'the sanitizer job must load the ASan/UBSan build');
   }
   console.log(`# backend: ${io.kind} (${io.reason}), crc: ${io.crcImplementation}`);
 });
