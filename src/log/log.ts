@@ -1,0 +1,863 @@
+/**
+ * Log: the ingestion API on the etcd WAL format. Many producers `append` concurrently; appends that
+ * arrive while a write+fdatasync is in flight are coalesced into the next batch, written with one
+ * `io` call (pwritev + fdatasync in one threadpool job), so the cost of a sync is shared.
+ * See docs/log.md for the design and the measurements behind it.
+ */
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import { readWalNames, walName } from '../etcd/segments';
+import { WalError, WalErrorCodes } from '../errors';
+import type { IoBackend, WalFile } from '../io/types';
+import { MAX_ENTRY_DATA, RecordType, encodeSegmentHeader, encodeSnapshotFrame, varintBytes } from './frames';
+import { LatencyHistogram, type LatencySummary } from './histogram';
+import { resolveLogOptions, type LogOptions, type ResolvedLogOptions } from './options';
+import { scanLog } from './recovery';
+import { SegmentReader, parseEntry } from './segment-reader';
+import {
+  CHECKPOINT_BYTES,
+  checkpointFor,
+  dropCheckpointsFrom,
+  findSegment,
+  maybeCheckpoint,
+  newSegment,
+  type SegmentInfo,
+} from './segment-index';
+import { SegmentPreparer, prepareRange } from './segment-preparer';
+import { TailWriter } from './tail-writer';
+
+/** One record read back: its index and data (a view into a read buffer; copy it to keep many). */
+export interface LogEntry {
+  index: bigint;
+  data: Uint8Array;
+}
+
+/** Range of `entries()`; both ends inclusive, clamped to [firstIndex, lastIndex]. */
+export interface EntriesRange {
+  from?: bigint;
+  to?: bigint;
+}
+
+/** Counters and latencies of a Log since it was opened. */
+export interface LogStats {
+  /** Records appended (written) and their data bytes. */
+  appends: number;
+  bytes: number;
+  /** Write calls that carried records, and fdatasyncs (batches under 'always', plus syncs and cuts). */
+  batches: number;
+  fsyncs: number;
+  /** Latency of write+fdatasync (or fdatasync alone) in microseconds. */
+  fsyncLatency: LatencySummary;
+  /** Records and bytes waiting to be written, and appends waiting for queue space. */
+  queueDepth: number;
+  queuedBytes: number;
+  blockedAppends: number;
+  segments: number;
+  firstIndex: bigint;
+  lastIndex: bigint;
+  durableIndex: bigint;
+  /** 'native' | 'fallback' | 'custom', and whether writes use O_DIRECT. */
+  backend: string;
+  direct: boolean;
+  /** Why O_DIRECT is off although `direct: true` was asked (refused by the filesystem or backend). */
+  directUnavailable: string | null;
+  /** A torn tail repaired at open: the `.broken` copy kept. */
+  repaired: string | null;
+}
+
+/** Payload of the 'slowSync' event. */
+export interface SlowSyncEvent {
+  durationMs: number;
+  records: number;
+  bytes: number;
+}
+
+type Resolve = ((index: bigint) => void) | null;
+type Reject = (err: unknown) => void;
+
+interface Blocked {
+  datas: Uint8Array[];
+  bytes: number;
+  resolve: (index: bigint) => void;
+  reject: Reject;
+}
+
+interface Op {
+  /** Run once this many appends (counted since open) have been written. */
+  barrier: number;
+  run: () => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: Reject;
+}
+
+const EMPTY = new Uint8Array(0);
+const enum State {
+  Open,
+  Closing,
+  Closed,
+  Failed,
+}
+
+function toData(data: Uint8Array | string): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (!(data instanceof Uint8Array)) throw new TypeError('Log.append: data must be a Uint8Array, Buffer or string');
+  if (data.length > MAX_ENTRY_DATA) {
+    throw new WalError(WalErrorCodes.RECORD_TOO_LARGE, `record of ${data.length} bytes exceeds ${MAX_ENTRY_DATA}`);
+  }
+  return data;
+}
+
+function toIndex(name: string, v: bigint): number {
+  if (typeof v !== 'bigint' || v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `${name} must be a non-negative bigint`);
+  }
+  return Number(v);
+}
+
+/**
+ * A durable, append-only log of records in an etcd-format WAL directory (readable by etcd's own
+ * `ReadAll` and `wal dump`). One writer per directory, enforced by a lock on the tail segment.
+ *
+ * Events: 'slowSync' ({@link SlowSyncEvent}) when one write+fdatasync exceeds `slowSyncMs`;
+ * 'error' is never emitted — failures reject the affected promises.
+ */
+export class Log extends EventEmitter {
+  private state = State.Open;
+  private failure: WalError | null = null;
+  private readonly syncEach: boolean;
+  private readonly termBytes: Uint8Array;
+  private readonly hist = new LatencyHistogram();
+
+  // Queue of appends not yet written (parallel arrays; head index instead of shift()).
+  private qData: Uint8Array[] = [];
+  private qRes: Resolve[] = [];
+  private qRej: Reject[] = [];
+  private qHead = 0;
+  private queuedBytes = 0;
+  private blocked: Blocked[] = [];
+  private accepted = 0;
+  private taken = 0;
+  private ops: Op[] = [];
+  private scheduled = false;
+  private running = false;
+
+  private written: number;
+  private durableN: number;
+  private snapshotIndex: number;
+  private snapshotTerm: bigint;
+  private snapshotAt: { seq: number; offset: number } | null;
+  private durableWaiters: { index: number; resolve: () => void }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private syncQueued = false;
+  private closePromise: Promise<void> | null = null;
+  private readonly counters = { appends: 0, bytes: 0, batches: 0, fsyncs: 0 };
+
+  private constructor(
+    /** The directory holding the segments. */
+    readonly dir: string,
+    private readonly opts: ResolvedLogOptions,
+    private readonly io: IoBackend,
+    private readonly segments: SegmentInfo[],
+    private readonly writer: TailWriter,
+    private readonly preparer: SegmentPreparer,
+    scan: { lastIndex: number; snapshotIndex: number; snapshotTerm: bigint; snapshotAt: Log['snapshotAt'] },
+    private readonly repaired: string | null,
+  ) {
+    super();
+    this.syncEach = opts.syncPolicy === 'always';
+    this.termBytes = varintBytes(opts.term);
+    this.written = scan.lastIndex;
+    this.durableN = scan.lastIndex;
+    this.snapshotIndex = scan.snapshotIndex;
+    this.snapshotTerm = scan.snapshotTerm;
+    this.snapshotAt = scan.snapshotAt;
+    if (typeof opts.syncPolicy === 'object') {
+      this.timer = setInterval(() => this.intervalSync(), opts.syncPolicy.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Opens the log in `dir`, creating it (mode 0700, first segment as etcd's `Create` writes it)
+   * unless `mustExist`. A torn tail (a crash mid-write) is repaired as etcd's `Repair` does, keeping
+   * a `.broken` copy; corruption before the tail is an error. Fails with ERR_WAL_LOCKED when another
+   * writer (this library or etcd, through the native OFD lock) holds the directory.
+   */
+  static async open(dir: string, options?: LogOptions): Promise<Log> {
+    const opts = resolveLogOptions(options);
+    const io = opts.io;
+    await io.mkdir(dir, 0o700);
+    for (const name of await io.readdir(dir)) {
+      // Our prepared-but-unused next segments; a crash may leave one behind.
+      if (/^[01]\.tmp$/.test(name)) await io.unlink(path.join(dir, name));
+    }
+    let names = await readWalNames(io, dir);
+    if (names.length === 0) {
+      if (opts.mustExist) throw new WalError(WalErrorCodes.FILE_NOT_FOUND, 'no log in directory', { file: dir });
+      await createFirstSegment(io, dir, opts);
+      names = await readWalNames(io, dir);
+    }
+    const tailPath = path.join(dir, names[names.length - 1]!);
+    const tailFile = await io.open(tailPath, { read: true, write: true, direct: opts.direct });
+    try {
+      await tailFile.lock({ wait: false });
+    } catch (err) {
+      await tailFile.close();
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        throw new WalError(WalErrorCodes.LOCKED, 'the log is locked by another writer', { file: tailPath, cause: err });
+      }
+      throw err;
+    }
+    try {
+      const scan = await scanLog(io, dir, names, opts.readBufferBytes);
+      const tailSeg = scan.segments[scan.segments.length - 1]!;
+      // Zeros after the last record (etcd ZeroToEnd), prepared like a new segment so syncs stay cheap.
+      const size = await tailFile.size();
+      const zeroEnd = Math.max(size, opts.segmentSize);
+      const plain = await io.open(tailPath, { read: false, write: true });
+      try {
+        await prepareRange(plain, tailSeg.end, zeroEnd, opts.preallocation);
+      } finally {
+        await plain.close();
+      }
+      const tail = await TailWriter.attach(io, tailFile, tailSeg.end, scan.tailCrc);
+      const preparer = new SegmentPreparer(io, dir, opts.segmentSize, opts.preallocation);
+      preparer.start();
+      return new Log(dir, opts, io, scan.segments, tail, preparer, scan, scan.repaired);
+    } catch (err) {
+      await tailFile.close();
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Appending
+
+  /**
+   * Appends one record. Resolves with its index once it is durable (syncPolicy 'always') or
+   * written to the OS (interval / 'none'; see `durable()`). Rejects with ERR_WAL_QUEUE_FULL when
+   * the queue is full and `onQueueFull` is 'reject'; ERR_WAL_CLOSED after close; ERR_WAL_FAILED
+   * after a write or fdatasync failed (the log then refuses everything until reopened).
+   */
+  append(data: Uint8Array | string): Promise<bigint> {
+    if (this.state !== State.Open) return Promise.reject(this.unusable());
+    let d: Uint8Array;
+    try {
+      d = toData(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.blocked.length > 0 || (this.queuedBytes + d.length > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
+      return this.backpressure([d], d.length);
+    }
+    return new Promise<bigint>((resolve, reject) => {
+      this.qData.push(d);
+      this.qRes.push(resolve);
+      this.qRej.push(reject);
+      this.queuedBytes += d.length;
+      this.accepted++;
+      this.kick();
+    });
+  }
+
+  /** Appends records as consecutive entries; resolves with the index of the last one. */
+  appendBatch(datas: readonly (Uint8Array | string)[]): Promise<bigint> {
+    if (this.state !== State.Open) return Promise.reject(this.unusable());
+    if (!Array.isArray(datas) || datas.length === 0) {
+      return Promise.reject(new WalError(WalErrorCodes.INVALID_ARGUMENT, 'appendBatch needs a non-empty array'));
+    }
+    let list: Uint8Array[];
+    let bytes = 0;
+    try {
+      list = datas.map(toData);
+      for (const d of list) bytes += d.length;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.blocked.length > 0 || (this.queuedBytes + bytes > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
+      return this.backpressure(list, bytes);
+    }
+    return new Promise<bigint>((resolve, reject) => this.enqueue(list, bytes, resolve, reject));
+  }
+
+  private enqueue(list: Uint8Array[], bytes: number, resolve: (i: bigint) => void, reject: Reject): void {
+    for (let i = 0; i < list.length; i++) {
+      this.qData.push(list[i]!);
+      this.qRes.push(i === list.length - 1 ? resolve : null);
+      this.qRej.push(reject);
+    }
+    this.queuedBytes += bytes;
+    this.accepted += list.length;
+    this.kick();
+  }
+
+  private backpressure(datas: Uint8Array[], bytes: number): Promise<bigint> {
+    if (this.opts.onQueueFull === 'reject') {
+      return Promise.reject(
+        new WalError(WalErrorCodes.QUEUE_FULL, `append queue holds ${this.queuedBytes} bytes (maxQueuedBytes ${this.opts.maxQueuedBytes})`),
+      );
+    }
+    return new Promise<bigint>((resolve, reject) => this.blocked.push({ datas, bytes, resolve, reject }));
+  }
+
+  /** Moves waiting appends into the queue while there is room (always at least one when it is empty). */
+  private admitBlocked(): void {
+    while (this.blocked.length > 0) {
+      const b = this.blocked[0]!;
+      const empty = this.qData.length === this.qHead;
+      if (!empty && this.queuedBytes + b.bytes > this.opts.maxQueuedBytes) break;
+      this.blocked.shift();
+      this.enqueue(b.datas, b.bytes, b.resolve, b.reject);
+    }
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: producers resumed by the last batch get to append first.
+    setImmediate(this.loop);
+  }
+
+  private readonly loop = (): void => {
+    this.scheduled = false;
+    if (this.running) return;
+    this.running = true;
+    this.step().then(
+      () => {
+        this.running = false;
+        if (this.state !== State.Failed && (this.qData.length > this.qHead || this.ops.length > 0)) this.kick();
+      },
+      (err: unknown) => {
+        this.running = false;
+        this.fail(err);
+      },
+    );
+  };
+
+  /** One batch, or the next exclusive operation once every append before it is written. */
+  private async step(): Promise<void> {
+    const op = this.ops[0];
+    if (op !== undefined && this.taken >= op.barrier) {
+      this.ops.shift();
+      try {
+        op.resolve(await op.run());
+      } catch (err) {
+        op.reject(err);
+        if (!(err instanceof WalError && (err.code === WalErrorCodes.OUT_OF_RANGE || err.code === WalErrorCodes.INVALID_ARGUMENT))) {
+          throw err;
+        }
+      }
+      return;
+    }
+    const available = this.qData.length - this.qHead;
+    const limit = op === undefined ? available : Math.min(available, op.barrier - this.taken);
+    if (limit <= 0) return;
+    if (this.writer.pos >= this.opts.segmentSize) await this.cut();
+    await this.writeBatch(limit);
+  }
+
+  private async writeBatch(limit: number): Promise<void> {
+    const from = this.qHead;
+    const max = this.opts.maxBatchBytes;
+    let count = 0;
+    let bytes = 0;
+    const q = this.qData;
+    while (count < limit) {
+      const len = q[from + count]!.length;
+      if (count > 0 && bytes + len > max) break;
+      bytes += len;
+      count++;
+    }
+    const first = this.written + 1;
+    const seg = this.segments[this.segments.length - 1]!;
+    maybeCheckpoint(seg, first, this.writer.pos, this.writer.crc);
+    this.writer.stageEntries(q, from, count, bytes, first, this.termBytes);
+    const t0 = process.hrtime.bigint();
+    try {
+      await this.writer.commit(this.syncEach);
+    } catch (err) {
+      this.writer.discard();
+      throw err;
+    }
+    const micros = Number(process.hrtime.bigint() - t0) / 1000;
+    const c = this.counters;
+    c.appends += count;
+    c.bytes += bytes;
+    c.batches++;
+    if (this.syncEach) this.recordSync(micros, count, bytes);
+    const last = first + count - 1;
+    this.written = last;
+    if (seg.last < seg.first) seg.first = first;
+    seg.last = last;
+    seg.end = this.writer.pos;
+    if (this.syncEach) this.durableN = last;
+    const res = this.qRes;
+    for (let i = 0; i < count; i++) {
+      const r = res[from + i];
+      q[from + i] = EMPTY;
+      if (r !== null) r!(BigInt(first + i));
+    }
+    this.qHead += count;
+    this.taken += count;
+    this.queuedBytes -= bytes;
+    if (this.qHead === q.length) {
+      this.qData = [];
+      this.qRes = [];
+      this.qRej = [];
+      this.qHead = 0;
+    }
+    this.admitBlocked();
+    if (this.syncEach) this.notifyDurable();
+  }
+
+  private recordSync(micros: number, records: number, bytes: number): void {
+    this.counters.fsyncs++;
+    this.hist.record(micros);
+    if (micros >= this.opts.slowSyncMs * 1000 && this.listenerCount('slowSync') > 0) {
+      const ev: SlowSyncEvent = { durationMs: micros / 1000, records, bytes };
+      this.emit('slowSync', ev);
+    }
+  }
+
+  /** Closes the full tail and continues in a prepared segment (etcd `cut`). Runs between batches. */
+  private async cut(): Promise<void> {
+    const old = this.segments[this.segments.length - 1]!;
+    const oldFile = this.writer.file;
+    // A closed segment ends at its last frame, as etcd leaves it.
+    await oldFile.truncate(this.writer.pos);
+    await this.timedSync(oldFile);
+    this.durableN = this.written;
+    const tmp = await this.preparer.take();
+    const seq = old.seq + 1;
+    const nameIndex = this.written + 1;
+    const name = walName(BigInt(seq), BigInt(nameIndex));
+    const header = encodeSegmentHeader(this.io, this.writer.crc, false);
+    const hf = await this.io.open(tmp, { read: false, write: true });
+    try {
+      await hf.write([header.bytes], 0, { datasync: true });
+    } finally {
+      await hf.close();
+    }
+    const full = path.join(this.dir, name);
+    await this.io.rename(tmp, full);
+    await this.io.fsyncDir(this.dir);
+    const nf = await this.io.open(full, { read: true, write: true, direct: this.opts.direct });
+    await nf.lock({ wait: false });
+    await this.writer.switchTo(nf, header.bytes.length, header.crc);
+    await oldFile.close();
+    const seg = newSegment(seq, nameIndex, name, full);
+    seg.end = header.bytes.length;
+    this.segments.push(seg);
+    this.notifyDurable();
+  }
+
+  private async timedSync(file: WalFile): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    await file.datasync();
+    this.recordSync(Number(process.hrtime.bigint() - t0) / 1000, 0, 0);
+  }
+
+  /** Queues `run` to execute alone, after every append accepted so far is written. */
+  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+    if (this.state === State.Failed || this.state === State.Closed) return Promise.reject(this.unusable());
+    return new Promise<T>((resolve, reject) => {
+      this.ops.push({ barrier: this.accepted, run, resolve: resolve as (v: unknown) => void, reject });
+      this.kick();
+    });
+  }
+
+  /**
+   * Makes every record appended so far durable (writes what is queued, then fdatasync) and
+   * resolves with the durable index. Under 'always' it only waits for the queued appends.
+   */
+  sync(): Promise<bigint> {
+    return this.exclusive(async () => {
+      if (this.durableN < this.written) {
+        const target = this.written;
+        await this.timedSync(this.writer.file);
+        this.durableN = target;
+        this.notifyDurable();
+      }
+      return BigInt(this.durableN);
+    });
+  }
+
+  private intervalSync(): void {
+    if (this.syncQueued || this.state !== State.Open || this.durableN >= this.written) return;
+    this.syncQueued = true;
+    this.sync().then(
+      () => (this.syncQueued = false),
+      () => (this.syncQueued = false),
+    );
+  }
+
+  /**
+   * Resolves once entry `index` (default: the last one written) is durable. Under 'none' this
+   * requests a sync; under an interval it waits for the next one.
+   */
+  async durable(index?: bigint): Promise<void> {
+    const target = index === undefined ? this.written : toIndex('index', index);
+    if (this.durableN >= target) return;
+    if (this.opts.syncPolicy === 'none') {
+      await this.sync();
+      if (this.durableN >= target) return;
+    }
+    await this.waitDurable(target);
+    if (this.durableN < target) throw this.unusable();
+  }
+
+  private waitDurable(index: number): Promise<void> {
+    if (this.durableN >= index || this.state === State.Closed || this.state === State.Failed) return Promise.resolve();
+    return new Promise((resolve) => this.durableWaiters.push({ index, resolve }));
+  }
+
+  private notifyDurable(): void {
+    const ws = this.durableWaiters;
+    if (ws.length === 0) return;
+    const d = this.durableN;
+    const keep: typeof ws = [];
+    for (const w of ws) {
+      if (w.index <= d) w.resolve();
+      else keep.push(w);
+    }
+    this.durableWaiters = keep;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Indexes
+
+  /** Index of the first entry readable (1 for a new log; moves with truncateFront). */
+  get firstIndex(): bigint {
+    return BigInt(this.firstIndexN());
+  }
+
+  private firstIndexN(): number {
+    return Math.max(this.snapshotIndex + 1, this.segments[0]!.first);
+  }
+
+  /** Index of the last entry written (visible to readers); firstIndex - 1 when empty. */
+  get lastIndex(): bigint {
+    return BigInt(this.written);
+  }
+
+  /** Index of the last entry known durable (fdatasync'd). */
+  get durableIndex(): bigint {
+    return BigInt(this.durableN);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reading
+
+  /**
+   * Streams entries in [from, to] (defaults: firstIndex, lastIndex at the first `next()`), segment by
+   * segment; memory is bounded by the read buffer, not by the log. Entries appended later are not
+   * included (see `tail()`). Truncating concurrently may end the iteration with an error.
+   */
+  async *entries(range: EntriesRange = {}): AsyncGenerator<LogEntry, void, undefined> {
+    this.checkReadable();
+    let next = Math.max(range.from === undefined ? 0 : toIndex('from', range.from), this.firstIndexN());
+    const end = Math.min(range.to === undefined ? this.written : toIndex('to', range.to), this.written);
+    while (next <= end) {
+      const si = findSegment(this.segments, next);
+      if (si < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} is no longer in the log`, { file: this.dir });
+      const seg = this.segments[si]!;
+      const cp = checkpointFor(seg, next);
+      const reader = await SegmentReader.open(this.io, seg.path, {
+        offset: cp.offset,
+        crc: cp.crc,
+        limit: seg.end,
+        last: false,
+        bufferBytes: this.opts.readBufferBytes,
+      });
+      const before = next;
+      try {
+        for (let recs = await reader.next(); recs !== null; recs = await reader.next()) {
+          for (const r of recs) {
+            if (r.type !== RecordType.entry) continue;
+            const e = parseEntry(r.data!);
+            if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: r.offset });
+            if (e.index < next) continue;
+            if (e.index > end) return;
+            yield { index: BigInt(e.index), data: e.data };
+            next = e.index + 1;
+          }
+        }
+      } finally {
+        await reader.close();
+      }
+      if (next === before) {
+        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found in ${seg.name}`, { file: seg.path });
+      }
+    }
+  }
+
+  /**
+   * Follows the log: yields entries from `from` (default: the next one to become durable) as they
+   * become durable, waiting for new ones; ends when the log closes. Throws ERR_WAL_OUT_OF_RANGE if
+   * truncateBack removes entries this follower already yielded.
+   */
+  async *tail(opts: { from?: bigint } = {}): AsyncGenerator<LogEntry, void, undefined> {
+    let next = opts.from === undefined ? this.durableN + 1 : Math.max(toIndex('from', opts.from), this.firstIndexN());
+    for (;;) {
+      if (this.state === State.Closed || this.state === State.Failed) return;
+      if (next > this.written + 1) {
+        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entries before ${next} were truncated`, { file: this.dir });
+      }
+      if (next <= this.durableN) {
+        for await (const e of this.entries({ from: BigInt(next), to: BigInt(this.durableN) })) {
+          yield e;
+          next = Number(e.index) + 1;
+        }
+        continue;
+      }
+      if (this.state === State.Closing) return;
+      await this.waitDurable(next);
+    }
+  }
+
+  /** The data of entry `index` (a copy). ERR_WAL_OUT_OF_RANGE when it is not in [firstIndex, lastIndex]. */
+  async get(index: bigint): Promise<Uint8Array> {
+    const e = await this.readEntry(toIndex('index', index));
+    return e.data.slice();
+  }
+
+  private async readEntry(index: number): Promise<{ data: Uint8Array; term: bigint }> {
+    this.checkReadable();
+    if (index < this.firstIndexN() || index > this.written) {
+      throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} is outside [${this.firstIndexN()}, ${this.written}]`);
+    }
+    const seg = this.segments[findSegment(this.segments, index)]!;
+    const cp = checkpointFor(seg, index);
+    const reader = await SegmentReader.open(this.io, seg.path, {
+      offset: cp.offset,
+      crc: cp.crc,
+      limit: seg.end,
+      last: false,
+      bufferBytes: 2 * CHECKPOINT_BYTES,
+    });
+    try {
+      for (let recs = await reader.next(); recs !== null; recs = await reader.next()) {
+        for (const r of recs) {
+          if (r.type !== RecordType.entry) continue;
+          const e = parseEntry(r.data!);
+          if (e !== null && e.index === index) return { data: e.data, term: e.term };
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+    throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} not found`, { file: seg.path });
+  }
+
+  private checkReadable(): void {
+    if (this.state === State.Closed) throw this.unusable();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Truncation
+
+  /**
+   * Drops entries below `index` (they become unreadable; firstIndex = index) the etcd way: a
+   * snapshot record {index-1, term} is written and synced, then every whole segment that etcd's
+   * `Open` at that snapshot would not select is unlinked, then the directory is fsynced.
+   */
+  truncateFront(index: bigint): Promise<void> {
+    const idx = toIndex('index', index);
+    return this.exclusive(async () => {
+      if (idx <= this.firstIndexN()) return;
+      if (idx > this.written + 1) {
+        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `truncateFront(${idx}) is past lastIndex + 1 (${this.written + 1})`);
+      }
+      const snapIndex = idx - 1;
+      const term = snapIndex === this.snapshotIndex ? this.snapshotTerm : (await this.readEntry(snapIndex)).term;
+      await this.writeSnapshotRecord(snapIndex, term);
+      // Keep from the last segment whose name index <= snapIndex (etcd searchIndex): Open at the
+      // snapshot still finds its file; earlier ones only hold compacted entries.
+      let keep = 0;
+      for (let k = 0; k < this.segments.length; k++) if (this.segments[k]!.nameIndex <= snapIndex) keep = k;
+      const removed = this.segments.splice(0, keep);
+      for (const seg of removed) await this.io.unlink(seg.path);
+      if (removed.length > 0) await this.io.fsyncDir(this.dir);
+    });
+  }
+
+  private async writeSnapshotRecord(index: number, term: bigint): Promise<void> {
+    const tailSeg = this.segments[this.segments.length - 1]!;
+    const frame = encodeSnapshotFrame(this.io, BigInt(index), term, this.writer.crc);
+    const at = this.writer.pos;
+    this.writer.stageFrames(frame.bytes, frame.crc);
+    const t0 = process.hrtime.bigint();
+    await this.writer.commit(true);
+    this.recordSync(Number(process.hrtime.bigint() - t0) / 1000, 0, 0);
+    tailSeg.end = this.writer.pos;
+    this.durableN = this.written;
+    this.snapshotIndex = index;
+    this.snapshotTerm = term;
+    this.snapshotAt = { seq: tailSeg.seq, offset: at };
+    this.notifyDurable();
+  }
+
+  /**
+   * Drops entries after `index` (lastIndex = index; the next append gets index + 1). Physically:
+   * later segments are unlinked and the bytes from entry index+1 on are overwritten with zeros and
+   * synced, so neither this Log nor etcd's ReadAll can see them again, even after a reopen.
+   */
+  truncateBack(index: bigint): Promise<void> {
+    const idx = toIndex('index', index);
+    return this.exclusive(async () => {
+      if (idx >= this.written) return;
+      if (idx < this.firstIndexN() - 1) {
+        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `truncateBack(${idx}) is below firstIndex - 1 (${this.firstIndexN() - 1})`);
+      }
+      const dropFrom = idx + 1;
+      const si = findSegment(this.segments, dropFrom);
+      const seg = this.segments[si]!;
+      const at = await this.locate(seg, dropFrom);
+      const tailIdx = this.segments.length - 1;
+      if (si !== tailIdx) {
+        const nf = await this.io.open(seg.path, { read: true, write: true, direct: this.opts.direct });
+        await nf.lock({ wait: false });
+        // Newest first, so a crash part-way leaves a shorter but valid log.
+        for (let k = tailIdx; k > si; k--) await this.io.unlink(this.segments[k]!.path);
+        await this.io.fsyncDir(this.dir);
+        const oldFile = this.writer.file;
+        await this.writer.switchTo(nf, at.offset, at.crc);
+        await oldFile.close();
+        this.segments.length = si + 1;
+      }
+      await this.writer.rewind(at.offset, at.crc, si !== tailIdx ? Math.max(seg.end, this.opts.segmentSize) : seg.end);
+      seg.end = at.offset;
+      seg.last = idx;
+      if (seg.last < seg.first) seg.first = idx + 1;
+      dropCheckpointsFrom(seg, at.offset);
+      this.written = idx;
+      this.durableN = idx;
+      const snap = this.snapshotAt;
+      if (snap !== null && (snap.seq > seg.seq || (snap.seq === seg.seq && snap.offset >= at.offset))) {
+        // The front-truncation record was after the cut point: write it again.
+        await this.writeSnapshotRecord(this.snapshotIndex, this.snapshotTerm);
+      }
+    });
+  }
+
+  /** File offset of entry `index`'s frame in `seg` and the running CRC before it. */
+  private async locate(seg: SegmentInfo, index: number): Promise<{ offset: number; crc: number }> {
+    const cp = checkpointFor(seg, index);
+    const reader = await SegmentReader.open(this.io, seg.path, {
+      offset: cp.offset,
+      crc: cp.crc,
+      limit: seg.end,
+      last: false,
+      bufferBytes: 2 * CHECKPOINT_BYTES,
+    });
+    try {
+      let before = cp.crc;
+      for (let recs = await reader.next(); recs !== null; recs = await reader.next()) {
+        for (const r of recs) {
+          if (r.type === RecordType.entry && parseEntry(r.data!)?.index === index) return { offset: r.offset, crc: before };
+          before = r.crc;
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+    throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} not found`, { file: seg.path });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Stats, failure, close
+
+  /** Counters, fsync latency percentiles and the state of the queue. */
+  stats(): LogStats {
+    return {
+      ...this.counters,
+      fsyncLatency: this.hist.summary(),
+      queueDepth: this.qData.length - this.qHead,
+      queuedBytes: this.queuedBytes,
+      blockedAppends: this.blocked.length,
+      segments: this.segments.length,
+      firstIndex: this.firstIndex,
+      lastIndex: this.lastIndex,
+      durableIndex: this.durableIndex,
+      backend: this.io.kind,
+      direct: this.writer.direct,
+      directUnavailable: this.opts.direct && !this.writer.direct
+        ? this.io.kind === 'fallback'
+          ? 'the fallback backend cannot do O_DIRECT'
+          : 'the filesystem refused O_DIRECT'
+        : null,
+      repaired: this.repaired,
+    };
+  }
+
+  private unusable(): WalError {
+    if (this.failure !== null) return this.failure;
+    return new WalError(WalErrorCodes.CLOSED, 'the log is closed', { file: this.dir });
+  }
+
+  /** A write or sync failed: after fsync errors the page cache cannot be trusted, so stop. */
+  private fail(err: unknown): void {
+    if (this.state === State.Failed) return;
+    this.state = State.Failed;
+    this.failure = new WalError(WalErrorCodes.FAILED, `the log failed and refuses further writes: ${String((err as Error)?.message ?? err)}`, {
+      file: this.dir,
+      cause: err,
+    });
+    for (let i = this.qHead; i < this.qRej.length; i++) this.qRej[i]!(this.failure);
+    this.qData = [];
+    this.qRes = [];
+    this.qRej = [];
+    this.qHead = 0;
+    for (const b of this.blocked) b.reject(this.failure);
+    this.blocked = [];
+    for (const op of this.ops) op.reject(this.failure);
+    this.ops = [];
+    const ws = this.durableWaiters;
+    this.durableWaiters = [];
+    for (const w of ws) w.resolve();
+  }
+
+  /**
+   * Writes and syncs everything appended, then closes the files and releases the lock. Appends
+   * after close() reject with ERR_WAL_CLOSED; followers (`tail()`) end.
+   */
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.state === State.Open) {
+      this.state = State.Closing;
+      try {
+        while (this.blocked.length > 0 || this.qData.length > this.qHead) await this.exclusive(async () => undefined);
+        await this.sync();
+      } catch {
+        // The failure was reported to the appends; still release the files below.
+      }
+    }
+    if (this.timer !== null) clearInterval(this.timer);
+    this.state = this.state === State.Failed ? State.Failed : State.Closed;
+    const ws = this.durableWaiters;
+    this.durableWaiters = [];
+    for (const w of ws) w.resolve();
+    await this.preparer.close();
+    await this.writer.file.close();
+  }
+}
+
+/** Creates the first segment as etcd's Create does (crc, metadata, snapshot {0,0}), zero tail prepared. */
+async function createFirstSegment(io: IoBackend, dir: string, opts: ResolvedLogOptions): Promise<void> {
+  const tmp = path.join(dir, '0.tmp');
+  const header = encodeSegmentHeader(io, 0, true);
+  const f = await io.open(tmp, { read: false, write: true, create: true, truncate: true });
+  try {
+    await prepareRange(f, 0, opts.segmentSize, opts.preallocation);
+    await f.write([header.bytes], 0, { datasync: true });
+  } finally {
+    await f.close();
+  }
+  await io.rename(tmp, path.join(dir, walName(0n, 0n)));
+  await io.fsyncDir(dir);
+  await io.fsyncDir(path.dirname(path.resolve(dir)));
+}

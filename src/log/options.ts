@@ -1,0 +1,171 @@
+/**
+ * Log options: the documented defaults and their validation. A misspelt or unknown option is an
+ * error (ERR_WAL_INVALID_OPTION), never silently ignored, so a typo in `syncPolicy` cannot turn a
+ * durable log into a non-durable one.
+ */
+import { WalError, WalErrorCodes } from '../errors';
+import { defaultBackend } from '../io/backend';
+import type { IoBackend } from '../io/types';
+
+/** When appended records are fdatasync'd. */
+export type SyncPolicy =
+  /** Every batch is written and fdatasync'd in one call; `append` resolves once durable. */
+  | 'always'
+  /** Batches are written at once (`append` resolves when written); fdatasync runs every `intervalMs`. */
+  | { intervalMs: number }
+  /** Never fdatasync on its own; `append` resolves when written; call `sync()` for durability. */
+  | 'none';
+
+/** How Log prepares the bytes a tail segment will be written into (see docs/log.md). */
+export type Preallocation =
+  /** Zero-fill the next segment with explicit writes in the background, then fdatasync it once. */
+  | 'zero-fill'
+  /** fallocate(2) (what etcd does); falls back to a sparse ftruncate where unsupported. */
+  | 'fallocate';
+
+export interface LogOptions {
+  /** Sync policy. Default 'always'. */
+  syncPolicy?: SyncPolicy;
+  /** Size at which the tail segment is cut (etcd: 64,000,000). Minimum 4096. */
+  segmentSize?: number;
+  /** Bytes of appends queued but not yet written beyond which `append` waits or rejects. Default 64 MiB. */
+  maxQueuedBytes?: number;
+  /** What to do when the queue is full: 'wait' (default) or 'reject' with ERR_WAL_QUEUE_FULL. */
+  onQueueFull?: 'wait' | 'reject';
+  /** Upper bound of one write batch in bytes (one record larger than this is written alone). Default 4 MiB. */
+  maxBatchBytes?: number;
+  /** Open the tail with O_DIRECT (native backend only; refused → buffered, reported in stats()). Default false. */
+  direct?: boolean;
+  /** How the next segment is prepared. Default 'zero-fill' (measured faster to sync into; docs/log.md). */
+  preallocation?: Preallocation;
+  /** Raft term written into every entry (etcd's readers need one; the Log itself ignores it). Default 1n. */
+  term?: bigint;
+  /** Emit 'slowSync' when one write+fdatasync takes longer than this many ms (etcd warns at 1 s). Default 1000. */
+  slowSyncMs?: number;
+  /** Read buffer of `entries()` and of the open-time scan, per segment. Default 1 MiB. */
+  readBufferBytes?: number;
+  /** Open for writing only if the directory already holds a log. Default false (create if missing). */
+  mustExist?: boolean;
+  /** The I/O backend (tests inject a recording layer). Default: the package's backend. */
+  io?: IoBackend;
+}
+
+/** Every option with its value after defaults. */
+export interface ResolvedLogOptions {
+  syncPolicy: 'always' | 'none' | { intervalMs: number };
+  segmentSize: number;
+  maxQueuedBytes: number;
+  onQueueFull: 'wait' | 'reject';
+  maxBatchBytes: number;
+  direct: boolean;
+  preallocation: Preallocation;
+  term: bigint;
+  slowSyncMs: number;
+  readBufferBytes: number;
+  mustExist: boolean;
+  io: IoBackend;
+}
+
+/** The defaults of `Log.open` (without `io`, which defaults to the package's backend). */
+export const DEFAULT_LOG_OPTIONS: Readonly<Omit<ResolvedLogOptions, 'io'>> = Object.freeze({
+  syncPolicy: 'always',
+  segmentSize: 64_000_000,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  onQueueFull: 'wait',
+  maxBatchBytes: 4 * 1024 * 1024,
+  direct: false,
+  preallocation: 'zero-fill',
+  term: 1n,
+  slowSyncMs: 1000,
+  readBufferBytes: 1024 * 1024,
+  mustExist: false,
+} as const);
+
+const KNOWN = new Set<string>([...Object.keys(DEFAULT_LOG_OPTIONS), 'io']);
+
+function invalid(message: string): WalError {
+  return new WalError(WalErrorCodes.INVALID_OPTION, `Log.open: ${message}`);
+}
+
+function positiveInteger(name: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw invalid(`option '${name}' must be an integer >= ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function closestKnown(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const known of KNOWN) if (known.toLowerCase() === lower) return known;
+  for (const known of KNOWN) {
+    if (known.toLowerCase().startsWith(lower.slice(0, 4)) || lower.startsWith(known.toLowerCase().slice(0, 4))) {
+      return known;
+    }
+  }
+  return undefined;
+}
+
+/** Applies defaults and validates; throws ERR_WAL_INVALID_OPTION naming the offending option. */
+export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogOptions {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object') throw invalid('options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) {
+      const hint = closestKnown(key);
+      throw invalid(`unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    }
+  }
+  const o = options as Record<string, unknown>;
+  const pick = <K extends keyof typeof DEFAULT_LOG_OPTIONS>(k: K): unknown =>
+    o[k] === undefined ? DEFAULT_LOG_OPTIONS[k] : o[k];
+
+  const policy = pick('syncPolicy');
+  let syncPolicy: ResolvedLogOptions['syncPolicy'];
+  if (policy === 'always' || policy === 'none') syncPolicy = policy;
+  else if (typeof policy === 'object' && policy !== null) {
+    const keys = Object.keys(policy);
+    if (keys.length !== 1 || keys[0] !== 'intervalMs') {
+      throw invalid(`option 'syncPolicy' as an object takes exactly { intervalMs }, got keys ${keys.join(', ')}`);
+    }
+    syncPolicy = { intervalMs: positiveInteger('syncPolicy.intervalMs', (policy as { intervalMs: unknown }).intervalMs) };
+  } else throw invalid(`option 'syncPolicy' must be 'always', 'none' or { intervalMs }, got ${String(policy)}`);
+
+  const onQueueFull = pick('onQueueFull');
+  if (onQueueFull !== 'wait' && onQueueFull !== 'reject') {
+    throw invalid(`option 'onQueueFull' must be 'wait' or 'reject', got ${String(onQueueFull)}`);
+  }
+  const preallocation = pick('preallocation');
+  if (preallocation !== 'zero-fill' && preallocation !== 'fallocate') {
+    throw invalid(`option 'preallocation' must be 'zero-fill' or 'fallocate', got ${String(preallocation)}`);
+  }
+  const term = pick('term');
+  if (typeof term !== 'bigint' || term < 0n || term >= 1n << 64n) {
+    throw invalid(`option 'term' must be a bigint in [0, 2^64), got ${String(term)}`);
+  }
+  for (const name of ['direct', 'mustExist'] as const) {
+    if (typeof pick(name) !== 'boolean') throw invalid(`option '${name}' must be a boolean`);
+  }
+  const slowSyncMs = pick('slowSyncMs');
+  if (typeof slowSyncMs !== 'number' || !(slowSyncMs >= 0)) {
+    throw invalid(`option 'slowSyncMs' must be a number >= 0, got ${String(slowSyncMs)}`);
+  }
+  const io = o['io'] === undefined ? defaultBackend : o['io'];
+  if (typeof io !== 'object' || io === null || typeof (io as IoBackend).open !== 'function') {
+    throw invalid(`option 'io' must be an IoBackend`);
+  }
+  const segmentSize = positiveInteger('segmentSize', pick('segmentSize'), 4096);
+  return {
+    syncPolicy,
+    segmentSize,
+    maxQueuedBytes: positiveInteger('maxQueuedBytes', pick('maxQueuedBytes')),
+    onQueueFull,
+    maxBatchBytes: positiveInteger('maxBatchBytes', pick('maxBatchBytes'), 1024),
+    direct: pick('direct') as boolean,
+    preallocation,
+    term,
+    slowSyncMs,
+    readBufferBytes: positiveInteger('readBufferBytes', pick('readBufferBytes'), 4096),
+    mustExist: pick('mustExist') as boolean,
+    io: io as IoBackend,
+  };
+}

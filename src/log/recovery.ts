@@ -1,0 +1,136 @@
+/**
+ * Open-time scan of an existing Log directory: reads every segment once (chunked, CRC chain
+ * checked across segments as etcd's ReadAll does), builds the segment index, finds the latest
+ * snapshot record (the front truncation point) and the tail's end, and repairs a torn tail the way
+ * etcd's Repair does: copy the segment to `<name>.broken`, truncate it after the last good frame.
+ */
+import * as path from 'node:path';
+import { parseWalName } from '../etcd/segments';
+import { WalError, WalErrorCodes } from '../errors';
+import type { IoBackend } from '../io/types';
+import { RecordType } from './frames';
+import { SegmentReader, parseEntry, parseSnapshot } from './segment-reader';
+import { maybeCheckpoint, newSegment, type SegmentInfo } from './segment-index';
+
+/** What the scan found. */
+export interface ScannedLog {
+  segments: SegmentInfo[];
+  /** Index of the latest snapshot record (entries up to it are compacted), its term and where it is. */
+  snapshotIndex: number;
+  snapshotTerm: bigint;
+  snapshotAt: { seq: number; offset: number } | null;
+  /** Last entry index present (snapshotIndex when none is). */
+  lastIndex: number;
+  /** Running CRC after the tail's last good frame. */
+  tailCrc: number;
+  /** Path of the `.broken` copy when a torn tail was repaired. */
+  repaired: string | null;
+}
+
+/** Scans `names` (sorted segment names in `dir`); the last one is the tail. */
+export async function scanLog(io: IoBackend, dir: string, names: readonly string[], bufferBytes: number): Promise<ScannedLog> {
+  const segments: SegmentInfo[] = [];
+  let snapshotIndex = 0;
+  let snapshotTerm = 0n;
+  let snapshotAt: ScannedLog['snapshotAt'] = null;
+  let lastEntry = -1;
+  let crc = 0;
+  let repaired: string | null = null;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const parsed = parseWalName(name)!;
+    const seg = newSegment(Number(parsed.seq), Number(parsed.index), name, path.join(dir, name));
+    if (i > 0 && seg.seq !== segments[i - 1]!.seq + 1) {
+      throw new WalError(WalErrorCodes.FILE_NOT_FOUND, `segment sequence has a gap before ${name}`, { file: seg.path });
+    }
+    const last = i === names.length - 1;
+    const reader = await SegmentReader.open(io, seg.path, { crc, last, bufferBytes });
+    try {
+      let before = crc;
+      for (let recs = await reader.next(); recs !== null; recs = await reader.next()) {
+        for (const r of recs) {
+          if (r.type === RecordType.entry) {
+            const e = r.data === null ? null : parseEntry(r.data);
+            if (e === null) {
+              throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: r.offset });
+            }
+            if (lastEntry >= 0 && e.index !== lastEntry + 1) {
+              throw new WalError(
+                WalErrorCodes.SLICE_OUT_OF_RANGE,
+                `entry ${e.index} follows entry ${lastEntry}: Log needs consecutive entries (an etcd raft overwrite is not supported)`,
+                { file: seg.path, offset: r.offset },
+              );
+            }
+            if (seg.last < seg.first) seg.first = e.index;
+            seg.last = e.index;
+            lastEntry = e.index;
+            maybeCheckpoint(seg, e.index, r.offset, before);
+          } else if (r.type === RecordType.snapshot) {
+            const s = r.data === null ? { index: 0, term: 0n } : parseSnapshot(r.data);
+            if (s === null) {
+              throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'snapshot does not decode', { file: seg.path, offset: r.offset });
+            }
+            if (s.index >= snapshotIndex) {
+              snapshotIndex = s.index;
+              snapshotTerm = s.term;
+              snapshotAt = { seq: seg.seq, offset: r.offset };
+            }
+          } else if (r.type < RecordType.metadata || r.type > RecordType.snapshot) {
+            throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${r.type}`, {
+              file: seg.path,
+              offset: r.offset,
+            });
+          }
+          before = r.crc;
+        }
+      }
+      seg.end = reader.offset;
+      crc = reader.crc;
+      if (reader.ended === 'torn') repaired = await repairTail(io, seg.path, reader.offset);
+    } finally {
+      await reader.close();
+    }
+    if (seg.last < seg.first) {
+      // No entries: it would hold lastEntry+1 onwards.
+      seg.first = lastEntry >= 0 ? lastEntry + 1 : seg.nameIndex;
+      seg.last = seg.first - 1;
+    }
+    segments.push(seg);
+  }
+  return {
+    segments,
+    snapshotIndex,
+    snapshotTerm,
+    snapshotAt,
+    lastIndex: Math.max(lastEntry, snapshotIndex),
+    tailCrc: crc,
+    repaired,
+  };
+}
+
+/** etcd Repair: keep `<file>.broken` (the whole file), truncate after the last good frame, fsync. */
+async function repairTail(io: IoBackend, file: string, goodEnd: number): Promise<string> {
+  const broken = `${file}.broken`;
+  const src = await io.open(file, { read: true, write: true });
+  try {
+    const dst = await io.open(broken, { read: false, write: true, create: true, truncate: true });
+    try {
+      const size = await src.size();
+      const chunk = new Uint8Array(1024 * 1024);
+      for (let at = 0; at < size; ) {
+        const n = await src.read(chunk, at);
+        if (n === 0) break;
+        await dst.write([chunk.subarray(0, n)], at);
+        at += n;
+      }
+      await dst.sync();
+    } finally {
+      await dst.close();
+    }
+    await src.truncate(goodEnd);
+    await src.sync();
+  } finally {
+    await src.close();
+  }
+  return broken;
+}

@@ -1,0 +1,85 @@
+/**
+ * The in-memory index of a Log's segments: which entries each holds, where its good bytes end,
+ * and sparse checkpoints (entry index, frame offset, CRC before it) every CHECKPOINT_BYTES so a
+ * random `get` reads at most that much of a segment. Memory: one checkpoint per 64 KiB written.
+ */
+
+/** Distance between checkpoints; bounds what `get` reads. */
+export const CHECKPOINT_BYTES = 64 * 1024;
+
+/** One segment file. Indexes are numbers (a log never reaches 2^53 entries). */
+export interface SegmentInfo {
+  seq: number;
+  /** The raft index in the file name (the first entry it is expected to hold). */
+  nameIndex: number;
+  name: string;
+  path: string;
+  /** First and last entry index it holds; last < first when it holds none. */
+  first: number;
+  last: number;
+  /** End of the last good frame (what readers may read up to). */
+  end: number;
+  /** Checkpoints: the first entry index at or after `cpOffset[i]`, and the CRC before that frame. */
+  cpIndex: number[];
+  cpOffset: number[];
+  cpCrc: number[];
+}
+
+/** A new, empty SegmentInfo. */
+export function newSegment(seq: number, nameIndex: number, name: string, path: string): SegmentInfo {
+  return { seq, nameIndex, name, path, first: nameIndex, last: nameIndex - 1, end: 0, cpIndex: [], cpOffset: [], cpCrc: [] };
+}
+
+/** Adds a checkpoint if the last one is at least CHECKPOINT_BYTES behind `offset`. */
+export function maybeCheckpoint(seg: SegmentInfo, index: number, offset: number, crc: number): void {
+  const n = seg.cpOffset.length;
+  if (n === 0 || offset - seg.cpOffset[n - 1]! >= CHECKPOINT_BYTES) {
+    seg.cpIndex.push(index);
+    seg.cpOffset.push(offset);
+    seg.cpCrc.push(crc);
+  }
+}
+
+/** Forgets checkpoints at or beyond `offset` (after a truncation). */
+export function dropCheckpointsFrom(seg: SegmentInfo, offset: number): void {
+  let n = seg.cpOffset.length;
+  while (n > 0 && seg.cpOffset[n - 1]! >= offset) n--;
+  seg.cpIndex.length = n;
+  seg.cpOffset.length = n;
+  seg.cpCrc.length = n;
+}
+
+/** Where to start reading a segment to reach entry `index`: the last checkpoint at or before it. */
+export function checkpointFor(seg: SegmentInfo, index: number): { offset: number; crc: number } {
+  let lo = 0;
+  let hi = seg.cpIndex.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (seg.cpIndex[mid]! <= index) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best < 0 ? { offset: 0, crc: 0 } : { offset: seg.cpOffset[best]!, crc: seg.cpCrc[best]! };
+}
+
+/** The position of the segment holding entry `index` in `segments` (ascending, `first` non-decreasing), or -1. */
+export function findSegment(segments: readonly SegmentInfo[], index: number): number {
+  let lo = 0;
+  let hi = segments.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (segments[mid]!.first <= index) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  // Skip empty segments (a cut with no entry after it yet).
+  for (let i = best; i >= 0; i--) {
+    const s = segments[i]!;
+    if (s.last >= s.first) return index <= s.last ? i : -1;
+  }
+  return -1;
+}

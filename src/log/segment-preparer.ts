@@ -1,0 +1,83 @@
+/**
+ * Prepares the next segment in the background as `<dir>/<n>.tmp` (etcd's pipeline names; etcd
+ * ignores them), so a cut only writes the header and renames.
+ *
+ * 'zero-fill' writes explicit zeros over the whole file and fdatasyncs it once: on ext4 an
+ * fdatasync after overwriting written blocks skips the journal commit that fallocate'd
+ * (unwritten) extents or a growing file cost (bench/log-sync-cost.bench.ts; docs/log.md).
+ * 'fallocate' does what etcd does. Either way the file reads as zeros, as etcd's preallocated tail.
+ */
+import * as path from 'node:path';
+import type { IoBackend, WalFile } from '../io/types';
+import type { Preallocation } from './options';
+
+/** Zero-fill chunk: large enough for sequential throughput, small enough to share the disk. */
+const ZERO_CHUNK = 1024 * 1024;
+let zeros: Uint8Array | null = null;
+
+/** Writes zeros over [from, to) of `file` in chunks; no sync. */
+export async function writeZeros(file: WalFile, from: number, to: number): Promise<void> {
+  zeros ??= new Uint8Array(ZERO_CHUNK);
+  for (let at = from; at < to; at += ZERO_CHUNK) {
+    await file.write([zeros.subarray(0, Math.min(ZERO_CHUNK, to - at))], at);
+  }
+}
+
+/** Makes [from, size) of an open file read as zeros, allocated by the chosen method, and fdatasyncs it. */
+export async function prepareRange(file: WalFile, from: number, size: number, how: Preallocation): Promise<void> {
+  if (how === 'zero-fill') await writeZeros(file, from, size);
+  else await file.allocate(from, size - from);
+  await file.datasync();
+}
+
+/** Background preparation of the next segment file. */
+export class SegmentPreparer {
+  private count = 0;
+  private pending: Promise<string> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly io: IoBackend,
+    private readonly dir: string,
+    private readonly size: number,
+    private readonly how: Preallocation,
+  ) {}
+
+  /** Starts preparing a file if none is under way. */
+  start(): void {
+    if (this.closed || this.pending !== null) return;
+    this.pending = this.prepare(path.join(this.dir, `${this.count++ % 2}.tmp`));
+    // A failure surfaces in take(); keep it from being an unhandled rejection meanwhile.
+    this.pending.catch(() => undefined);
+  }
+
+  /** The path of a prepared file (now owned by the caller); starts preparing the next one. */
+  async take(): Promise<string> {
+    this.start();
+    const ready = this.pending!;
+    this.pending = null;
+    const file = await ready;
+    this.start();
+    return file;
+  }
+
+  /** Waits for the file under way and removes it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = this.pending;
+    this.pending = null;
+    if (pending === null) return;
+    const file = await pending.catch(() => null);
+    if (file !== null) await this.io.unlink(file).catch(() => undefined);
+  }
+
+  private async prepare(file: string): Promise<string> {
+    const f = await this.io.open(file, { read: false, write: true, create: true, truncate: true });
+    try {
+      await prepareRange(f, 0, this.size, this.how);
+    } finally {
+      await f.close();
+    }
+    return file;
+  }
+}
