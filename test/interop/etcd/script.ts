@@ -107,6 +107,7 @@ export function goCode(text: string | null | undefined): string | null {
     [/file already exists/, 'ERR_WAL_EXISTS'],
     [/^unexpected block type/, 'ERR_WAL_UNEXPECTED_RECORD_TYPE'],
     [/^proto:/, 'ERR_WAL_CORRUPT_RECORD'],
+    [/^harness: no open WAL/, 'harness: no open WAL'],
   ];
   for (const [re, code] of table) if (re.test(text)) return code;
   return `OTHER: ${text}`;
@@ -153,17 +154,23 @@ export async function runTs(ops: readonly Op[], base: WalOptions = {}): Promise<
   let noSync = false;
   const opts = (): WalOptions => ({ ...base, segmentSizeBytes: segmentSize, unsafeNoFsync: noSync });
   for (const op of ops) {
+    if (w === null && ['readAll', 'save', 'saveSnapshot', 'sync', 'releaseLockTo', 'close'].includes(op.op)) {
+      results.push({ op: op.op, error: 'harness: no open WAL' });
+      continue;
+    }
     if ('segmentSize' in op && op.segmentSize !== undefined && op.segmentSize > 0) segmentSize = op.segmentSize;
     try {
       switch (op.op) {
         case 'create':
           noSync = op.noSync ?? false;
+          w = null;
           w = await WAL.create(op.dir, dataOf(op.metadata), opts());
           results.push({ op: op.op, error: null });
           break;
         case 'open':
         case 'openForRead':
           noSync = op.noSync ?? false;
+          w = null;
           w = await (op.op === 'open' ? WAL.open : WAL.openForRead)(op.dir, { index: BigInt(op.index), term: BigInt(op.term) }, opts());
           results.push({ op: op.op, error: null });
           break;

@@ -212,8 +212,19 @@ func main() {
 			wal.SegmentSizeBytes = op.SegmentSize
 		}
 		switch op.Op {
+		case "readAll", "save", "saveSnapshot", "sync", "releaseLockTo", "close":
+			if w == nil {
+				// an earlier open failed: report instead of dereferencing nil
+				emit(map[string]interface{}{"op": op.Op, "error": "harness: no open WAL"})
+				continue
+			}
+		}
+		switch op.Op {
 		case "create":
 			w, err = wal.Create(nil, op.Dir, op.Metadata.bytes())
+			if err != nil {
+				w = nil
+			}
 			if err == nil && op.NoSync {
 				w.SetUnsafeNoFsync()
 			}
@@ -224,6 +235,9 @@ func main() {
 				w, err = wal.Open(nil, op.Dir, snap)
 			} else {
 				w, err = wal.OpenForRead(nil, op.Dir, snap)
+			}
+			if err != nil {
+				w = nil
 			}
 			if err == nil && op.NoSync {
 				w.SetUnsafeNoFsync()
