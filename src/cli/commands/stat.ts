@@ -1,1 +1,131 @@
-import type { Command } from '../command'; export const stat: Command = { name: 'stat', summary: 'todo', help: 'todo', options: {}, async run() { return 0; } };
+/**
+ * `wal stat PATH`: the shape of a WAL at a glance — segments with sizes, used vs preallocated
+ * bytes and index ranges, snapshots, the last HardState, metadata; or a LevelDB log's size,
+ * records, sequence range and operations. Read-only.
+ */
+import * as path from 'node:path';
+import { COMMON_OPTIONS, onePath } from '../args';
+import type { Command } from '../command';
+import { EXIT } from '../command';
+import { detect } from '../detect';
+import { scanEtcd } from '../etcd-scan';
+import { holdsWriteBatches, scanLevelDB } from '../leveldb-scan';
+import { escapeBytes, formatBytes, grouped } from '../output';
+import { Progress } from '../progress';
+import { problemJson, problemText } from '../render-problem';
+
+export const stat: Command = {
+  name: 'stat',
+  summary: 'segments, sizes, index ranges, snapshots, HardState, preallocated vs used bytes',
+  help: `Usage: wal stat PATH [options]
+
+Summarises an etcd WAL: each segment with its sequence number, the index in its name, its size,
+the bytes holding records vs preallocated (zero) space, and the entry index range it holds; the
+snapshots recorded, the last HardState, the metadata, and leftover *.tmp / *.broken files.
+For a LevelDB log: size, records, operations, sequence range. Read-only.
+
+Options:
+  --json              one JSON object per line: kind "segment" (etcd) or "log" (LevelDB), then "summary"
+  --format F          etcd | leveldb | auto (default auto)
+  --no-color          no colours (NO_COLOR is honoured too)
+  -h, --help          this help
+
+Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 2 usage error.`,
+  options: { ...COMMON_OPTIONS },
+  async run({ options, positionals }, ctx) {
+    const target = detect(onePath('stat', positionals), options['format'] as string | undefined);
+    const { out } = ctx;
+    const progress = new Progress('stat', 0, { json: out.json });
+    if (target.format === 'etcd') {
+      const res = await scanEtcd(target, { onProgress: (d, t) => progress.update(d, t) });
+      progress.done();
+      out.line(out.paint('bold', `etcd WAL ${target.single ? target.segments[0] : target.dir}`));
+      out.line(`  ${'segment'.padEnd(38)} ${'size'.padStart(10)} ${'used'.padStart(10)} ${'prealloc'.padStart(10)}  entries`);
+      let used = 0;
+      for (const s of res.segments) {
+        used += s.used;
+        const range = s.firstEntry === null ? '-' : `${s.firstEntry}..${s.lastEntry} (${grouped(s.entries)})`;
+        // Where the scan stopped on damage, the rest of the segment is unknown, not preallocated.
+        const stopped = !s.scanned || res.problems.some((p) => p.file === s.path && p.offset === s.used);
+        const prealloc = stopped ? null : Math.max(0, s.size - s.used);
+        const note = !s.scanned ? ' (not reached: damage before it)' : stopped ? ` (damage at offset ${s.used})` : '';
+        out.line(
+          `  ${s.name.padEnd(38)} ${formatBytes(s.size).padStart(10)} ${formatBytes(s.used).padStart(10)} ${(prealloc === null ? '?' : formatBytes(prealloc)).padStart(10)}  ${range}${out.paint('yellow', note)}`,
+        );
+        out.record({
+          kind: 'segment',
+          name: s.name,
+          seq: s.seq,
+          nameIndex: s.nameIndex,
+          size: s.size,
+          used: s.used,
+          preallocated: prealloc,
+          records: s.records,
+          entries: s.entries,
+          firstIndex: s.firstEntry,
+          lastIndex: s.lastEntry,
+          scanned: s.scanned,
+        });
+      }
+      const range = res.firstEntry === null ? 'none' : `${res.firstEntry}..${res.lastEntry} (last term ${res.lastTerm})`;
+      out.line(`  total: ${res.segments.length} segment(s), ${formatBytes(res.bytesTotal)} on disk, ${formatBytes(used)} used, ${formatBytes(res.bytesTotal - used)} preallocated`);
+      out.line(`  records: ${grouped(res.records)} (${Object.entries(res.byType).map(([k, v]) => `${k} ${grouped(v)}`).join(', ')})`);
+      out.line(`  entries: ${range}`);
+      out.line(`  snapshots: ${res.snapshots.length === 0 ? 'none' : res.snapshots.map((s) => `${s.index}:${s.term}`).join(', ')}`);
+      out.line(`  hard state: ${res.state ? `term=${res.state.term} vote=${res.state.vote.toString(16)} commit=${res.state.commit}` : 'none'}`);
+      out.line(`  metadata: ${res.metadata === null ? 'none' : `${res.metadata.length} bytes "${escapeBytes(res.metadata, 48)}"`}`);
+      if (res.extraFiles.length > 0) out.line(`  other files: ${res.extraFiles.join(', ')}`);
+      for (const p of res.problems.slice(0, 5)) out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
+      for (const p of res.problems) out.record(problemJson(p));
+      out.record({
+        kind: 'summary',
+        format: 'etcd',
+        path: target.single ? target.segments[0] : target.dir,
+        segments: res.segments.length,
+        bytes: res.bytesTotal,
+        usedBytes: used,
+        preallocatedBytes: res.bytesTotal - used,
+        records: res.records,
+        recordsByType: res.byType,
+        entries: res.entries,
+        firstIndex: res.firstEntry,
+        lastIndex: res.lastEntry,
+        lastTerm: res.lastTerm,
+        snapshots: res.snapshots.map((s) => ({ index: s.index, term: s.term })),
+        hardState: res.state,
+        metadataBytes: res.metadata?.length ?? null,
+        otherFiles: res.extraFiles,
+        problems: res.problems.length,
+      });
+      return res.problems.length === 0 ? EXIT.OK : EXIT.PROBLEM;
+    }
+    let problems = 0;
+    for (const file of target.files) {
+      const res = await scanLevelDB(file, { batches: holdsWriteBatches(file), onProgress: (d, t) => progress.update(d, t) });
+      progress.done();
+      problems += res.problems.length;
+      const seq = res.firstSequence === null ? 'none' : `${res.firstSequence}..${res.lastSequence ?? res.firstSequence}`;
+      out.line(out.paint('bold', `LevelDB log ${file}`));
+      out.line(`  size: ${formatBytes(res.size)} (${grouped(res.size)} bytes), ${Math.ceil(res.size / 32768)} block(s) of 32 KiB`);
+      out.line(`  records: ${grouped(res.records)}, payload ${formatBytes(res.payloadBytes)}, complete up to offset ${grouped(res.endOfLastRecord)}`);
+      if (holdsWriteBatches(file)) out.line(`  operations: ${grouped(res.puts)} puts, ${grouped(res.deletes)} deletes; sequence ${seq}`);
+      for (const p of res.problems.slice(0, 5)) out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
+      for (const p of res.problems) out.record(problemJson(p));
+      out.record({
+        kind: 'log',
+        file: path.basename(file),
+        size: res.size,
+        records: res.records,
+        payloadBytes: res.payloadBytes,
+        endOfLastRecord: res.endOfLastRecord,
+        puts: res.puts,
+        deletes: res.deletes,
+        firstSequence: res.firstSequence,
+        lastSequence: res.lastSequence,
+        problems: res.problems.length,
+      });
+    }
+    out.record({ kind: 'summary', format: 'leveldb', files: target.files.length, problems });
+    return problems === 0 ? EXIT.OK : EXIT.PROBLEM;
+  },
+};
