@@ -391,6 +391,8 @@ export class Log extends EventEmitter {
     seg.last = last;
     seg.end = this.writer.pos;
     if (this.syncEach) this.durableN = last;
+    // Written but not durable: keep the process alive until the interval sync has run.
+    else this.timer?.ref();
     const res = this.qRes;
     for (let i = 0; i < count; i++) {
       const r = res[from + i];
@@ -478,6 +480,7 @@ export class Log extends EventEmitter {
         this.durableN = target;
         this.notifyDurable();
       }
+      if (this.durableN >= this.written) this.timer?.unref();
       return BigInt(this.durableN);
     });
   }

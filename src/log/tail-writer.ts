@@ -23,6 +23,8 @@ export class TailWriter {
   /** End of the staged (encoded, not yet written) bytes in buf, and the CRC after them. */
   private stagedEnd = 0;
   private stagedCrc = 0;
+  /** The file's size as far as this writer knows (preallocated size, or more once written past it). */
+  private fileSize = 0;
 
   private constructor(
     private readonly io: IoBackend,
@@ -67,6 +69,7 @@ export class TailWriter {
   }
 
   private async loadCarry(): Promise<void> {
+    this.fileSize = await this.file.size();
     const a = this.alignment;
     this.carry = this.pos % a;
     this.stagedEnd = this.carry;
@@ -128,8 +131,15 @@ export class TailWriter {
     if (writeEnd > end) this.buf.fill(0, end, writeEnd);
     if (end > this.carry) await this.file.write([this.buf.subarray(0, writeEnd)], this.pos - this.carry, { datasync });
     else if (datasync) await this.file.datasync();
+    const blockStart = this.pos - this.carry;
     this.pos += end - this.carry;
     this.crc = this.stagedCrc;
+    if (blockStart + writeEnd > this.fileSize) {
+      // Past the preallocated end, O_DIRECT's block padding grew the file beyond the last record:
+      // cut it back so the file has the size a buffered write would give.
+      if (writeEnd > end) await this.file.truncate(this.pos);
+      this.fileSize = this.pos;
+    }
     // Keep the new partial block at the front for the next batch.
     const keep = end % a;
     if (keep > 0 && a > 1) this.buf.copyWithin(0, end - keep, end);
@@ -163,6 +173,9 @@ export class TailWriter {
       at += len;
       first = false;
     }
+    // Block padding must not leave the file longer than a buffered rewrite would.
+    const size = Math.max(this.fileSize, zeroTo);
+    if (at > size) await this.file.truncate(size);
     await this.file.datasync();
     await this.loadCarry();
   }
