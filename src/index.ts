@@ -15,3 +15,8 @@ export { WAL, DEFAULT_SEGMENT_SIZE_BYTES } from './etcd/wal';
 export type { WalOptions, ReadAllResult, WalErrorWithResult } from './etcd/wal';
 export { RecordType, encodeEntry, decodeEntry, encodeHardState, decodeHardState, encodeSnapshot, decodeSnapshot, encodeConfState, decodeConfState, encodeRecord, decodeRecord, isEmptyHardState } from './etcd/codec';
 export type { Entry, HardState, Snapshot, ConfState, WalRecord } from './etcd/codec';
+export { Log } from './log/log';
+export type { LogEntry, EntriesRange, LogStats, SlowSyncEvent } from './log/log';
+export { DEFAULT_LOG_OPTIONS } from './log/options';
+export type { LogOptions, SyncPolicy, Preallocation } from './log/options';
+export type { LatencySummary } from './log/histogram';
