@@ -151,7 +151,7 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     Napi::Uint32Array bounds = info[1].As<Napi::Uint32Array>();
     const size_t pairs = bounds.ElementLength() / 2;
     if (bounds.ElementLength() % 2 != 0) throw Napi::RangeError::New(env, "bounds must hold start,end pairs");
-    uint32_t crc = ArgSeed(info, 2);
+    const uint32_t crc = ArgSeed(info, 2);
     Napi::Uint32Array out = Napi::Uint32Array::New(env, pairs);
     const uint32_t* b = bounds.Data();
     uint32_t* o = out.Data();
@@ -162,9 +162,8 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
         throw Napi::RangeError::New(env, "slice " + std::to_string(i) + " [" + std::to_string(start) + ", " +
                                              std::to_string(end) + ") is out of bounds");
       }
-      crc = Crc32c(crc, bytes.data + start, end - start);
-      o[i] = crc;
     }
+    nodewal::Crc32cChain(crc, bytes.data, b, pairs, o);
     return out;
   }
 

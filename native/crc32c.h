@@ -15,6 +15,11 @@ namespace nodewal {
 // Crc32c(Crc32c(0, a), b) == Crc32c(0, a || b).
 uint32_t Crc32c(uint32_t crc, const uint8_t* data, size_t len);
 
+// Running CRCs of `pairs` slices of `data`: slice i is [bounds[2i], bounds[2i+1]), and
+// out[i] = Crc32c(out[i-1], slice i) with out[-1] = crc. The caller has checked every slice
+// lies inside `data` (start <= end <= length).
+void Crc32cChain(uint32_t crc, const uint8_t* data, const uint32_t* bounds, size_t pairs, uint32_t* out);
+
 // Name of the implementation Crc32c uses: "sse4.2-3way", "sse4.2", "armv8" or "table".
 const char* Crc32cImplementation();
 

@@ -74,6 +74,31 @@ test('crc32cChain equals the JS reference chain', { skip }, () => {
   assert.deepEqual([...addon!.crc32cChain(data, bounds, 7)], [...crc32cChainFallback(data, bounds, 7)]);
 });
 
+test('crc32cChain on mixed record lengths (0..300, around 4096, larger) equals the JS reference', { skip }, () => {
+  // Covers the interleaved three-record path and every reason to leave it (short or long records).
+  let state = 12345;
+  const next = (n: number): number => ((state = (state * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const bounds: number[] = [];
+  let at = 0;
+  for (let i = 0; i < 3000; i++) {
+    const pick = next(100);
+    const len = pick < 2 ? 4090 + next(12) : pick < 3 ? 9000 + next(100) : pick < 10 ? next(8) : next(301);
+    at += next(3); // optional gap
+    bounds.push(at, at + len);
+    at += len;
+  }
+  const data = randomFillSync(new Uint8Array(at));
+  const b = Uint32Array.from(bounds);
+  for (const seed of [0, 0xffffffff, 0x1234567]) {
+    const got = addon!.crc32cChain(data, b, seed);
+    const want = crc32cChainFallback(data, b, seed);
+    assert.equal(got.length, want.length);
+    for (let i = 0; i < want.length; i++) {
+      if (got[i] !== want[i]) assert.fail(`record ${i} (length ${bounds[2 * i + 1]! - bounds[2 * i]!}): ${got[i]} != ${want[i]}`);
+    }
+  }
+});
+
 test('the raw addon rejects what would read out of bounds or dereference a non-buffer', { skip }, () => {
   assert.throws(() => addon!.crc32c('x' as unknown as Uint8Array, 0), TypeError);
   assert.throws(() => addon!.crc32c(new Uint16Array(2) as unknown as Uint8Array, 0), TypeError);
