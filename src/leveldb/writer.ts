@@ -9,6 +9,14 @@ import type { IoBackend, WalFile } from '../io/types';
 import { BLOCK_SIZE, HEADER_SIZE, RecordType, maskCrc, sliceCrcs } from './format';
 import { readLevelDBLog } from './reader';
 
+// Module-local copies of the format constants used per fragment (cheaper than another module's exports).
+const BLOCK = BLOCK_SIZE;
+const HEADER = HEADER_SIZE;
+const FULL = RecordType.FULL;
+const FIRST = RecordType.FIRST;
+const MIDDLE = RecordType.MIDDLE;
+const LAST = RecordType.LAST;
+
 /** Options for `LevelDBLogWriter.open`. */
 export interface LevelDBLogWriterOptions {
   /** I/O backend; default the package's `defaultBackend` (native addon or fallback). */
@@ -28,40 +36,34 @@ export interface LevelDBAddOptions {
   sync?: boolean;
 }
 
-/** Where the fragments of a batch go in the output buffer. */
-interface Layout {
-  size: number;
-  /** Header offsets inside the output buffer, one per fragment. */
-  headers: number[];
-  /** Block offset after the batch. */
-  blockOffset: number;
-}
-
 /**
- * Plans the fragments of `records` starting at `blockOffset`: the same decisions as LevelDB's
- * `Writer::AddRecord` (pad when fewer than 7 bytes remain, fragments never cross a block).
+ * Bytes needed to append `records` at `blockOffset`, and how many fragments that takes: the same
+ * decisions as LevelDB's `Writer::AddRecord` (pad when fewer than 7 bytes remain, fragments never
+ * cross a block). `encodeLevelDBRecords` walks the same way a second time to fill the bytes in.
  */
-function layout(records: readonly Uint8Array[], blockOffset: number): Layout {
-  const headers: number[] = [];
+function measure(records: readonly Uint8Array[], blockOffset: number): { size: number; fragments: number } {
   let size = 0;
+  let fragments = 0;
   let offset = blockOffset;
-  for (const record of records) {
-    let left = record.length;
+  for (let r = 0; r < records.length; r++) {
+    let left = records[r]!.length;
     do {
-      const leftover = BLOCK_SIZE - offset;
-      if (leftover < HEADER_SIZE) {
-        size += leftover; // zero trailer
+      if (BLOCK - offset < HEADER) {
+        size += BLOCK - offset; // zero trailer
         offset = 0;
       }
-      const n = Math.min(left, BLOCK_SIZE - offset - HEADER_SIZE);
-      headers.push(size);
-      size += HEADER_SIZE + n;
-      offset += HEADER_SIZE + n;
+      const n = Math.min(left, BLOCK - offset - HEADER);
+      size += HEADER + n;
+      offset += HEADER + n;
       left -= n;
+      fragments++;
     } while (left > 0);
   }
-  return { size, headers, blockOffset: offset };
+  return { size, fragments };
 }
+
+/** Reused between calls (encoding is synchronous): CRC slice bounds, two entries per fragment. */
+let boundsScratch = new Uint32Array(2048);
 
 /**
  * Frames `records` as LevelDB physical records to be appended at `blockOffset` inside a block
@@ -73,38 +75,54 @@ export function encodeLevelDBRecords(
   blockOffset = 0,
   io: IoBackend = defaultBackend,
 ): { bytes: Uint8Array; blockOffset: number } {
-  if (!Number.isInteger(blockOffset) || blockOffset < 0 || blockOffset > BLOCK_SIZE) {
-    throw new RangeError(`blockOffset must be an integer in [0, ${BLOCK_SIZE}]`);
+  if (!Number.isInteger(blockOffset) || blockOffset < 0 || blockOffset > BLOCK) {
+    throw new RangeError(`blockOffset must be an integer in [0, ${BLOCK}]`);
   }
-  const plan = layout(records, blockOffset);
-  const out = new Uint8Array(plan.size); // zero-filled: trailers need zeros
-  const bounds = new Uint32Array(plan.headers.length * 2);
+  const { size, fragments } = measure(records, blockOffset);
+  // Every byte is written below (trailers explicitly), so the buffer need not be zeroed; small
+  // ones come from Node's pool, which is much cheaper than a new ArrayBuffer per call.
+  const out = Buffer.allocUnsafe(size);
+  if (boundsScratch.length < 2 * fragments) boundsScratch = new Uint32Array(2 * fragments);
+  const bounds = boundsScratch;
+  let at = 0;
+  let offset = blockOffset;
   let fragment = 0;
-  for (const record of records) {
+  for (let r = 0; r < records.length; r++) {
+    const record = records[r]!;
     let pos = 0;
-    let begin = true;
+    let begin = true; // not pos === 0: a zero-length FIRST fills a block's last 7 bytes
     do {
-      const at = plan.headers[fragment]!;
-      const room = BLOCK_SIZE - ((blockOffset + at) % BLOCK_SIZE) - HEADER_SIZE;
-      const n = Math.min(record.length - pos, room);
+      if (BLOCK - offset < HEADER) {
+        out.fill(0, at, at + BLOCK - offset);
+        at += BLOCK - offset;
+        offset = 0;
+      }
+      const n = Math.min(record.length - pos, BLOCK - offset - HEADER);
       const end = pos + n === record.length;
-      const type = begin && end ? RecordType.FULL : begin ? RecordType.FIRST : end ? RecordType.LAST : RecordType.MIDDLE;
       out[at + 4] = n & 0xff;
       out[at + 5] = n >>> 8;
-      out[at + 6] = type;
-      out.set(record.subarray(pos, pos + n), at + HEADER_SIZE);
+      out[at + 6] = begin && end ? FULL : begin ? FIRST : end ? LAST : MIDDLE;
+      out.set(n === record.length ? record : record.subarray(pos, pos + n), at + HEADER);
       // The CRC covers the type byte and the payload, which are contiguous.
       bounds[2 * fragment] = at + 6;
-      bounds[2 * fragment + 1] = at + HEADER_SIZE + n;
+      bounds[2 * fragment + 1] = at + HEADER + n;
+      at += HEADER + n;
+      offset += HEADER + n;
       pos += n;
       begin = false;
       fragment++;
     } while (pos < record.length);
   }
-  const crcs = sliceCrcs(io, out, bounds);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  for (let i = 0; i < crcs.length; i++) view.setUint32(plan.headers[i]!, maskCrc(crcs[i]!), true);
-  return { bytes: out, blockOffset: plan.blockOffset };
+  const crcs = sliceCrcs(io, out, bounds.subarray(0, 2 * fragments));
+  for (let i = 0; i < fragments; i++) {
+    const h = bounds[2 * i]! - 6;
+    const c = maskCrc(crcs[i]!);
+    out[h] = c & 0xff;
+    out[h + 1] = (c >>> 8) & 0xff;
+    out[h + 2] = (c >>> 16) & 0xff;
+    out[h + 3] = c >>> 24;
+  }
+  return { bytes: out, blockOffset: offset };
 }
 
 /**
@@ -126,7 +144,7 @@ export class LevelDBLogWriter {
     size: number,
   ) {
     this.position = size;
-    this.blockOffset = size % BLOCK_SIZE;
+    this.blockOffset = size % BLOCK;
   }
 
   /**
@@ -158,15 +176,49 @@ export class LevelDBLogWriter {
   /** Appends several logical records with one write (and at most one fdatasync). */
   addRecords(records: readonly Uint8Array[], options: LevelDBAddOptions = {}): Promise<void> {
     this.checkWritable();
+    const bytes = this.encode(records);
+    if (bytes === null) return options.sync ? this.sync() : this.tail;
+    const position = this.position - bytes.length;
+    return this.enqueue(() => this.file.write([bytes], position, { datasync: options.sync === true }), position);
+  }
+
+  /** Frames `records` at the current end and advances it; null when there is nothing to write. */
+  private encode(records: readonly Uint8Array[]): Uint8Array | null {
     for (const r of records) {
       if (!(r instanceof Uint8Array)) throw new TypeError('addRecords: every record must be a Uint8Array or Buffer');
     }
-    if (records.length === 0) return options.sync ? this.sync() : this.tail;
+    if (records.length === 0) return null;
     const { bytes, blockOffset } = encodeLevelDBRecords(records, this.blockOffset, this.io);
-    const position = this.position;
     this.blockOffset = blockOffset;
     this.position += bytes.length;
-    return this.enqueue(() => this.file.write([bytes], position, { datasync: options.sync === true }), position);
+    return bytes;
+  }
+
+  /**
+   * Synchronous twin of `addRecord`: encodes and writes on the calling thread (one pwrite, plus
+   * fdatasync when `sync` is set). No threadpool hop, so a loop of single records runs at syscall
+   * speed; it blocks the event loop for the duration of the write.
+   */
+  addRecordSync(data: Uint8Array, options?: LevelDBAddOptions): void {
+    this.addRecordsSync([data], options);
+  }
+
+  /** Synchronous twin of `addRecords`. */
+  addRecordsSync(records: readonly Uint8Array[], options: LevelDBAddOptions = {}): void {
+    this.checkWritable();
+    const bytes = this.encode(records);
+    if (bytes === null) return;
+    const position = this.position - bytes.length;
+    try {
+      this.file.writeSync([bytes], position, { datasync: options.sync === true });
+    } catch (err) {
+      this.failure = err;
+      throw new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, {
+        file: this.file.path,
+        offset: position,
+        cause: err,
+      });
+    }
   }
 
   /** fdatasync after every write accepted so far. */

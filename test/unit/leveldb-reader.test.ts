@@ -296,3 +296,21 @@ test('RocksDB compressed logs (type 9) are refused', async () => {
   const file = logFile(cat(physical(9, '\x07\x00\x00\x00'), physical(1, 'x')));
   await assert.rejects(read(file, { format: 'rocksdb' }), (e: unknown) => isWalError(e, WalErrorCodes.UNEXPECTED_RECORD_TYPE));
 });
+
+test('nextBatch() and batches() return the same records as one-by-one iteration', async () => {
+  const records = Array.from({ length: 300 }, (_, i) => big(String.fromCharCode(97 + (i % 26)), (i * 997) % 40000));
+  const file = logFile(log(...records));
+  const one = (await read(file)).records;
+  const batched: { offset: number; data: string }[] = [];
+  let batches = 0;
+  for await (const batch of readLevelDBLog(file).batches()) {
+    batches++;
+    for (const r of batch) batched.push({ offset: r.offset, data: Buffer.from(r.data).toString('latin1') });
+  }
+  assert.deepEqual(batched, one);
+  assert.equal(one.length, records.length);
+  assert.ok(batches > 1 && batches < records.length, `${batches} batches`);
+  const reader = readLevelDBLog(file);
+  assert.equal((await reader.nextBatch(5)).length, 5);
+  assert.equal(reader.lastRecordOffset, one[4]!.offset);
+});

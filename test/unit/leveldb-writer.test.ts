@@ -118,8 +118,8 @@ test('addRecords: one write and one CRC call for the whole batch; sync in the sa
   assert.deepEqual(calls, { chain: 1, crc: 0, write: 1, datasync: 1 });
   await writer.close();
   const back = [];
-  for await (const r of readLevelDBLog(file)) back.push(r.data);
-  assert.deepEqual(back, records);
+  for await (const r of readLevelDBLog(file)) back.push(Buffer.from(r.data));
+  assert.deepEqual(back, records.map((r) => Buffer.from(r)));
 });
 
 test('resuming an existing file continues its block (size % 32768), like Writer(dest, dest_length)', async () => {
@@ -180,4 +180,16 @@ test('repairTail cuts a torn record before appending; without it, bytes follow t
       assert.deepEqual(got, ['one']);
     }
   }
+});
+
+test('addRecordSync / addRecordsSync write the same bytes as the async calls, interleaved with them', async () => {
+  const file = path.join(tempDir(), '000005.log');
+  const records = Array.from({ length: 40 }, (_, i) => new Uint8Array((i * 7919) % 70000).fill(i));
+  const w = await LevelDBLogWriter.open(file);
+  w.addRecordSync(records[0]!);
+  w.addRecordsSync(records.slice(1, 10), { sync: true });
+  await w.addRecords(records.slice(10, 20));
+  for (const r of records.slice(20)) w.addRecordSync(r);
+  await w.close();
+  assert.ok(fs.readFileSync(file).equals(encodeLevelDBRecords(records).bytes));
 });
