@@ -305,12 +305,15 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
   return result;
 }
 
-/** etcd isValidSeq over the listed names: a missing sequence number means a lost segment. */
+/**
+ * Sequence numbers must be consecutive: a gap means a lost segment. Stricter than etcd's
+ * isValidSeq, which lets 0 be followed by anything; purged leading segments are not a gap.
+ */
 function checkSequence(segments: SegmentInfo[], problems: Problem[]): void {
   let last: bigint | null = null;
   for (const s of segments) {
     if (s.seq === null) continue;
-    if (last !== null && last !== 0n && s.seq !== last + 1n) {
+    if (last !== null && s.seq !== last + 1n) {
       problems.push({
         code: WalErrorCodes.FILE_NOT_FOUND,
         message: `segment sequence jumps from ${last} to ${s.seq}: a segment is missing`,

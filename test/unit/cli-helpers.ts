@@ -72,7 +72,7 @@ export const CONF_CHANGE_ADD_2 = new Uint8Array([0x08, 0x07, 0x10, 0x00, 0x18, 0
  * An etcd WAL made by the library: metadata "cli-test", `count` entries (entry 5 a conf change),
  * a HardState after each save, a snapshot record at index 10, small segments so there are several.
  */
-export async function makeEtcdWal(dir: string, count = 60, segmentSizeBytes = 4096): Promise<void> {
+export async function makeEtcdWal(dir: string, count = 60, segmentSizeBytes = 1024): Promise<void> {
   const w = await WAL.create(dir, enc.encode('cli-test'), { segmentSizeBytes });
   for (let i = 1; i <= count; i++) {
     const e: Entry = i === 5 ? { term: 2n, index: 5n, type: 1, data: CONF_CHANGE_ADD_2 } : { term: i < 5 ? 1n : 2n, index: BigInt(i), type: 0, data: entryData(i) };
