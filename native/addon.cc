@@ -49,12 +49,19 @@ double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* what) {
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
-int ArgFd(const Napi::CallbackInfo& info, size_t i) {
-  return static_cast<int>(ArgNumber(info, i, "fd"));
+// Integer arguments go through Node-API's own conversions, which are defined for every double
+// (NaN and infinities give 0, int32 wraps, int64 saturates); a C++ cast of an out-of-range
+// double would be undefined behaviour.
+int32_t ArgInt32(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
 }
 
+int ArgFd(const Napi::CallbackInfo& info, size_t i) { return ArgInt32(info, i, "fd"); }
+
 int64_t ArgInt64(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  return static_cast<int64_t>(ArgNumber(info, i, what));
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().Int64Value();
 }
 
 uint32_t ArgSeed(const Napi::CallbackInfo& info, size_t i) {
@@ -183,10 +190,9 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     const double size_arg = ArgNumber(info, 0, "size");
     const double align_arg = ArgNumber(info, 1, "alignment");
     if (!(size_arg >= 0 && size_arg <= 9007199254740991.0)) throw Napi::RangeError::New(env, "size out of range");
+    if (!(align_arg >= 1 && align_arg <= 1 << 30)) throw Napi::RangeError::New(env, "alignment out of range");
     size_t alignment = static_cast<size_t>(align_arg);
-    if (!(align_arg >= 1 && align_arg <= 1 << 30) || (alignment & (alignment - 1)) != 0) {
-      throw Napi::RangeError::New(env, "alignment must be a power of two");
-    }
+    if ((alignment & (alignment - 1)) != 0) throw Napi::RangeError::New(env, "alignment must be a power of two");
     if (alignment < sizeof(void*)) alignment = sizeof(void*);  // posix_memalign's minimum
     const size_t size = static_cast<size_t>(size_arg);
     void* memory = nullptr;
@@ -208,8 +214,8 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
   Napi::Value Open(const Napi::CallbackInfo& info) {
     IoJob job;
     job.path = ArgString(info, 0, "path");
-    const int flags = static_cast<int>(ArgNumber(info, 1, "flags"));
-    const int mode = static_cast<int>(ArgNumber(info, 2, "mode"));
+    const int flags = ArgInt32(info, 1, "flags");
+    const int mode = ArgInt32(info, 2, "mode");
     const bool direct = info[3].ToBoolean().Value();
     auto result = std::make_shared<OpenResult>();
     const std::string path = job.path;

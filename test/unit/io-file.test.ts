@@ -223,4 +223,10 @@ test('native: a bad descriptor gives a Node-style error from every call, never a
   await assert.rejects(addon.close(bad, ''), { code: 'EBADF', syscall: 'close' });
   assert.throws(() => addon.closeSync(-1, ''), { code: 'EBADF' });
   assert.throws(() => addon.writeSync(bad, [new Uint8Array(1), 'x' as unknown as Uint8Array], 0, false, ''), TypeError);
+  // Hostile numbers (the TS layer never passes them) must not reach C++ as undefined behaviour.
+  assert.throws(() => addon.truncateSync(bad, Number.NaN, ''), { code: 'EBADF' });
+  assert.throws(() => addon.fsyncSync(1e300, ''), (err: NodeJS.ErrnoException) => typeof err.code === 'string');
+  assert.throws(() => addon.allocAligned(16, Number.NaN), RangeError);
+  assert.throws(() => addon.allocAligned(1e20, 8), RangeError);
+  assert.throws(() => addon.openSync('/nonexistent/x', Number.NaN, Infinity, false), { code: 'ENOENT' });
 });
