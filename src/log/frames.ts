@@ -27,16 +27,26 @@ export const MAX_ENTRY_DATA = 10 * 1024 * 1024 - FRAME_OVERHEAD_MAX;
 
 /** Bytes of the protobuf varint of a non-negative safe integer. */
 export function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    len++;
-  }
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  if (n < 0x10000000) return 4;
+  let len = 5;
+  for (n = Math.floor(n / 0x800000000); n > 0; n = Math.floor(n / 128)) len++;
   return len;
 }
 
 /** Writes the varint of a non-negative safe integer at `pos`; returns the position after it. */
 export function writeVarint(out: Uint8Array, pos: number, n: number): number {
+  if (n < 0x80000000) {
+    // Fast path: bit operations are exact below 2^31.
+    while (n >= 0x80) {
+      out[pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    out[pos++] = n;
+    return pos;
+  }
   while (n >= 128) {
     out[pos++] = (n % 128) | 0x80;
     n = Math.floor(n / 128);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { encodeEntryFrames } from '../../src/etcd/frame';
 import { defaultBackend } from '../../src/io/backend';
-import { encodeEntryBatch, encodeSegmentHeader, entryBatchCapacity, varintBytes } from '../../src/log/frames';
+import { encodeEntryBatch, encodeSegmentHeader, entryBatchCapacity, varintBytes, varintLength, writeVarint } from '../../src/log/frames';
 
 const io = defaultBackend;
 
@@ -41,4 +41,24 @@ test('the first segment header is crc, nil metadata and snapshot {0,0} frames (e
   assert.equal(h.bytes.length % 8, 0);
   const cont = encodeSegmentHeader(io, 0x12345678, false);
   assert.equal(cont.crc, 0x12345678, 'a header without data keeps the chain value');
+});
+
+test('varintLength/writeVarint agree with a BigInt reference over the whole safe-integer range', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.integer({ min: 0, max: 2 ** 32 }), fc.maxSafeNat()), (n) => {
+      const out = new Uint8Array(12);
+      const end = writeVarint(out, 1, n);
+      let v = 0n;
+      let shift = 0n;
+      for (let i = 1; i < end; i++) {
+        v |= BigInt(out[i]! & 0x7f) << shift;
+        shift += 7n;
+        assert.equal(out[i]! >= 0x80, i < end - 1, 'continuation bits');
+      }
+      assert.equal(v, BigInt(n));
+      assert.equal(end - 1, varintLength(n));
+      assert.deepEqual(out.subarray(1, end), varintBytes(BigInt(n)));
+    }),
+    { numRuns: 500 },
+  );
 });
