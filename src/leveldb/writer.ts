@@ -113,10 +113,11 @@ export function encodeLevelDBRecords(
       fragment++;
     } while (pos < record.length);
   }
-  const crcs = sliceCrcs(io, out, bounds.subarray(0, 2 * fragments));
+  // One fragment (a single small record): a plain crc32c call, which allocates no result array.
+  const crcs = fragments === 1 ? null : sliceCrcs(io, out, bounds.subarray(0, 2 * fragments));
   for (let i = 0; i < fragments; i++) {
     const h = bounds[2 * i]! - 6;
-    const c = maskCrc(crcs[i]!);
+    const c = maskCrc(crcs === null ? io.crc32c(out.subarray(bounds[0]!, bounds[1]!)) : crcs[i]!);
     out[h] = c & 0xff;
     out[h + 1] = (c >>> 8) & 0xff;
     out[h + 2] = (c >>> 16) & 0xff;
