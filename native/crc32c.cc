@@ -41,7 +41,7 @@ inline uint64_t Load64(const uint8_t* p) {
 
 // ---- GF(2) arithmetic modulo P, reflected (bit 31 is the coefficient of x^0) ----
 
-uint32_t MulModP(uint32_t a, uint32_t b) {
+[[maybe_unused]] uint32_t MulModP(uint32_t a, uint32_t b) {
   uint32_t product = 0;
   for (uint32_t m = 1u << 31; m != 0; m >>= 1) {
     if (a & m) product ^= b;
@@ -50,7 +50,7 @@ uint32_t MulModP(uint32_t a, uint32_t b) {
   return product;
 }
 
-uint32_t XPowModP(uint64_t n) {
+[[maybe_unused]] uint32_t XPowModP(uint64_t n) {
   uint32_t result = 1u << 31;  // x^0
   uint32_t base = 1u << 30;    // x^1
   while (n != 0) {
