@@ -8,6 +8,10 @@ import type { Entry } from './codec';
 import { type EncodedFrames, type RecordInput, encodeEntryFrames, encodeFrames, FRAME_SIZE_BYTES } from './frame';
 import { PageWriter } from './page-writer';
 
+const MIN_POOLED = 256 * 1024;
+const MAX_POOLED = 4 * 1024 * 1024;
+const POOL_SIZE = 4;
+
 /** An encoder bound to one open segment, starting at `offset` with running CRC `crc`. */
 export class Encoder {
   /** Running CRC-32C after the last encoded record. */
@@ -32,8 +36,24 @@ export class Encoder {
   /** Encodes entry records through the one-copy fast path. Nothing is written on error. */
   encodeEntries(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
-    this.feed(encodeEntryFrames(this.io, entries, this.crc));
+    this.feed(encodeEntryFrames(this.io, entries, this.crc, this.alloc));
   }
+
+  /**
+   * Frame buffers are recycled once the page writer no longer refers to them: allocating (and
+   * zero-filling) a fresh buffer per Save cost more than encoding it.
+   */
+  private readonly pool: Uint8Array[] = [];
+  private readonly alloc = (size: number): Uint8Array => {
+    for (const b of this.pool) {
+      if (b.length >= size && !this.pw.references(b.buffer)) return b;
+    }
+    if (size > MAX_POOLED) return new Uint8Array(size);
+    const b = new Uint8Array(Math.max(size, MIN_POOLED));
+    if (this.pool.length >= POOL_SIZE) this.pool.shift();
+    this.pool.push(b);
+    return b;
+  };
 
   /** Writes what etcd would have written by now (one call). */
   commit(datasync = false): Promise<void> {
@@ -50,8 +70,8 @@ export class Encoder {
     const { bytes, frameEnds } = frames;
     let start = 0;
     for (const end of frameEnds) {
-      this.pw.write(bytes.subarray(start, start + FRAME_SIZE_BYTES));
-      this.pw.write(bytes.subarray(start + FRAME_SIZE_BYTES, end));
+      this.pw.writeRange(bytes, start, start + FRAME_SIZE_BYTES);
+      this.pw.writeRange(bytes, start + FRAME_SIZE_BYTES, end);
       start = end;
     }
     this.crc = frames.crc;

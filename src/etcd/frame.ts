@@ -4,7 +4,7 @@
  */
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
-import { type Entry, RecordType, checkEntry, entryHeaderSize, putEntryHeader, putRecord, recordSize, varintSizeNumber } from './codec';
+import { type Entry, RecordType, checkEntry, putRecord, putVarintBig, putVarintNumber, recordSize, varintSizeBig, varintSizeNumber } from './codec';
 
 /** Size of the length word in front of every record (etcd `frameSizeBytes`). */
 export const FRAME_SIZE_BYTES = 8;
@@ -110,58 +110,99 @@ export function encodeFrames(io: IoBackend, records: readonly RecordInput[], crc
 
 // Record prefix of an entry frame: 08 02 | 10 crc(1..5) | 1a len(entry)
 const MAX_CRC_VARINT = 5;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** Varint size of a non-negative safe integer (unrolled: this runs several times per entry). */
+function vsize(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  if (v < 0x10000000) return 4;
+  return varintSizeNumber(v);
+}
 
 /**
  * Fast path for Save: frames raftpb.Entry records without marshalling each entry separately.
  * Each entry's protobuf header and payload are written straight into the output (payload copied
  * once), all chained CRCs come from ONE `io.crc32cChain` call over the entry bytes in place, and
  * the frames whose crc varint turned out shorter than the 5 bytes reserved are compacted with
- * copyWithin. Byte-identical to `encodeFrames` with marshalled entries.
+ * copyWithin. Byte-identical to `encodeFrames` with marshalled entries. `alloc` supplies the
+ * output buffer (at least `size` bytes; its contents need not be zero).
  */
-export function encodeEntryFrames(io: IoBackend, entries: readonly Entry[], crc: number): EncodedFrames {
+export function encodeEntryFrames(
+  io: IoBackend,
+  entries: readonly Entry[],
+  crc: number,
+  alloc: (size: number) => Uint8Array = (size) => new Uint8Array(size),
+): EncodedFrames {
   const count = entries.length;
-  const entryStart = new Array<number>(count);
-  const entryLen = new Array<number>(count);
-  let total = 0;
+  // Upper bound of the output: header fields are at most 1+5 + 1+10 + 1+10 + 1+5 bytes.
+  let bound = 0;
   for (let i = 0; i < count; i++) {
     const e = entries[i]!;
-    checkEntry(e);
-    const len = entryHeaderSize(e) + (e.data === null ? 0 : e.data.length);
-    const prefix = 2 + 1 + MAX_CRC_VARINT + 1 + varintSizeNumber(len);
-    const maxN = prefix + len;
-    entryStart[i] = total + FRAME_SIZE_BYTES + prefix;
-    entryLen[i] = len;
-    total += FRAME_SIZE_BYTES + maxN + 7;
+    const data = e?.data;
+    bound += FRAME_SIZE_BYTES + 2 + 1 + MAX_CRC_VARINT + 1 + 5 + 34 + 7 + (data instanceof Uint8Array ? data.length : 0);
   }
-  const bytes = new Uint8Array(total);
+  // Every byte of the result is written below, so `alloc` may hand out reused (dirty) memory.
+  const bytes = alloc(bound);
   const bounds = new Uint32Array(2 * count);
+  let pos = 0;
   for (let i = 0; i < count; i++) {
     const e = entries[i]!;
-    const start = entryStart[i]!;
-    const dataPos = putEntryHeader(bytes, start, e);
-    if (e.data !== null) bytes.set(e.data, dataPos);
+    const type = e?.type;
+    const term = e?.term;
+    const index = e?.index;
+    const data = e?.data;
+    // Validation inline: Number() of a bigint is exact below 2^53, the common case.
+    const tn = typeof term === 'bigint' ? Number(term) : -1;
+    const xn = typeof index === 'bigint' ? Number(index) : -1;
+    const fastTerm = tn >= 0 && tn <= MAX_SAFE;
+    const fastIndex = xn >= 0 && xn <= MAX_SAFE;
+    if (!fastTerm || !fastIndex || !(data === null || data instanceof Uint8Array) || typeof type !== 'number' || !(type >= 0 && type <= 0x7fffffff && Math.floor(type) === type)) {
+      checkEntry(e); // throws with a precise message, or accepts a uint64 >= 2^53
+    }
+    const dlen = data === null ? 0 : data.length;
+    const headerLen =
+      2 + vsize(type) + (fastTerm ? vsize(tn) : varintSizeBig(term)) + 1 + (fastIndex ? vsize(xn) : varintSizeBig(index)) + (data === null ? 0 : 1 + vsize(dlen));
+    const len = headerLen + dlen;
+    const start = pos + FRAME_SIZE_BYTES + 2 + 1 + MAX_CRC_VARINT + 1 + vsize(len);
+    let p = start;
+    bytes[p++] = 0x08;
+    p = type < 0x80 ? ((bytes[p] = type), p + 1) : putVarintNumber(bytes, p, type);
+    bytes[p++] = 0x10;
+    p = fastTerm ? (tn < 0x80 ? ((bytes[p] = tn), p + 1) : putVarintNumber(bytes, p, tn)) : putVarintBig(bytes, p, term);
+    bytes[p++] = 0x18;
+    p = fastIndex ? (xn < 0x80 ? ((bytes[p] = xn), p + 1) : putVarintNumber(bytes, p, xn)) : putVarintBig(bytes, p, index);
+    if (data !== null) {
+      bytes[p++] = 0x22;
+      p = putVarintNumber(bytes, p, dlen);
+      bytes.set(data, p);
+      p += dlen;
+    }
     bounds[2 * i] = start;
-    bounds[2 * i + 1] = start + entryLen[i]!;
+    bounds[2 * i + 1] = p;
+    pos = p + 7;
   }
   const crcs = count > 0 ? io.crc32cChain(bytes, bounds, crc >>> 0) : new Uint32Array(0);
 
   // Exact sizes first, so a too-large record is refused before anything is returned.
   for (let i = 0; i < count; i++) {
-    checkRecordSize(entryRecordSize(crcs[i]!, entryLen[i]!));
+    const len = bounds[2 * i + 1]! - bounds[2 * i]!;
+    if (len >= MAX_WAL_ENTRY_SIZE_LIMIT - 32) checkRecordSize(entryRecordSize(crcs[i]!, len));
   }
   const frameEnds: number[] = new Array<number>(count);
   let out = 0;
   for (let i = 0; i < count; i++) {
-    const len = entryLen[i]!;
+    const src = bounds[2 * i]!;
+    const len = bounds[2 * i + 1]! - src;
     const c = crcs[i]!;
     const n = entryRecordSize(c, len);
-    const pad = padBytes(n);
+    const pad = (8 - (n % 8)) % 8;
     putLengthWord(bytes, out, n);
     let p = out + FRAME_SIZE_BYTES;
     bytes[p++] = 0x08;
     bytes[p++] = RecordType.Entry;
     bytes[p++] = 0x10;
-    // crc varint, inline (at most 5 bytes)
     let v = c;
     while (v >= 0x80) {
       bytes[p++] = (v & 0x7f) | 0x80;
@@ -169,17 +210,11 @@ export function encodeEntryFrames(io: IoBackend, entries: readonly Entry[], crc:
     }
     bytes[p++] = v;
     bytes[p++] = 0x1a;
-    // p <= entry start - varint(len) always: the record prefix only shrinks.
-    let q = len;
-    while (q >= 0x80) {
-      bytes[p++] = (q & 0x7f) | 0x80;
-      q = Math.floor(q / 128);
-    }
-    bytes[p++] = q;
-    const src = entryStart[i]!;
+    // p <= src - varint(len) always: the record prefix only shrinks.
+    p = putVarintNumber(bytes, p, len);
     if (p !== src) bytes.copyWithin(p, src, src + len);
     p += len;
-    bytes.fill(0, p, p + pad);
+    for (let k = 0; k < pad; k++) bytes[p + k] = 0;
     out = p + pad;
     frameEnds[i] = out;
   }
@@ -187,5 +222,5 @@ export function encodeEntryFrames(io: IoBackend, entries: readonly Entry[], crc:
 }
 
 function entryRecordSize(crc: number, len: number): number {
-  return 2 + 1 + varintSizeNumber(crc) + 1 + varintSizeNumber(len) + len;
+  return 2 + 1 + vsize(crc) + 1 + vsize(len) + len;
 }

@@ -14,15 +14,18 @@ export const WAL_PAGE_BYTES = 4096;
 /** etcd `defaultBufferBytes`: the page writer flushes once it would hold more than this. */
 export const DEFAULT_BUFFER_BYTES = 128 * 1024;
 
-/** Appends `p` to `list`, merging it into the last view when it continues it in the same memory. */
-function pushView(list: Uint8Array[], p: Uint8Array): void {
-  if (p.length === 0) return;
+/** A byte range of a caller's buffer; adjacent ranges of one buffer are merged. */
+interface Span {
+  buf: Uint8Array;
+  start: number;
+  end: number;
+}
+
+function pushSpan(list: Span[], buf: Uint8Array, start: number, end: number): void {
+  if (end === start) return;
   const last = list[list.length - 1];
-  if (last !== undefined && last.buffer === p.buffer && last.byteOffset + last.length === p.byteOffset) {
-    list[list.length - 1] = new Uint8Array(p.buffer, last.byteOffset, last.length + p.length);
-  } else {
-    list.push(p);
-  }
+  if (last !== undefined && last.buf === buf && last.end === start) last.end = end;
+  else list.push({ buf, start, end });
 }
 
 /**
@@ -34,9 +37,9 @@ export class PageWriter {
   /** etcd `pageOffset`: page offset of the buffer's base. */
   private pageOffset: number;
   private buffered = 0;
-  private bufferedViews: Uint8Array[] = [];
+  private bufferedSpans: Span[] = [];
   /** Bytes etcd would already have written but we have not yet (issued by `commit`). */
-  private outViews: Uint8Array[] = [];
+  private outSpans: Span[] = [];
   private outBytes = 0;
   /** File position of the next physical write. */
   private diskOffset: number;
@@ -59,29 +62,46 @@ export class PageWriter {
     return this.buffered;
   }
 
-  /** etcd `PageWriter.Write`, byte for byte in its flush decisions. `p` must not change afterwards. */
+  /** Whether a span still waiting in the buffer or the write queue lies in `memory`. */
+  references(memory: ArrayBufferLike): boolean {
+    for (const s of this.bufferedSpans) if (s.buf.buffer === memory) return true;
+    for (const s of this.outSpans) if (s.buf.buffer === memory) return true;
+    return false;
+  }
+
+  /** etcd `PageWriter.Write(p)`. `p` must not change afterwards. */
   write(p: Uint8Array): void {
+    this.writeRange(p, 0, p.length);
+  }
+
+  /**
+   * etcd `PageWriter.Write(buf[start:end])`, byte for byte in its flush decisions, without
+   * allocating views (the frame encoder calls it twice per record).
+   */
+  writeRange(buf: Uint8Array, start: number, end: number): void {
     for (;;) {
-      if (p.length + this.buffered <= DEFAULT_BUFFER_BYTES) {
-        pushView(this.bufferedViews, p);
-        this.buffered += p.length;
+      const len = end - start;
+      if (len + this.buffered <= DEFAULT_BUFFER_BYTES) {
+        pushSpan(this.bufferedSpans, buf, start, end);
+        this.buffered += len;
         return;
       }
       let slack = WAL_PAGE_BYTES - ((this.pageOffset + this.buffered) % WAL_PAGE_BYTES);
       if (slack !== WAL_PAGE_BYTES) {
-        const partial = slack > p.length;
-        if (partial) slack = p.length;
-        pushView(this.bufferedViews, p.subarray(0, slack));
+        const partial = slack > len;
+        if (partial) slack = len;
+        pushSpan(this.bufferedSpans, buf, start, start + slack);
         this.buffered += slack;
-        p = p.subarray(slack);
+        start += slack;
         // avoid forcing an unaligned flush
         if (partial) return;
       }
       this.flush();
-      if (p.length > WAL_PAGE_BYTES) {
-        const whole = p.length - (p.length % WAL_PAGE_BYTES);
-        this.emit(p.subarray(0, whole));
-        p = p.subarray(whole);
+      const rest = end - start;
+      if (rest > WAL_PAGE_BYTES) {
+        const whole = rest - (rest % WAL_PAGE_BYTES);
+        this.emit(buf, start, start + whole);
+        start += whole;
       }
       // the remainder is written to the buffer (etcd recurses)
     }
@@ -90,10 +110,10 @@ export class PageWriter {
   /** etcd `PageWriter.Flush`: hands the buffer to write(2) (queued until `commit`). */
   flush(): void {
     if (this.buffered === 0) return;
-    for (const v of this.bufferedViews) this.emit(v);
+    for (const s of this.bufferedSpans) this.emit(s.buf, s.start, s.end);
     this.pageOffset = (this.pageOffset + this.buffered) % WAL_PAGE_BYTES;
     this.buffered = 0;
-    this.bufferedViews = [];
+    this.bufferedSpans = [];
   }
 
   /** Performs the queued writes in one call, optionally followed by fdatasync in the same call. */
@@ -102,17 +122,17 @@ export class PageWriter {
       if (datasync) await this.file.datasync();
       return;
     }
-    const views = this.outViews;
+    const views = this.outSpans.map((s) => s.buf.subarray(s.start, s.end));
     const at = this.diskOffset;
     const n = this.outBytes;
-    this.outViews = [];
+    this.outSpans = [];
     this.outBytes = 0;
     this.diskOffset = at + n;
     await this.file.write(views, at, datasync ? { datasync: true } : undefined);
   }
 
-  private emit(v: Uint8Array): void {
-    pushView(this.outViews, v);
-    this.outBytes += v.length;
+  private emit(buf: Uint8Array, start: number, end: number): void {
+    pushSpan(this.outSpans, buf, start, end);
+    this.outBytes += end - start;
   }
 }

@@ -1,0 +1,143 @@
+/**
+ * etcd WAL throughput: our WAL on the native backend and on the pure-TS fallback, against etcd
+ * 3.4.23's own wal package (the Go interop harness, timed inside its process), in one run.
+ *  - save: 1 KiB entries, 100 per Save, with fdatasync (MustSync) and with unsafeNoFsync;
+ *    default 64,000,000-byte segments, so cuts and preallocation are included.
+ *  - readAll: openForRead + readAll of a large WAL (ETCD_BENCH_READ_MB, default 256 MB), page cache warm.
+ * Before timing, the directory each save run produced is checked byte-identical to etcd's.
+ * Prints a markdown table of medians (BENCH_RUNS, default 3).
+ *
+ *   npm run bench etcd
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createFallbackBackend } from '../src/io/fallback';
+import { loadNativeBackend } from '../src/io/native';
+import type { IoBackend } from '../src/io/types';
+import { WAL } from '../src/etcd/wal';
+import type { Entry } from '../src/etcd/codec';
+import { runGo } from '../test/interop/etcd/harness';
+import { dumpDir, genBytes } from '../test/interop/etcd/script';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const READ_MB = Number(process.env['ETCD_BENCH_READ_MB'] ?? 256);
+const ENTRY = 1024;
+const BATCH = 100;
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-bench-etcd-'));
+process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+
+const loaded = loadNativeBackend();
+const backends: [string, IoBackend][] = [['fallback', createFallbackBackend('bench')]];
+if (loaded.backend) backends.unshift(['native', loaded.backend]);
+else console.log(`(native addon unavailable: ${loaded.error})`);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The same batches as the harness's benchSave: data genBytes(1, 1024), state {1, 1, s*batch+1}. */
+function batches(saves: number): Entry[][] {
+  const data = genBytes(1, ENTRY);
+  let index = 0n;
+  return Array.from({ length: saves }, () => Array.from({ length: BATCH }, () => ({ term: 1n, index: ++index, type: 0, data })));
+}
+
+async function ourSave(io: IoBackend, dir: string, saves: number, noSync: boolean): Promise<number> {
+  fs.rmSync(dir, { recursive: true, force: true });
+  const bs = batches(saves);
+  const w = await WAL.create(dir, new TextEncoder().encode('bench'), { io, unsafeNoFsync: noSync });
+  const start = process.hrtime.bigint();
+  for (let s = 0; s < bs.length; s++) await w.save({ term: 1n, vote: 1n, commit: BigInt(s * BATCH + 1) }, bs[s]!);
+  const ns = Number(process.hrtime.bigint() - start);
+  await w.close();
+  return ns;
+}
+
+function goSave(dir: string, saves: number, noSync: boolean): number {
+  fs.rmSync(dir, { recursive: true, force: true });
+  const [r] = runGo([{ op: 'benchSave', dir, entrySize: ENTRY, batch: BATCH, saves, noSync }], 600_000);
+  return r!.ns!;
+}
+
+async function ourReadAll(io: IoBackend, dir: string): Promise<{ ns: number; count: number }> {
+  const start = process.hrtime.bigint();
+  const w = await WAL.openForRead(dir, { index: 0n, term: 0n }, { io });
+  const res = await w.readAll();
+  const ns = Number(process.hrtime.bigint() - start);
+  await w.close();
+  return { ns, count: res.entries.length };
+}
+
+const comparable = (d: string) => dumpDir(d).filter((f) => !f.name.endsWith('.lock') && !f.name.endsWith('.tmp'));
+
+async function main(): Promise<void> {
+  const rows: string[] = [];
+  const impls = [...backends.map(([n]) => n), 'etcd (Go)'];
+  rows.push(`| work | ${impls.join(' | ')} | ${impls.slice(0, -1).map((n) => `${n} / etcd`).join(' | ')} |`);
+  rows.push(`|---|${impls.map(() => '---:').join('|')}|${impls.slice(0, -1).map(() => '---:').join('|')}|`);
+
+  for (const [label, saves, noSync] of [
+    ['save, 1 KiB x 100 per Save, fdatasync', 300, false],
+    ['save, 1 KiB x 100 per Save, unsafeNoFsync', 1500, true],
+  ] as const) {
+    const goDir = path.join(root, 'go-save', 'wal');
+    goSave(goDir, Math.min(saves, 50), noSync);
+    const reference = comparable(goDir);
+    const results: Record<string, number[]> = {};
+    for (const [name, io] of backends) {
+      const d = path.join(root, `${name}-save`, 'wal');
+      await ourSave(io, d, Math.min(saves, 50), noSync);
+      assert.deepEqual(comparable(d), reference, `${name}: bytes differ from etcd's`);
+    }
+    for (let run = 0; run < RUNS; run++) {
+      for (const [name, io] of backends) (results[name] ??= []).push(await ourSave(io, path.join(root, `${name}-save`, 'wal'), saves, noSync));
+      (results['etcd (Go)'] ??= []).push(goSave(goDir, saves, noSync));
+    }
+    const mbps = (ns: number): number => (saves * BATCH * ENTRY) / 1e6 / (ns / 1e9);
+    const med = Object.fromEntries(impls.map((n) => [n, median(results[n]!)]));
+    rows.push(
+      `| ${label} (${saves * BATCH} entries) | ${impls.map((n) => `${mbps(med[n]!).toFixed(0)} MB/s (${((saves * BATCH) / (med[n]! / 1e9) / 1000).toFixed(0)}k entries/s)`).join(' | ')} | ${impls
+        .slice(0, -1)
+        .map((n) => `${(mbps(med[n]!) / mbps(med['etcd (Go)']!)).toFixed(2)}x`)
+        .join(' | ')} |`,
+    );
+  }
+
+  // readAll of a large WAL written by etcd itself (no fsync, to build it quickly).
+  const big = path.join(root, 'big', 'wal');
+  const saves = Math.ceil((READ_MB * 1e6) / (ENTRY * BATCH));
+  goSave(big, saves, true);
+  const bytes = fs.readdirSync(big).reduce((s, n) => s + fs.statSync(path.join(big, n)).size, 0);
+  const results: Record<string, number[]> = {};
+  let count = 0;
+  for (let run = 0; run <= RUNS; run++) {
+    for (const [name, io] of backends) {
+      const r = await ourReadAll(io, big);
+      count = r.count;
+      if (run > 0) (results[name] ??= []).push(r.ns); // run 0 warms the page cache and the JIT
+    }
+    const [g] = runGo([{ op: 'benchReadAll', dir: big }], 600_000);
+    assert.equal(g!.count, count);
+    if (run > 0) (results['etcd (Go)'] ??= []).push(g!.ns!);
+  }
+  const mbps = (ns: number): number => bytes / 1e6 / (ns / 1e9);
+  const med = Object.fromEntries(impls.map((n) => [n, median(results[n]!)]));
+  rows.push(
+    `| readAll, ${(bytes / 1e6).toFixed(0)} MB on disk (${count} entries of 1 KiB) | ${impls.map((n) => `${mbps(med[n]!).toFixed(0)} MB/s (${(med[n]! / 1e6).toFixed(0)} ms)`).join(' | ')} | ${impls
+      .slice(0, -1)
+      .map((n) => `${(mbps(med[n]!) / mbps(med['etcd (Go)']!)).toFixed(2)}x`)
+      .join(' | ')} |`,
+  );
+
+  console.log(`etcd WAL, medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus().length} CPUs, ${root}\n`);
+  console.log(rows.join('\n'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
