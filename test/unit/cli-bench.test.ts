@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { tempDir } from '../support/tmp';
+import { expectedBackend } from '../support/tmp';
+import { jsonLines, wal } from './cli-helpers';
+
+test('bench: small run on both backends — every record verified, figures consistent, temp dir removed', () => {
+  const parent = tempDir();
+  const r = wal(['bench', '--json', '--records', '3000', '--producers', '6', '--size', '100', '--dir', parent]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const lines = jsonLines(r.stdout);
+  const runs = lines.filter((l) => l['kind'] === 'bench');
+  assert.equal(runs.length, 2);
+  // This process's backend first, then the other one in a child process.
+  assert.equal(runs[0]!['backend'], expectedBackend);
+  assert.equal(runs[1]!['backend'], expectedBackend === 'native' ? 'fallback' : 'native');
+  for (const b of runs) {
+    assert.equal(b['records'], 3000);
+    assert.equal(b['recovery']['verified'], 3000);
+    assert.equal(b['etcdCheck']['problems'], 0);
+    assert.equal(b['etcdCheck']['records'] >= 3000, true);
+    const ing = b['ingest'];
+    assert.ok(ing['fsyncs'] > 0 && ing['fsyncs'] <= 3000 + 10, `fsyncs ${ing['fsyncs']}`);
+    assert.ok(Math.abs(ing['recordsPerSec'] * ing['seconds'] - 3000) < 1);
+    assert.ok(ing['latency']['count'] === 3000);
+    assert.ok(ing['latency']['p50'] <= ing['latency']['p99'] && ing['latency']['p99'] <= ing['latency']['max']);
+  }
+  assert.equal(lines[lines.length - 1]!['ok'], true);
+  assert.deepEqual(fs.readdirSync(parent), [], 'the benchmark directories are removed');
+});
+
+test('bench: usage errors', () => {
+  assert.equal(wal(['bench', '--records', 'many']).status, 2);
+  assert.equal(wal(['bench', '--size', '4']).status, 2);
+  assert.equal(wal(['bench', 'somewhere']).status, 2);
+});
