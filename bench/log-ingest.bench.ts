@@ -16,6 +16,18 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { Log } from '../src/log/log';
+
+/** The slice of better-sqlite3's API used here (the package ships no types; @types is not installed). */
+interface SqliteDatabase {
+  pragma(source: string): unknown;
+  exec(source: string): void;
+  prepare(source: string): { run(...params: unknown[]): unknown };
+  close(): void;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Database = require('better-sqlite3') as new (file: string) => SqliteDatabase;
 
 interface CellResult {
   contender: string;
@@ -72,7 +84,6 @@ async function drive(
 }
 
 async function runLog(dir: string, size: number, producers: number, seconds: number): Promise<Omit<CellResult, 'contender'>> {
-  const { Log } = await import('../src/log/log');
   const log = await Log.open(dir);
   const r = await drive((d) => log.append(d), size, producers, seconds);
   const s = log.stats();
@@ -125,7 +136,6 @@ async function runRawFs(dir: string, size: number, producers: number, seconds: n
 }
 
 async function runSqlite(dir: string, size: number, producers: number, seconds: number): Promise<Omit<CellResult, 'contender'>> {
-  const Database = (await import('better-sqlite3')).default;
   const db = new Database(path.join(dir, 'bench.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -143,7 +153,6 @@ async function runSqlite(dir: string, size: number, producers: number, seconds: 
 }
 
 async function runLevel(dir: string, size: number, producers: number, seconds: number): Promise<Omit<CellResult, 'contender'>> {
-  const { ClassicLevel } = await import('classic-level');
   const db = new ClassicLevel<string, Buffer>(path.join(dir, 'level'), { valueEncoding: 'buffer' });
   await db.open();
   let k = 0;

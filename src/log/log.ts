@@ -678,9 +678,13 @@ export class Log extends EventEmitter {
       // snapshot still finds its file; earlier ones only hold compacted entries.
       let keep = 0;
       for (let k = 0; k < this.segments.length; k++) if (this.segments[k]!.nameIndex <= snapIndex) keep = k;
-      const removed = this.segments.splice(0, keep);
-      for (const seg of removed) await this.io.unlink(seg.path);
-      if (removed.length > 0) await this.io.fsyncDir(this.dir);
+      // Oldest first, each unlink made durable before the next: a crash part-way leaves a
+      // contiguous run of segments (a gap in the sequence would make the directory unreadable).
+      while (keep-- > 0) {
+        const seg = this.segments.shift()!;
+        await this.io.unlink(seg.path);
+        await this.io.fsyncDir(this.dir);
+      }
     });
   }
 
@@ -720,9 +724,12 @@ export class Log extends EventEmitter {
       if (si !== tailIdx) {
         const nf = await this.io.open(seg.path, { read: true, write: true, direct: this.opts.direct });
         await nf.lock({ wait: false });
-        // Newest first, so a crash part-way leaves a shorter but valid log.
-        for (let k = tailIdx; k > si; k--) await this.io.unlink(this.segments[k]!.path);
-        await this.io.fsyncDir(this.dir);
+        // Newest first, each made durable before the next, so a crash part-way leaves a shorter
+        // but contiguous log.
+        for (let k = tailIdx; k > si; k--) {
+          await this.io.unlink(this.segments[k]!.path);
+          await this.io.fsyncDir(this.dir);
+        }
         const oldFile = this.writer.file;
         await this.writer.switchTo(nf, at.offset, at.crc);
         await oldFile.close();
