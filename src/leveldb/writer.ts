@@ -126,16 +126,31 @@ export function encodeLevelDBRecords(
   return { bytes: out, blockOffset: offset };
 }
 
+/** Writes accepted while another is in flight, written together by one call when it completes. */
+interface Group {
+  buffers: Uint8Array[];
+  position: number;
+  /** File offset just past the group's bytes: only a write that starts here may join it. */
+  end: number;
+  sync: boolean;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * Appends records to a LevelDB log file. Writes are ordered: calls may overlap without awaiting,
- * each one's bytes land after the previous one's. After a failed write or sync the writer refuses
- * further writes (`ERR_WAL_FAILED`), as LevelDB does, because its block position is no longer known
- * to match the file.
+ * each one's bytes land after the previous one's. Calls made while a write is in flight are
+ * group-committed: written together by one pwritev, with one fdatasync if any of them asked for
+ * `sync`. After a failed write or sync the writer refuses further writes (`ERR_WAL_FAILED`), as
+ * LevelDB does, because its block position is no longer known to match the file.
  */
 export class LevelDBLogWriter {
   private blockOffset: number;
   private position: number;
-  private tail: Promise<void> = Promise.resolve();
+  private inFlight: Promise<void> | null = null;
+  /** Groups waiting for the one in flight, oldest first. */
+  private queue: Group[] = [];
   private failure: unknown = null;
   private closed = false;
 
@@ -177,10 +192,7 @@ export class LevelDBLogWriter {
   /** Appends several logical records with one write (and at most one fdatasync). */
   addRecords(records: readonly Uint8Array[], options: LevelDBAddOptions = {}): Promise<void> {
     this.checkWritable();
-    const bytes = this.encode(records);
-    if (bytes === null) return options.sync ? this.sync() : this.tail;
-    const position = this.position - bytes.length;
-    return this.enqueue(() => this.file.write([bytes], position, { datasync: options.sync === true }), position);
+    return this.submit(this.encode(records), options.sync === true);
   }
 
   /** Frames `records` at the current end and advances it; null when there is nothing to write. */
@@ -225,7 +237,7 @@ export class LevelDBLogWriter {
   /** fdatasync after every write accepted so far. */
   sync(): Promise<void> {
     this.checkWritable();
-    return this.enqueue(() => this.file.datasync(), this.position);
+    return this.submit(null, true);
   }
 
   /** Waits for pending writes and closes the file. Safe to call twice. */
@@ -233,7 +245,7 @@ export class LevelDBLogWriter {
     if (this.closed) return;
     this.closed = true;
     try {
-      await this.tail;
+      while (this.inFlight !== null) await this.inFlight;
     } finally {
       await this.file.close();
     }
@@ -249,25 +261,54 @@ export class LevelDBLogWriter {
     }
   }
 
-  private enqueue(op: () => Promise<void>, offset: number): Promise<void> {
-    const run = this.tail.then(async () => {
-      if (this.failure !== null) {
-        throw new WalError(WalErrorCodes.FAILED, 'an earlier write failed', { file: this.file.path, offset });
-      }
-      try {
-        await op();
-      } catch (err) {
-        this.failure = err;
-        throw new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, {
-          file: this.file.path,
-          offset,
-          cause: err,
-        });
-      }
+  /** Adds `bytes` (which start at the current end minus their length) and/or a sync to the last group. */
+  private submit(bytes: Uint8Array | null, sync: boolean): Promise<void> {
+    const position = this.position - (bytes === null ? 0 : bytes.length);
+    let group = this.queue[this.queue.length - 1];
+    // addRecordsSync may have written in between: then the bytes do not continue the group.
+    if (group === undefined || group.end !== position) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      group = { buffers: [], position, end: position, sync: false, done, resolve, reject };
+      this.queue.push(group);
+    }
+    if (bytes !== null) {
+      group.buffers.push(bytes);
+      group.end += bytes.length;
+    }
+    if (sync) group.sync = true;
+    if (this.inFlight === null) this.flush();
+    return group.done;
+  }
+
+  /** Starts writing the oldest group; when it completes, the next one (if any) starts. */
+  private flush(): void {
+    const group = this.queue.shift();
+    if (group === undefined) return;
+    this.inFlight = this.writeGroup(group).finally(() => {
+      this.inFlight = null;
+      this.flush();
     });
-    // Later operations wait for this one whether it succeeds or not.
-    this.tail = run.catch(() => undefined);
-    return run;
+  }
+
+  private async writeGroup(group: Group): Promise<void> {
+    const where = { file: this.file.path, offset: group.position };
+    if (this.failure !== null) {
+      group.reject(new WalError(WalErrorCodes.FAILED, 'an earlier write failed', { ...where, cause: this.failure }));
+      return;
+    }
+    try {
+      if (group.buffers.length > 0) await this.file.write(group.buffers, group.position, { datasync: group.sync });
+      else if (group.sync) await this.file.datasync();
+      group.resolve();
+    } catch (err) {
+      this.failure = err;
+      group.reject(new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, { ...where, cause: err }));
+    }
   }
 }
 

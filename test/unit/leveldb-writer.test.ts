@@ -193,3 +193,22 @@ test('addRecordSync / addRecordsSync write the same bytes as the async calls, in
   await w.close();
   assert.ok(fs.readFileSync(file).equals(encodeLevelDBRecords(records).bytes));
 });
+
+test('group commit: calls made while a write is in flight share one write and one fdatasync', async () => {
+  const file = path.join(tempDir(), '000006.log');
+  const { io, calls } = countingIo();
+  const w = await LevelDBLogWriter.open(file, { io });
+  const records = Array.from({ length: 50 }, (_, i) => new Uint8Array(100 + i * 331).fill(i));
+  // The first call starts a write at once; the other 49 arrive while it is in flight.
+  await Promise.all(records.map((r) => w.addRecord(r, { sync: true })));
+  assert.equal(calls.write, 2);
+  assert.equal(calls.datasync, 2);
+  // A sync write in between starts a new group instead of joining the pending one.
+  const more = [w.addRecord(Buffer.from('a')), w.addRecord(Buffer.from('b'))];
+  w.addRecordSync(Buffer.from('c'));
+  more.push(w.addRecord(Buffer.from('d')), w.sync());
+  await Promise.all(more);
+  await w.close();
+  const expected = [...records, ...['a', 'b', 'c', 'd'].map((s) => Buffer.from(s))];
+  assert.ok(fs.readFileSync(file).equals(encodeLevelDBRecords(expected).bytes));
+});
