@@ -115,6 +115,34 @@ for (const [size, count] of [
   }
 }
 
+// Durable commits: every record must be on disk before its producer continues.
+const SYNC_COUNT = Number(process.env['BENCH_SYNC_RECORDS'] ?? 2000);
+const PRODUCERS = 64;
+const rec = record(100);
+const durable: Record<string, number[]> = { 'LevelDB, Sync() after each AddRecord': [] };
+for (let run = 0; run < RUNS; run++) {
+  durable['LevelDB, Sync() after each AddRecord']!.push(levelDBBenchWrite(path.join(dir, 'sync.theirs'), 100, SYNC_COUNT, true));
+  for (const [name, io] of backends) {
+    const file = path.join(dir, `sync-${name}.log`);
+    for (const producers of [1, PRODUCERS]) {
+      const label = `${name}, ${producers === 1 ? 'await addRecord(r, {sync}) each' : `${PRODUCERS} concurrent producers (group commit)`}`;
+      fs.rmSync(file, { force: true });
+      const writer = await LevelDBLogWriter.open(file, { io });
+      (durable[label] ??= []).push(
+        await timeIt(() =>
+          Promise.all(
+            Array.from({ length: producers }, async (_, p) => {
+              for (let i = p; i < SYNC_COUNT; i += producers) await writer.addRecord(rec, { sync: true });
+            }),
+          ).then(() => undefined),
+        ),
+      );
+      await writer.close();
+      assert.equal(fs.statSync(file).size, fs.statSync(path.join(dir, 'sync.theirs')).size);
+    }
+  }
+}
+
 console.log(`${os.cpus()[0]?.model} x${os.cpus().length}, Node ${process.version}, ${new Date().toISOString()}, files in ${os.tmpdir()}`);
 console.log(`median of ${RUNS} runs; MB/s = 10^6 payload bytes per second; k rec/s = thousands of records per second\n`);
 console.log('| operation | record | implementation | MB/s | k rec/s | vs LevelDB |');
@@ -128,6 +156,13 @@ for (const row of rows) {
       `| ${row.what} | ${row.size} B | ${label} | ${mbs.toFixed(0)} | ${krs.toFixed(0)} | ${(base / ns).toFixed(2)}x |`,
     );
   }
+}
+console.log(`\nDurable: ${SYNC_COUNT} records of 100 B, each acknowledged only after fdatasync\n`);
+console.log('| implementation | commits/s | vs LevelDB |');
+console.log('|---|---:|---:|');
+const syncBase = median(durable['LevelDB, Sync() after each AddRecord']!);
+for (const [label, ns] of Object.entries(durable)) {
+  console.log(`| ${label} | ${((SYNC_COUNT * 1e9) / median(ns)).toFixed(0)} | ${(syncBase / median(ns)).toFixed(2)}x |`);
 }
 }
 

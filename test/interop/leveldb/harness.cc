@@ -11,7 +11,8 @@
 //   dbput <dir>                     lines of ops on stdin, one WriteBatch per line:
 //                                   "p:<keyhex>:<valuehex>" / "d:<keyhex>" separated by spaces
 //   dbdump <dir> <paranoid 0|1>     DB::Open, then "K <keyhex> <valuehex>" per key, "S <status>"
-//   bench-write <file> <size> <n>   n records of `size` bytes, prints elapsed ns
+//   bench-write <file> <size> <n> [sync]  n records of `size` bytes (fdatasync after each when
+//                                   sync is 1, as DB::Write with WriteOptions.sync), prints elapsed ns
 //   bench-read <file>               reads every record, prints "<records> <bytes> <elapsed ns>"
 #include <leveldb/db.h>
 #include <leveldb/env.h>
@@ -225,7 +226,7 @@ int64_t NowNs() {
       .count();
 }
 
-int CmdBenchWrite(const std::string& path, size_t size, size_t n) {
+int CmdBenchWrite(const std::string& path, size_t size, size_t n, bool sync) {
   Env* env = Env::Default();
   leveldb::WritableFile* file = nullptr;
   Check(env->NewWritableFile(path, &file), "NewWritableFile");
@@ -234,7 +235,10 @@ int CmdBenchWrite(const std::string& path, size_t size, size_t n) {
   int64_t start = NowNs();
   {
     leveldb::log::Writer writer(file);
-    for (size_t i = 0; i < n; i++) Check(writer.AddRecord(record), "AddRecord");
+    for (size_t i = 0; i < n; i++) {
+      Check(writer.AddRecord(record), "AddRecord");
+      if (sync) Check(file->Sync(), "Sync");
+    }
   }
   Check(file->Close(), "Close");
   int64_t elapsed = NowNs() - start;
@@ -272,8 +276,8 @@ int main(int argc, char** argv) {
   if (args.size() == 1 && args[0] == "readmany") return CmdReadMany();
   if (args.size() == 2 && args[0] == "dbput") return CmdDbPut(args[1]);
   if (args.size() == 3 && args[0] == "dbdump") return CmdDbDump(args[1], args[2] == "1");
-  if (args.size() == 4 && args[0] == "bench-write") {
-    return CmdBenchWrite(args[1], std::stoul(args[2]), std::stoul(args[3]));
+  if ((args.size() == 4 || args.size() == 5) && args[0] == "bench-write") {
+    return CmdBenchWrite(args[1], std::stoul(args[2]), std::stoul(args[3]), args.size() == 5 && args[4] == "1");
   }
   if (args.size() == 2 && args[0] == "bench-read") return CmdBenchRead(args[1]);
   std::fprintf(stderr, "usage: see the comment at the top of harness.cc\n");

@@ -111,8 +111,8 @@ export function levelDBDump(dir: string, paranoid: boolean): { entries: [string,
 }
 
 /** LevelDB's own writer/reader throughput, measured inside the harness process. */
-export function levelDBBenchWrite(file: string, size: number, count: number): number {
-  return Number(run(['bench-write', file, String(size), String(count)]).trim());
+export function levelDBBenchWrite(file: string, size: number, count: number, sync = false): number {
+  return Number(run(['bench-write', file, String(size), String(count), sync ? '1' : '0']).trim());
 }
 
 export function levelDBBenchRead(file: string): { records: number; bytes: number; ns: number } {
