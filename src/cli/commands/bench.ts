@@ -76,6 +76,7 @@ Exit status: 0 measured and verified, 1 a run failed or read back wrong data, 2 
       `wal bench: ${grouped(records)} records x ${size} B from ${producers} concurrent producers, each append durable (fdatasync) before it resolves`,
     );
     out.line(out.paint('dim', `node ${process.version}, ${os.platform()} ${os.arch()}, ${os.cpus().length} CPU(s), log under ${parent}`));
+    out.flush(); // the header first, then the progress bar
     const results: { label: string; result: BenchResult | null; error: string | null }[] = [];
     const progress = new Progress(`bench (${defaultBackend.kind})`, records, { json: out.json });
     try {

@@ -62,8 +62,8 @@ interface Flags {
   force: boolean;
 }
 
-/** Asks (or checks --yes); returns an exit code to stop with, or null to go ahead. */
-async function mayProceed(plan: string, flags: Flags, ctx: Context): Promise<number | null> {
+/** Asks (the plan is printed just above) or checks --yes; returns an exit code to stop with, or null to go ahead. */
+async function mayProceed(flags: Flags, ctx: Context): Promise<number | null> {
   if (flags.dryRun) {
     ctx.out.line('dry run: nothing changed');
     ctx.out.record({ kind: 'result', repaired: false, dryRun: true });
@@ -74,7 +74,7 @@ async function mayProceed(plan: string, flags: Flags, ctx: Context): Promise<num
     throw new UsageError('refusing to modify files without confirmation: stdin is not a terminal; pass --yes (or --dry-run to look first)');
   }
   ctx.out.flush();
-  if (await confirm(`${plan} Proceed?`)) return null;
+  if (await confirm('Proceed?')) return null;
   ctx.err('aborted: nothing changed');
   return EXIT.PROBLEM;
 }
@@ -108,7 +108,7 @@ async function repairEtcd(target: Extract<Target, { format: 'etcd' }>, flags: Fl
   const plan = `Will copy ${seg.name} (${formatBytes(seg.size)}) to ${seg.name}.broken and truncate it at offset ${grouped(cutAt)}, cutting ${grouped(seg.size - cutAt)} bytes (the torn record and the preallocated space after it).`;
   out.line(plan);
   out.record({ kind: 'plan', format: 'etcd', file: seg.path, size: seg.size, truncateAt: cutAt, cutBytes: seg.size - cutAt, backup: `${seg.path}.broken` });
-  const stop = await mayProceed(plan, flags, ctx);
+  const stop = await mayProceed(flags, ctx);
   if (stop !== null) return stop;
 
   const moved = moveAsideOldBackup(seg.path);
@@ -160,7 +160,7 @@ async function repairLevelDB(target: Extract<Target, { format: 'leveldb' }>, fla
   const plan = `Will copy ${path.basename(file)} (${formatBytes(res.size)}) to ${path.basename(backup)} and truncate it at offset ${grouped(res.cutOffset)}, cutting ${grouped(res.size - res.cutOffset)} bytes${res.recordsAfterProblem > 0 ? ` including ${grouped(res.recordsAfterProblem)} complete record(s) after the damage` : ''}.`;
   out.line(plan);
   out.record({ kind: 'plan', format: 'leveldb', file, size: res.size, truncateAt: res.cutOffset, cutBytes: res.size - res.cutOffset, recordsLost: res.recordsAfterProblem, backup });
-  const stop = await mayProceed(plan, flags, ctx);
+  const stop = await mayProceed(flags, ctx);
   if (stop !== null) return stop;
 
   await durableCopy(file, backup);
