@@ -31,6 +31,7 @@ Options:
   --snapshot I:T      etcd: read as OpenForRead at snapshot index I, term T (start segment,
                       entries <= I marked as skipped, snapshot record must exist)
   --full              do not shorten data, keys and values (text output)
+  --raw               LevelDB: show payloads as bytes, do not decode them as WriteBatches
   --format F          etcd | leveldb | auto (default auto)
   --no-color          no colours (NO_COLOR is honoured too)
   -h, --help          this help
@@ -38,6 +39,7 @@ Options:
 Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usage error.`,
   options: {
     ...COMMON_OPTIONS,
+    raw: { type: 'boolean' },
     from: { type: 'string' },
     to: { type: 'string' },
     snapshot: { type: 'string' },
@@ -45,6 +47,7 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
   },
   async run({ options, positionals }, ctx) {
     const target = detect(onePath('dump', positionals), options['format'] as string | undefined);
+    const raw = options['raw'] === true;
     const from = options['from'] !== undefined ? parseIndex('from', options['from'] as string) : 0n;
     const to = options['to'] !== undefined ? parseIndex('to', options['to'] as string) : (1n << 64n) - 1n;
     if (from > to) throw new UsageError('--from is larger than --to');
@@ -111,7 +114,7 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
       for (const file of target.files) {
         out.line(out.paint('bold', path.basename(file)));
         const res = await scanLevelDB(file, {
-          batches: holdsWriteBatches(file),
+          batches: !raw && holdsWriteBatches(file),
           onProgress: (d, t) => progress.update(d, t),
           onProblem: (p) => {
             out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);

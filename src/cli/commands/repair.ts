@@ -14,7 +14,7 @@ import { EXIT } from '../command';
 import { confirm } from '../confirm';
 import { type Target, detect } from '../detect';
 import { scanEtcd } from '../etcd-scan';
-import { holdsWriteBatches, scanLevelDB } from '../leveldb-scan';
+import { scanLevelDB } from '../leveldb-scan';
 import { formatBytes, grouped } from '../output';
 import { problemJson, problemText } from '../render-problem';
 import { WAL } from '../../etcd/wal';
@@ -137,8 +137,8 @@ async function repairLevelDB(target: Extract<Target, { format: 'leveldb' }>, fla
     throw new UsageError(`${target.files.length} LevelDB logs in this directory; pass the one to repair (usually the newest)`);
   }
   const file = target.files[0]!;
-  const batches = holdsWriteBatches(file);
-  const res = await scanLevelDB(file, { batches });
+  // Repair is about the log's framing: payloads that are not WriteBatches are not its business.
+  const res = await scanLevelDB(file, { batches: false });
   if (res.problems.length === 0) {
     out.line(`LevelDB log ${file}: ${grouped(res.records)} records, no damage: nothing to repair`);
     out.record({ kind: 'result', repaired: false, reason: 'healthy' });
@@ -171,7 +171,7 @@ async function repairLevelDB(target: Extract<Target, { format: 'leveldb' }>, fla
   } finally {
     await f.close();
   }
-  const after = await scanLevelDB(file, { batches });
+  const after = await scanLevelDB(file, { batches: false });
   const healthy = after.problems.length === 0;
   out.line(
     `${out.paint('green', 'repaired')}: ${path.basename(file)} is now ${grouped(res.cutOffset)} bytes with ${grouped(after.records)} records; backup ${path.basename(backup)}; ${healthy ? 'verify: OK' : `still ${after.problems.length} problem(s)`}`,

@@ -26,14 +26,16 @@ For a LevelDB log: size, records, operations, sequence range. Read-only.
 
 Options:
   --json              one JSON object per line: kind "segment" (etcd) or "log" (LevelDB), then "summary"
+  --raw               LevelDB: show payloads as bytes, do not decode them as WriteBatches
   --format F          etcd | leveldb | auto (default auto)
   --no-color          no colours (NO_COLOR is honoured too)
   -h, --help          this help
 
 Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 2 usage error.`,
-  options: { ...COMMON_OPTIONS },
+  options: { ...COMMON_OPTIONS, raw: { type: 'boolean' } },
   async run({ options, positionals }, ctx) {
     const target = detect(onePath('stat', positionals), options['format'] as string | undefined);
+    const raw = options['raw'] === true;
     const { out } = ctx;
     const progress = new Progress('stat', 0, { json: out.json });
     if (target.format === 'etcd') {
@@ -101,7 +103,7 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
     }
     let problems = 0;
     for (const file of target.files) {
-      const res = await scanLevelDB(file, { batches: holdsWriteBatches(file), onProgress: (d, t) => progress.update(d, t) });
+      const res = await scanLevelDB(file, { batches: !raw && holdsWriteBatches(file), onProgress: (d, t) => progress.update(d, t) });
       progress.done();
       problems += res.problems.length;
       const seq = res.firstSequence === null ? 'none' : `${res.firstSequence}..${res.lastSequence ?? res.firstSequence}`;

@@ -31,14 +31,16 @@ is marked repairable ('wal repair PATH').
 Options:
   --json              one JSON object per line: kind "problem" for each problem, then "summary"
   --snapshot I:T      etcd: verify as OpenForRead at snapshot index I, term T
+  --raw               LevelDB: show payloads as bytes, do not decode them as WriteBatches
   --format F          etcd | leveldb | auto (default auto)
   --no-color          no colours (NO_COLOR is honoured too)
   -h, --help          this help
 
 Exit status: 0 healthy, 1 corrupt (or unreadable), 2 usage error.`,
-  options: { ...COMMON_OPTIONS, snapshot: { type: 'string' } },
+  options: { ...COMMON_OPTIONS, raw: { type: 'boolean' }, snapshot: { type: 'string' } },
   async run({ options, positionals }, ctx) {
     const target = detect(onePath('verify', positionals), options['format'] as string | undefined);
+    const raw = options['raw'] === true;
     const { out } = ctx;
     const progress = new Progress('verify', 0, { json: out.json });
     let problems: Problem[];
@@ -74,7 +76,7 @@ Exit status: 0 healthy, 1 corrupt (or unreadable), 2 usage error.`,
       let bytes = 0;
       let ops = 0;
       for (const file of target.files) {
-        const res = await scanLevelDB(file, { batches: holdsWriteBatches(file), onProgress: (d, t) => progress.update(d, t) });
+        const res = await scanLevelDB(file, { batches: !raw && holdsWriteBatches(file), onProgress: (d, t) => progress.update(d, t) });
         progress.done();
         problems.push(...res.problems);
         records += res.records;
