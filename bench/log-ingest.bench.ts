@@ -2,15 +2,18 @@
  * Durable ingestion: P concurrent producers, each awaiting its append before the next, with records
  * of S bytes. Every contender runs in a fresh child process (fallback: WAL_NATIVE=0):
  *   log-native    Log, syncPolicy 'always', addon backend
+ *   log-native-fallocate  the same with preallocation 'fallocate' (etcd's way) instead of zero-fill
  *   log-fallback  Log, syncPolicy 'always', node:fs backend
  *   raw-fs        the floor: the same coalescing by hand — all appends pending when the loop turns
  *                 are concatenated, written with one writevSync into a zero-filled file and
  *                 fdatasyncSync'd; no framing, no CRC, no index
  *   sqlite        better-sqlite3, WAL mode, synchronous=FULL, one transaction per append
  *   level         classic-level, put with { sync: true } (LevelDB's own writer queue coalesces)
- * Reports records/s, per-append latency p50/p99 (µs) and the mean records per sync where known.
+ * Reports records/s, per-append latency p50/p99 (µs) and the mean records per sync where known:
+ * the median of `repeats` runs per cell, the contenders of a cell taking turns (round-robin), so
+ * that disk contention from other jobs on a shared machine hits them alike.
  *
- *   node --import tsx bench/log-ingest.bench.ts [seconds=1.5] [contenders=all] [sizes=100,1024] [producers=1,16,256]
+ *   node --import tsx bench/log-ingest.bench.ts [seconds=1] [contenders=all] [sizes=100,1024] [producers=1,16,256] [repeats=3]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -40,7 +43,7 @@ interface CellResult {
   note?: string;
 }
 
-const CONTENDERS = ['log-native', 'log-fallback', 'raw-fs', 'sqlite', 'level'] as const;
+const CONTENDERS = ['log-native', 'log-native-fallocate', 'log-fallback', 'raw-fs', 'sqlite', 'level'] as const;
 type Contender = (typeof CONTENDERS)[number];
 
 /** Runs `producers` loops of `append` for `seconds` (after a short warm-up); returns throughput and latencies. */
@@ -83,8 +86,14 @@ async function drive(
   return { recordsPerSec: n / elapsed, p50: q(0.5), p99: q(0.99), count: n };
 }
 
-async function runLog(dir: string, size: number, producers: number, seconds: number): Promise<Omit<CellResult, 'contender'>> {
-  const log = await Log.open(dir);
+async function runLog(
+  dir: string,
+  size: number,
+  producers: number,
+  seconds: number,
+  preallocation: 'zero-fill' | 'fallocate',
+): Promise<Omit<CellResult, 'contender'>> {
+  const log = await Log.open(dir, { preallocation });
   const r = await drive((d) => log.append(d), size, producers, seconds);
   const s = log.stats();
   await log.close();
@@ -166,7 +175,8 @@ async function child(contender: Contender, size: number, producers: number, seco
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nodewal-bench-${contender}-`));
   try {
     let r: Omit<CellResult, 'contender'>;
-    if (contender === 'log-native' || contender === 'log-fallback') r = await runLog(dir, size, producers, seconds);
+    if (contender === 'log-native' || contender === 'log-fallback') r = await runLog(dir, size, producers, seconds, 'zero-fill');
+    else if (contender === 'log-native-fallocate') r = await runLog(dir, size, producers, seconds, 'fallocate');
     else if (contender === 'raw-fs') r = await runRawFs(dir, size, producers, seconds);
     else if (contender === 'sqlite') r = await runSqlite(dir, size, producers, seconds);
     else r = await runLevel(dir, size, producers, seconds);
@@ -177,7 +187,10 @@ async function child(contender: Contender, size: number, producers: number, seco
 }
 
 function runCell(contender: Contender, size: number, producers: number, seconds: number): CellResult {
-  const env = { ...process.env, WAL_NATIVE: contender === 'log-fallback' ? '0' : contender === 'log-native' ? '1' : process.env['WAL_NATIVE'] ?? '' };
+  const env = {
+    ...process.env,
+    WAL_NATIVE: contender === 'log-fallback' ? '0' : contender.startsWith('log-native') ? '1' : process.env['WAL_NATIVE'] ?? '',
+  };
   const run = spawnSync(
     process.execPath,
     ['--import', 'tsx', __filename, '--child', contender, String(size), String(producers), String(seconds)],
@@ -192,6 +205,26 @@ function runCell(contender: Contender, size: number, producers: number, seconds:
   }
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Median of each figure over the runs of one contender in one cell. */
+function medianCell(runs: CellResult[]): CellResult {
+  const ok = runs.filter((r) => r.recordsPerSec > 0);
+  if (ok.length === 0) return runs[0]!;
+  const perSync = ok.map((r) => r.perSync).filter((v): v is number => v !== null);
+  return {
+    ...ok[0]!,
+    recordsPerSec: median(ok.map((r) => r.recordsPerSec)),
+    p50: median(ok.map((r) => r.p50)),
+    p99: median(ok.map((r) => r.p99)),
+    perSync: perSync.length > 0 ? median(perSync) : null,
+    note: `${ok[0]!.note ? `${ok[0]!.note}, ` : ''}median of ${ok.length}${ok.length < runs.length ? ` (${runs.length - ok.length} failed)` : ''}`,
+  };
+}
+
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
@@ -202,19 +235,22 @@ async function main(): Promise<void> {
     await child(argv[1] as Contender, Number(argv[2]), Number(argv[3]), Number(argv[4]));
     return;
   }
-  const seconds = Number(argv[0] ?? 1.5);
+  const seconds = Number(argv[0] ?? 1);
   const contenders = (argv[1] && argv[1] !== 'all' ? argv[1].split(',') : [...CONTENDERS]) as Contender[];
   const sizes = (argv[2] ?? '100,1024').split(',').map(Number);
   const producerCounts = (argv[3] ?? '1,16,256').split(',').map(Number);
+  const repeats = Number(argv[4] ?? 3);
   console.log(
-    `Durable ingestion, ${seconds} s per cell; node ${process.version}, ${os.cpus().length}x ${os.cpus()[0]?.model ?? '?'}, ` +
+    `Durable ingestion, ${seconds} s per run, ${repeats} runs per cell; node ${process.version}, ${os.cpus().length}x ${os.cpus()[0]?.model ?? '?'}, ` +
       `${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 10)}, tmpdir ${os.tmpdir()}`,
   );
   console.log('\n| record | producers | contender | records/s | p50 µs | p99 µs | records/sync | vs raw-fs | note |');
   console.log('|---:|---:|---|---:|---:|---:|---:|---:|---|');
   for (const size of sizes) {
     for (const producers of producerCounts) {
-      const cells = contenders.map((c) => runCell(c, size, producers, seconds));
+      const runs = new Map<Contender, CellResult[]>(contenders.map((c) => [c, []]));
+      for (let r = 0; r < repeats; r++) for (const c of contenders) runs.get(c)!.push(runCell(c, size, producers, seconds));
+      const cells = contenders.map((c) => medianCell(runs.get(c)!));
       const floor = cells.find((c) => c.contender === 'raw-fs')?.recordsPerSec;
       for (const c of cells) {
         const ratio = floor ? (c.recordsPerSec / floor).toFixed(2) : '';
