@@ -424,6 +424,72 @@ export function decodeEntry(buf: Uint8Array): Entry {
   return { term, index, type, data };
 }
 
+// Consecutive entries nearly always share a term: reuse its (immutable) BigInt, one object less
+// per entry for the garbage collector.
+let lastTermNumber = -1;
+let lastTermBig = 0n;
+function termBig(term: number): bigint {
+  if (term !== lastTermNumber) {
+    lastTermNumber = term;
+    lastTermBig = BigInt(term);
+  }
+  return lastTermBig;
+}
+
+/**
+ * `decodeEntry(buf.subarray(start, end))` without the intermediate view in the common case:
+ * the canonical layout `08 type 10 term 18 index [22 len data]` with varints below 2^49 is read
+ * inline; anything else goes through the general decoder. `data` is a view into `buf`.
+ */
+export function decodeEntryAt(buf: Uint8Array, start: number, end: number): Entry {
+  let p = start;
+  if (end - start >= 6 && buf[p] === 0x08 && buf[p + 1]! < 0x80 && buf[p + 2] === 0x10) {
+    const type = buf[p + 1]!;
+    p += 3;
+    // term
+    let term = 0;
+    let mul = 1;
+    let b = 0x80;
+    for (let k = 0; k < 7 && p < end; k++) {
+      b = buf[p++]!;
+      term += (b & 0x7f) * mul;
+      mul *= 128;
+      if (b < 0x80) break;
+    }
+    if (b < 0x80 && p < end && buf[p] === 0x18) {
+      p++;
+      let index = 0;
+      mul = 1;
+      b = 0x80;
+      for (let k = 0; k < 7 && p < end; k++) {
+        b = buf[p++]!;
+        index += (b & 0x7f) * mul;
+        mul *= 128;
+        if (b < 0x80) break;
+      }
+      if (b < 0x80) {
+        if (p === end) return { term: termBig(term), index: BigInt(index), type, data: null };
+        if (buf[p] === 0x22 && p + 1 < end) {
+          p++;
+          let len = 0;
+          mul = 1;
+          b = 0x80;
+          for (let k = 0; k < 4 && p < end; k++) {
+            b = buf[p++]!;
+            len += (b & 0x7f) * mul;
+            mul *= 128;
+            if (b < 0x80) break;
+          }
+          if (b < 0x80 && p + len === end) {
+            return { term: termBig(term), index: BigInt(index), type, data: buf.subarray(p, end) };
+          }
+        }
+      }
+    }
+  }
+  return decodeEntry(buf.subarray(start, end));
+}
+
 // ---------------------------------------------------------------------------------------------
 // raftpb.HardState
 

@@ -50,14 +50,29 @@ export interface DecoderOptions {
  * etcd's decoder. Use `next()` (async), or `tryNext()` + `fill()` to decode synchronously while
  * the buffer holds whole frames. After EOF, `lastValidOffset` is the end of the last good frame
  * in the last file and `crc` the running CRC there: where a writer continues (etcd ReadAll).
+ *
+ * Internally the frames present in the read buffer are parsed in one pass and their CRCs checked
+ * with ONE `io.crc32cChain` call; records are then handed out in order, and an error is raised
+ * only when the records before it have been consumed, exactly where etcd would return it.
  */
 export class Decoder {
-  /** Running CRC-32C of the chain (etcd `decoder.crc`). */
+  /** Running CRC-32C after the last record handed out (etcd `decoder.crc`). */
   crc: number;
-  /** Offset just past the last good frame in the current file (etcd `lastValidOff`). */
+  /** Offset just past the last record handed out, in the current file (etcd `lastValidOff`). */
   lastValidOffset = 0;
-  /** Index of the file being decoded (== sources.length after EOF... stays on the last one). */
+  /** Index of the file being decoded (stays on the last one after EOF). */
   fileIndex = 0;
+
+  /** Type of the record last returned by `tryNextRaw` (1 = record available). */
+  recType = 0;
+  /** Its crc field. */
+  recCrc = 0;
+  /** Its data is `recBuf[recStart, recEnd)`; recStart = -1 when the field was absent. */
+  recBuf: Uint8Array = new Uint8Array(0);
+  recStart = -1;
+  recEnd = -1;
+  /** File offset of its frame. */
+  recOffset = 0;
 
   private readonly chunkSize: number;
   private buf: Uint8Array = new Uint8Array(0);
@@ -67,9 +82,22 @@ export class Decoder {
   private bufLen = 0;
   /** The current file returned a short read: nothing more to read from it. */
   private fileDrained = false;
-  /** Bytes needed from lastValidOffset before tryNext can continue. */
+  /** Bytes needed from lastValidOffset before decoding can continue. */
   private wanted = 0;
   private finished = false;
+
+  // Parsed, CRC-checked records waiting to be handed out (parallel arrays, reused).
+  private qHead = 0;
+  private qLen = 0;
+  private qType = new Int32Array(256);
+  private qCrc = new Uint32Array(256);
+  private qStart = new Int32Array(256);
+  private qEnd = new Int32Array(256);
+  private qOffset = new Float64Array(256);
+  private qFrameLen = new Int32Array(256);
+  private qRunning = new Uint32Array(256);
+  /** The error etcd would return after the queued records. */
+  private pendingError: WalError | null = null;
 
   constructor(
     private readonly io: IoBackend,
@@ -102,50 +130,53 @@ export class Decoder {
 
   /** Like `next()` but synchronous: undefined means "call `fill()` first". */
   tryNext(): DecodedRecord | null | undefined {
+    const r = this.tryNextRaw();
+    if (r === 0) return null;
+    if (r < 0) return undefined;
+    return {
+      type: this.recType,
+      crc: this.recCrc,
+      data: this.recStart < 0 ? null : this.recBuf.subarray(this.recStart, this.recEnd),
+      fileIndex: this.fileIndex,
+      offset: this.recOffset,
+    };
+  }
+
+  /**
+   * Allocation-free variant of `tryNext`: 1 = a record is described by the `rec*` fields,
+   * 0 = end of the last file, -1 = call `fill()` first. Throws WalError.
+   */
+  tryNextRaw(): number {
     for (;;) {
-      if (this.finished) return null;
-      const pos = this.lastValidOffset - this.bufStart;
-      const avail = this.bufLen - pos;
-      if (avail < FRAME_SIZE_BYTES) {
-        if (!this.fileDrained) return this.want(FRAME_SIZE_BYTES);
-        if (avail === 0) {
-          this.nextFile();
-          continue;
-        }
-        throw this.error(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: truncated length word');
+      if (this.qHead < this.qLen) {
+        const i = this.qHead++;
+        this.recType = this.qType[i]!;
+        this.recCrc = this.qCrc[i]!;
+        this.recBuf = this.buf;
+        this.recStart = this.qStart[i]!;
+        this.recEnd = this.qEnd[i]!;
+        this.recOffset = this.qOffset[i]!;
+        this.lastValidOffset = this.recOffset + this.qFrameLen[i]!;
+        this.crc = this.qRunning[i]!;
+        return 1;
       }
-      const { n, pad, zero } = decodeFrameSize(this.buf, pos);
-      if (zero) {
-        // Preallocated zero space: end of data in this file.
-        this.nextFile();
-        continue;
-      }
-      if (n >= MAX_WAL_ENTRY_SIZE_LIMIT - pad) {
-        throw this.error(
-          WalErrorCodes.RECORD_TOO_LARGE,
-          `wal: max entry size limit exceeded (record of ${n} bytes, limit ${MAX_WAL_ENTRY_SIZE_LIMIT - pad})`,
-        );
-      }
-      const frameLen = FRAME_SIZE_BYTES + n + pad;
-      const source = this.sources[this.fileIndex]!;
-      if (avail < frameLen) {
-        const readable = this.fileDrained ? this.bufStart + this.bufLen : source.size;
-        if (this.lastValidOffset + frameLen > readable || this.fileDrained) {
-          throw this.error(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: frame runs past the end of the file');
-        }
-        return this.want(frameLen);
-      }
-      return this.decodeFrame(pos, n, pad);
+      if (this.pendingError !== null) throw this.pendingError;
+      if (this.finished) return 0;
+      if (!this.scan()) return -1;
     }
   }
 
-  /** Reads more of the current file so that the frame tryNext asked for is in memory. */
+  /** Reads more of the current file so that the frame the decoder stopped at is in memory. */
   async fill(): Promise<void> {
     const source = this.sources[this.fileIndex];
     if (source === undefined || this.fileDrained) return;
     const pos = this.lastValidOffset - this.bufStart;
     const keep = this.bufLen - pos;
-    const size = Math.max(this.chunkSize, this.wanted);
+    // Never allocate much more than the file can fill: a 1 MiB chunk for a 2 KiB segment is waste
+    // (and, on hostile input, memory out of proportion to the file).
+    const remaining = Math.max(0, source.size - (this.lastValidOffset + keep));
+    const size = Math.max(Math.min(this.chunkSize, keep + Math.max(remaining, 4096)), this.wanted);
+    // A fresh buffer each time: records handed out are views into the old one.
     const next = new Uint8Array(size);
     if (keep > 0) next.set(this.buf.subarray(pos, this.bufLen));
     let got: number;
@@ -160,9 +191,201 @@ export class Decoder {
     this.bufLen = keep + got;
   }
 
-  private want(bytes: number): undefined {
-    this.wanted = bytes;
-    return undefined;
+  /**
+   * Parses the whole frames in the buffer from lastValidOffset (queue empty), checks their CRCs
+   * in one call, and queues them. Returns false when nothing could be queued and more data must
+   * be read first.
+   */
+  private scan(): boolean {
+    this.qHead = 0;
+    this.qLen = 0;
+    const buf = this.buf;
+    let off = this.lastValidOffset;
+    let n = 0;
+    for (;;) {
+      if (this.finished) break;
+      const pos = off - this.bufStart;
+      const avail = this.bufLen - pos;
+      if (avail < FRAME_SIZE_BYTES) {
+        if (!this.fileDrained) {
+          if (n === 0) this.wanted = FRAME_SIZE_BYTES;
+          break;
+        }
+        if (avail === 0) {
+          if (n > 0) break;
+          this.nextFile();
+          return this.scan();
+        }
+        this.pendingError = this.errorAt(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: truncated length word', off);
+        break;
+      }
+      const { n: recBytes, pad, zero } = decodeFrameSize(buf, pos);
+      if (zero) {
+        // Preallocated zero space: end of data in this file.
+        if (n > 0) break;
+        this.nextFile();
+        return this.scan();
+      }
+      if (recBytes >= MAX_WAL_ENTRY_SIZE_LIMIT - pad) {
+        this.pendingError = this.errorAt(
+          WalErrorCodes.RECORD_TOO_LARGE,
+          `wal: max entry size limit exceeded (record of ${recBytes} bytes, limit ${MAX_WAL_ENTRY_SIZE_LIMIT - pad})`,
+          off,
+        );
+        break;
+      }
+      const frameLen = FRAME_SIZE_BYTES + recBytes + pad;
+      if (avail < frameLen) {
+        const source = this.sources[this.fileIndex]!;
+        if (this.fileDrained || off + frameLen > source.size) {
+          this.pendingError = this.errorAt(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: frame runs past the end of the file', off);
+        } else if (n === 0) {
+          this.wanted = frameLen;
+        }
+        break;
+      }
+      const recPos = pos + FRAME_SIZE_BYTES;
+      if (!this.parseRecord(buf, recPos, recPos + recBytes, n)) {
+        if (this.isTornEntry(buf, off, recPos, recBytes + pad)) {
+          this.pendingError = this.errorAt(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: torn record', off);
+        } else {
+          this.pendingError = this.errorAt(WalErrorCodes.CORRUPT_RECORD, `proto: cannot decode walpb.Record: ${this.parseError}`, off);
+        }
+        break;
+      }
+      this.qOffset[n] = off;
+      this.qFrameLen[n] = frameLen;
+      n++;
+      off += frameLen;
+      // A crc record resets the chain: check what precedes it first.
+      if (this.qType[n - 1] === RecordType.Crc) break;
+    }
+    this.qLen = n;
+    if (n > 0) this.checkCrcs();
+    return n > 0 || this.pendingError !== null || this.finished;
+  }
+
+  private parseError = '';
+
+  /** Decodes walpb.Record at buf[start, end) into queue slot i; false when it does not decode. */
+  private parseRecord(buf: Uint8Array, start: number, end: number, i: number): boolean {
+    // Fast path: the canonical layout every writer produces, 08 type 10 crc [1a len data].
+    let p = start;
+    if (end - start >= 4 && buf[p] === 0x08 && buf[p + 1]! < 0x80 && buf[p + 2] === 0x10) {
+      const type = buf[p + 1]!;
+      p += 3;
+      let crc = 0;
+      let b = 0x80;
+      // at most 5 bytes; bits past 32 are dropped, as Go's uint32 decoding does
+      for (let shift = 0; shift < 35 && p < end; shift += 7) {
+        b = buf[p++]!;
+        crc |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+      if (b < 0x80) {
+        if (p === end) {
+          this.queue(i, type, crc >>> 0, -1, -1);
+          return true;
+        }
+        if (buf[p] === 0x1a && p + 1 < end) {
+          p++;
+          let len = 0;
+          b = 0x80;
+          for (let shift = 0; shift < 28 && p < end; shift += 7) {
+            b = buf[p++]!;
+            len |= (b & 0x7f) << shift;
+            if (b < 0x80) break;
+          }
+          if (b < 0x80 && p + len === end) {
+            this.queue(i, type, crc >>> 0, p, end);
+            return true;
+          }
+        }
+      }
+    }
+    // Anything else (unknown fields, other order, repeated fields, garbage): the general decoder.
+    let rec;
+    try {
+      rec = decodeRecord(buf.subarray(start, end));
+    } catch (err) {
+      this.parseError = err instanceof Error ? err.message : String(err);
+      return false;
+    }
+    const dataStart = rec.data === null ? -1 : rec.data.byteOffset - buf.byteOffset;
+    this.queue(i, rec.type, rec.crc, dataStart, rec.data === null ? -1 : dataStart + rec.data.length);
+    return true;
+  }
+
+  private queue(i: number, type: number, crc: number, start: number, end: number): void {
+    if (i >= this.qType.length) this.growQueue();
+    this.qType[i] = type;
+    this.qCrc[i] = crc;
+    this.qStart[i] = start;
+    this.qEnd[i] = end;
+  }
+
+  private growQueue(): void {
+    const n = this.qType.length * 2;
+    const grow = <T extends Int32Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a as never);
+      return b;
+    };
+    this.qType = grow(this.qType, (k) => new Int32Array(k));
+    this.qCrc = grow(this.qCrc, (k) => new Uint32Array(k));
+    this.qStart = grow(this.qStart, (k) => new Int32Array(k));
+    this.qEnd = grow(this.qEnd, (k) => new Int32Array(k));
+    this.qOffset = grow(this.qOffset, (k) => new Float64Array(k));
+    this.qFrameLen = grow(this.qFrameLen, (k) => new Int32Array(k));
+    this.qRunning = grow(this.qRunning, (k) => new Uint32Array(k));
+  }
+
+  /** One chained CRC call for the queued records; truncates the queue at the first bad one. */
+  private checkCrcs(): void {
+    const n = this.qLen;
+    let dataRecords = 0;
+    for (let i = 0; i < n; i++) if (this.qType[i] !== RecordType.Crc) dataRecords++;
+    let running = this.crc;
+    let results: Uint32Array | null = null;
+    if (dataRecords > 0) {
+      const bounds = new Uint32Array(2 * dataRecords);
+      let k = 0;
+      for (let i = 0; i < n; i++) {
+        if (this.qType[i] === RecordType.Crc) continue;
+        const s = this.qStart[i]!;
+        // absent data: an empty slice leaves the running CRC unchanged
+        bounds[2 * k] = s < 0 ? 0 : s;
+        bounds[2 * k + 1] = s < 0 ? 0 : this.qEnd[i]!;
+        k++;
+      }
+      results = this.io.crc32cChain(this.buf, bounds, running);
+    }
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const stored = this.qCrc[i]!;
+      if (this.qType[i] === RecordType.Crc) {
+        // ReadAll's chain check; skipped while running is 0 so reading can start after purged segments.
+        if (running !== 0 && stored !== running) {
+          this.qLen = i;
+          this.pendingError = this.errorAt(WalErrorCodes.CHAIN_MISMATCH, 'wal: crc mismatch', this.qOffset[i]!);
+          return;
+        }
+        running = stored;
+      } else {
+        running = results![k++]!;
+        if (stored !== running) {
+          this.qLen = i;
+          const off = this.qOffset[i]!;
+          const recPos = off - this.bufStart + FRAME_SIZE_BYTES;
+          const torn = this.isTornEntry(this.buf, off, recPos, this.qFrameLen[i]! - FRAME_SIZE_BYTES);
+          this.pendingError = torn
+            ? this.errorAt(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: torn record', off)
+            : this.errorAt(WalErrorCodes.CRC_MISMATCH, 'walpb: crc mismatch', off);
+          return;
+        }
+      }
+      this.qRunning[i] = running;
+    }
   }
 
   private nextFile(): void {
@@ -179,44 +402,14 @@ export class Decoder {
     this.fileDrained = false;
   }
 
-  private decodeFrame(pos: number, n: number, pad: number): DecodedRecord {
-    const recBytes = this.buf.subarray(pos + FRAME_SIZE_BYTES, pos + FRAME_SIZE_BYTES + n);
-    let rec;
-    try {
-      rec = decodeRecord(recBytes);
-    } catch (err) {
-      if (this.isTornEntry(pos, n + pad)) throw this.error(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: torn record');
-      const msg = err instanceof Error ? err.message : String(err);
-      throw this.error(WalErrorCodes.CORRUPT_RECORD, `proto: cannot decode walpb.Record: ${msg}`, err);
-    }
-    if (rec.type !== RecordType.Crc) {
-      const crc = rec.data === null ? this.crc : this.io.crc32c(rec.data, this.crc);
-      this.crc = crc;
-      if (rec.crc !== crc) {
-        if (this.isTornEntry(pos, n + pad)) throw this.error(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: torn record');
-        throw this.error(WalErrorCodes.CRC_MISMATCH, 'walpb: crc mismatch');
-      }
-    } else {
-      // ReadAll's chain check; skipped while running is 0 so reading can start after purged segments.
-      if (this.crc !== 0 && rec.crc !== this.crc) {
-        throw this.error(WalErrorCodes.CHAIN_MISMATCH, 'wal: crc mismatch');
-      }
-      this.crc = rec.crc >>> 0;
-    }
-    const offset = this.lastValidOffset;
-    this.lastValidOffset += FRAME_SIZE_BYTES + n + pad;
-    return { type: rec.type, crc: rec.crc, data: rec.data, fileIndex: this.fileIndex, offset };
-  }
-
   /**
    * etcd `isTornEntry`: in the last file only, split the record+padding bytes at 512-byte sector
    * boundaries of their file offsets; an all-zero piece means the write was torn.
    */
-  private isTornEntry(pos: number, len: number): boolean {
+  private isTornEntry(buf: Uint8Array, frameOffset: number, recPos: number, len: number): boolean {
     if (this.fileIndex !== this.sources.length - 1) return false;
-    const buf = this.buf;
-    let fileOff = this.lastValidOffset + FRAME_SIZE_BYTES;
-    let cur = pos + FRAME_SIZE_BYTES;
+    let fileOff = frameOffset + FRAME_SIZE_BYTES;
+    let cur = recPos;
     const end = cur + len;
     while (cur < end) {
       const chunk = Math.min(MIN_SECTOR_SIZE - (fileOff % MIN_SECTOR_SIZE), end - cur);
@@ -234,8 +427,8 @@ export class Decoder {
     return false;
   }
 
-  private error(code: (typeof WalErrorCodes)[keyof typeof WalErrorCodes], message: string, cause?: unknown): WalError {
-    return new WalError(code, message, { file: this.currentPath, offset: this.lastValidOffset, cause });
+  private errorAt(code: (typeof WalErrorCodes)[keyof typeof WalErrorCodes], message: string, offset: number, cause?: unknown): WalError {
+    return new WalError(code, message, { file: this.currentPath, offset, cause });
   }
 }
 

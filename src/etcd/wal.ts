@@ -13,6 +13,7 @@ import {
   RecordType,
   checkSnapshot,
   decodeEntry,
+  decodeEntryAt,
   decodeHardState,
   decodeSnapshot,
   encodeHardState,
@@ -277,10 +278,10 @@ export class WAL {
     let atEnd = false;
     try {
       for (;;) {
-        let rec;
+        let r: number;
         try {
-          rec = decoder.tryNext();
-          if (rec === undefined) {
+          r = decoder.tryNextRaw();
+          if (r < 0) {
             await decoder.fill();
             continue;
           }
@@ -289,46 +290,51 @@ export class WAL {
           if (this.readOnly && err instanceof WalError && err.code === WalErrorCodes.UNEXPECTED_EOF) break;
           throw err;
         }
-        if (rec === null) {
+        if (r === 0) {
           atEnd = true;
           break;
         }
-        const where = { file: decoder.sources[rec.fileIndex]!.path, offset: rec.offset };
-        switch (rec.type) {
+        const buf = decoder.recBuf;
+        const ds = decoder.recStart;
+        const de = decoder.recEnd;
+        switch (decoder.recType) {
           case RecordType.Entry: {
-            const e = payload(() => decodeEntry(rec.data ?? EMPTY), where);
+            const e = ds < 0 ? payload(() => decodeEntry(EMPTY), decoder) : payload(() => decodeEntryAt(buf, ds, de), decoder);
             if (e.index > start.index) {
               const up = e.index - start.index - 1n;
               if (up > BigInt(entries.length)) {
-                throw new WalError(WalErrorCodes.SLICE_OUT_OF_RANGE, 'wal: slice bounds out of range', where);
+                throw new WalError(WalErrorCodes.SLICE_OUT_OF_RANGE, 'wal: slice bounds out of range', where(decoder));
               }
-              entries.length = Number(up);
+              const u = Number(up);
+              if (u !== entries.length) entries.length = u;
               entries.push(e);
             }
             this.enti = e.index;
             break;
           }
           case RecordType.State:
-            state = payload(() => decodeHardState(rec.data ?? EMPTY), where);
+            state = payload(() => decodeHardState(ds < 0 ? EMPTY : buf.subarray(ds, de)), decoder);
             break;
-          case RecordType.Metadata:
-            if (metadata !== null && !bytesEqual(metadata, rec.data)) {
-              throw new WalError(WalErrorCodes.METADATA_CONFLICT, 'wal: conflicting metadata found', where);
+          case RecordType.Metadata: {
+            const data = ds < 0 ? null : buf.subarray(ds, de);
+            if (metadata !== null && !bytesEqual(metadata, data)) {
+              throw new WalError(WalErrorCodes.METADATA_CONFLICT, 'wal: conflicting metadata found', where(decoder));
             }
-            metadata = rec.data;
+            metadata = data;
             break;
+          }
           case RecordType.Crc:
             break; // chain checked by the decoder
           case RecordType.Snapshot: {
-            const s = payload(() => decodeSnapshot(rec.data ?? EMPTY), where);
+            const s = payload(() => decodeSnapshot(ds < 0 ? EMPTY : buf.subarray(ds, de)), decoder);
             if (s.index === start.index) {
-              if (s.term !== start.term) throw new WalError(WalErrorCodes.SNAPSHOT_MISMATCH, 'wal: snapshot mismatch', where);
+              if (s.term !== start.term) throw new WalError(WalErrorCodes.SNAPSHOT_MISMATCH, 'wal: snapshot mismatch', where(decoder));
               match = true;
             }
             break;
           }
           default:
-            throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${rec.type}`, where);
+            throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${decoder.recType}`, where(decoder));
         }
       }
       void atEnd;
@@ -587,12 +593,17 @@ function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
   return true;
 }
 
+/** Where the decoder's current record is. */
+function where(decoder: Decoder): { file: string; offset: number } {
+  return { file: decoder.sources[decoder.fileIndex]!.path, offset: decoder.recOffset };
+}
+
 /** Decodes a CRC-valid payload; garbage there is ERR_WAL_CORRUPT_PAYLOAD with its location (etcd panics). */
-function payload<T>(fn: () => T, where: { file: string; offset: number }): T {
+function payload<T>(fn: () => T, decoder: Decoder): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof WalError) throw new WalError(err.code, err.message, { ...where, cause: err });
+    if (err instanceof WalError) throw new WalError(err.code, err.message, { ...where(decoder), cause: err });
     throw err;
   }
 }

@@ -7,6 +7,7 @@ import {
   RecordType,
   decodeConfState,
   decodeEntry,
+  decodeEntryAt,
   decodeHardState,
   decodeRecord,
   decodeSnapshot,
@@ -104,8 +105,12 @@ test('encodeEntryFrames is byte-identical to framing marshalled entries', () => 
       assert.equal(fast.crc, slow.crc);
       assert.deepEqual(fast.frameEnds, slow.frameEnds);
       for (const e of entries) {
-        const back = decodeEntry(encodeEntry(e));
-        assert.deepEqual(back, { ...e });
+        const bytes = encodeEntry(e);
+        assert.deepEqual(decodeEntry(bytes), { ...e });
+        // the inline fast path agrees, also at an offset inside a larger buffer
+        const padded = new Uint8Array(bytes.length + 5);
+        padded.set(bytes, 3);
+        assert.deepEqual(decodeEntryAt(padded, 3, 3 + bytes.length), { ...e });
       }
     }),
     { numRuns: 300 },
