@@ -407,6 +407,12 @@ export class Log extends EventEmitter {
       this.qRes = [];
       this.qRej = [];
       this.qHead = 0;
+    } else if (this.qHead >= 4096 && this.qHead * 2 >= q.length) {
+      // Appends keep arriving during every write, so the queue never drains: drop the consumed half.
+      this.qData = q.slice(this.qHead);
+      this.qRes = this.qRes.slice(this.qHead);
+      this.qRej = this.qRej.slice(this.qHead);
+      this.qHead = 0;
     }
     this.admitBlocked();
     if (this.syncEach) this.notifyDurable();
