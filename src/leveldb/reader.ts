@@ -121,6 +121,9 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private chunkStart = 0;
   private chunkLen = 0;
   private chunkAtEof = false;
+  /** The read of the chunk after this one, started as soon as this one arrived. */
+  private prefetch: { start: number; buffer: Uint8Array; done: Promise<number> } | null = null;
+  private spare: Uint8Array | null = null;
   /** The current block, a view into chunk. */
   private block: Uint8Array = EMPTY;
   /** The unconsumed part of the current block is block[bufStart, bufEnd). */
@@ -257,9 +260,13 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private async close(): Promise<void> {
     this.finished = true;
     const file = this.file;
+    const ahead = this.prefetch;
+    this.prefetch = null;
+    if (ahead !== null) await ahead.done.catch(() => undefined);
     this.file = null;
     this.block = EMPTY;
     this.chunk = EMPTY;
+    this.spare = null;
     if (file !== null && !file.closed) await file.close();
   }
 
@@ -296,23 +303,51 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.crcScanned = false;
   }
 
-  /** Reads from `at` until the chunk is full or the file ends, retrying short reads (google/leveldb#1285). */
+  /**
+   * Makes the chunk hold the file from `at`. Full-size chunks are double-buffered: as soon as one
+   * is in, the next is read into the spare buffer, so the disk read overlaps the parsing.
+   */
   private async fill(at: number): Promise<void> {
-    const file = this.file!;
-    let n = 0;
-    for (;;) {
-      if (n === this.chunk.length) {
-        if (n === READ_AHEAD) break;
-        // The chunk was sized to the file when it was opened; grow it only if the file grew.
-        const want = Math.min(READ_AHEAD, (await file.size()) - at);
+    let n: number;
+    const ahead = this.prefetch;
+    this.prefetch = null;
+    if (ahead !== null && ahead.start === at) {
+      n = await ahead.done;
+      this.spare = this.chunk;
+      this.chunk = ahead.buffer;
+    } else {
+      if (ahead !== null) await ahead.done.catch(() => undefined); // never reuse a buffer still being read into
+      n = await this.readInto(this.chunk, at);
+      // The chunk was sized to the file when it was opened; grow it if the file has grown since.
+      while (n === this.chunk.length && n < READ_AHEAD) {
+        const want = Math.min(READ_AHEAD, (await this.file!.size()) - at);
         if (want <= n) break;
         const bigger = new Uint8Array(want);
         bigger.set(this.chunk.subarray(0, n));
         this.chunk = bigger;
+        n += await this.readInto(bigger.subarray(n), at + n);
       }
+    }
+    this.chunkStart = at;
+    this.chunkLen = n;
+    this.chunkAtEof = n < this.chunk.length || n === 0;
+    if (!this.chunkAtEof && this.chunk.length === READ_AHEAD) {
+      const buffer = this.spare ?? new Uint8Array(READ_AHEAD);
+      this.spare = null;
+      const done = this.readInto(buffer, at + n);
+      done.catch(() => undefined); // observed when awaited; never an unhandled rejection
+      this.prefetch = { start: at + n, buffer, done };
+    }
+  }
+
+  /** Reads into `target` from `at` until it is full or the file ends, retrying short reads (google/leveldb#1285). */
+  private async readInto(target: Uint8Array, at: number): Promise<number> {
+    const file = this.file!;
+    let n = 0;
+    while (n < target.length) {
       let got: number;
       try {
-        got = await file.read(this.chunk.subarray(n), at + n);
+        got = await file.read(target.subarray(n), at + n);
       } catch (err) {
         throw new WalError(WalErrorCodes.IO, `read failed: ${(err as Error).message}`, {
           file: this.path,
@@ -323,9 +358,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
       if (got === 0) break;
       n += got;
     }
-    this.chunkStart = at;
-    this.chunkLen = n;
-    this.chunkAtEof = n < this.chunk.length || n === 0;
+    return n;
   }
 
   /** LevelDB ReportDrop: drops that begin before initialOffset are not reported (uint64 arithmetic). */

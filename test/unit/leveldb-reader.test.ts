@@ -239,7 +239,8 @@ function shortReadIo(chunk: number) {
 }
 
 test('short reads are retried until a full block or end of file (google/leveldb#1285)', async () => {
-  const records = ['a', big('b', 50000), 'c', big('d', 70000)];
+  // Over 512 KiB, so the double-buffered read-ahead is used too.
+  const records = ['a', big('b', 50000), 'c', big('d', 70000), big('e', 300000), 'f', big('g', 400000), 'h'];
   const { io } = shortReadIo(1000);
   assert.deepEqual((await read(log(...records), { io })).records.map((r) => r.data), records);
 });
