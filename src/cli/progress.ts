@@ -7,6 +7,8 @@ export class Progress {
   private readonly enabled: boolean;
   private lastDraw = 0;
   private drawn = false;
+  /** Short operations never show a bar: the first draw waits this long. */
+  private readonly firstDrawAt = Date.now() + 300;
 
   constructor(
     private readonly label: string,
@@ -27,7 +29,7 @@ export class Progress {
     if (!this.enabled) return;
     this.total = total;
     const now = Date.now();
-    if (now - this.lastDraw < 100) return;
+    if (now < this.firstDrawAt || now - this.lastDraw < 100) return;
     this.lastDraw = now;
     const width = Math.max(10, Math.min(40, (this.stream.columns ?? 80) - this.label.length - 20));
     const frac = total > 0 ? Math.min(1, done / total) : 0;

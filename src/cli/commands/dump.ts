@@ -53,7 +53,8 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
     if (from > to) throw new UsageError('--from is larger than --to');
     const full = options['full'] === true;
     const { out } = ctx;
-    const progress = new Progress('dump', 0, { json: out.json });
+    // Records scroll past on a terminal anyway; the bar is for `wal dump ... > file`.
+    const progress = new Progress('dump', 0, { json: out.json || process.stdout.isTTY === true });
     const problems: Problem[] = [];
 
     if (target.format === 'etcd') {
