@@ -170,26 +170,60 @@ export class Decoder {
   async fill(): Promise<void> {
     const source = this.sources[this.fileIndex];
     if (source === undefined || this.fileDrained) return;
-    const pos = this.lastValidOffset - this.bufStart;
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead !== null && ahead.fileIndex === this.fileIndex && ahead.start === this.lastValidOffset && ahead.size >= this.wanted) {
+      const got = await ahead.read;
+      this.install(ahead.next, ahead.start, ahead.keep, got);
+      return;
+    }
+    const { next, keep } = this.nextBuffer(this.lastValidOffset, this.wanted);
+    this.install(next, this.lastValidOffset, keep, await this.readInto(source, next, keep, this.lastValidOffset + keep));
+  }
+
+  /** A fresh buffer (records handed out are views into the old one) holding the unparsed tail. */
+  private nextBuffer(from: number, wanted: number): { next: Uint8Array; keep: number } {
+    const source = this.sources[this.fileIndex]!;
+    const pos = from - this.bufStart;
     const keep = this.bufLen - pos;
     // Never allocate much more than the file can fill: a 1 MiB chunk for a 2 KiB segment is waste
     // (and, on hostile input, memory out of proportion to the file).
-    const remaining = Math.max(0, source.size - (this.lastValidOffset + keep));
-    const size = Math.max(Math.min(this.chunkSize, keep + Math.max(remaining, 4096)), this.wanted);
-    // A fresh buffer each time: records handed out are views into the old one.
+    const remaining = Math.max(0, source.size - (from + keep));
+    const size = Math.max(Math.min(this.chunkSize, keep + Math.max(remaining, 4096)), wanted);
     const next = new Uint8Array(size);
     if (keep > 0) next.set(this.buf.subarray(pos, this.bufLen));
-    let got: number;
+    return { next, keep };
+  }
+
+  private async readInto(source: DecoderSource, next: Uint8Array, keep: number, at: number): Promise<number> {
     try {
-      got = await source.file.read(next.subarray(keep), this.lastValidOffset + keep);
+      return await source.file.read(next.subarray(keep), at);
     } catch (err) {
-      throw new WalError(WalErrorCodes.IO, `cannot read ${source.path}`, { file: source.path, offset: this.lastValidOffset + keep, cause: err });
+      throw new WalError(WalErrorCodes.IO, `cannot read ${source.path}`, { file: source.path, offset: at, cause: err });
     }
-    if (got < size - keep) this.fileDrained = true;
+  }
+
+  private install(next: Uint8Array, start: number, keep: number, got: number): void {
+    if (got < next.length - keep) this.fileDrained = true;
     this.buf = next;
-    this.bufStart = this.lastValidOffset;
+    this.bufStart = start;
     this.bufLen = keep + got;
   }
+
+  /**
+   * Starts reading the next chunk while the caller consumes the records just parsed, so parsing
+   * and I/O overlap (etcd's reader is synchronous; this is where we gain on large WALs).
+   */
+  private prefetch(from: number, wanted: number): void {
+    if (this.ahead !== null || this.fileDrained) return;
+    const source = this.sources[this.fileIndex]!;
+    const { next, keep } = this.nextBuffer(from, wanted);
+    const read = this.readInto(source, next, keep, from + keep);
+    read.catch(() => undefined); // reported by fill(), if it is still wanted
+    this.ahead = { fileIndex: this.fileIndex, start: from, keep, next, size: next.length, read };
+  }
+
+  private ahead: { fileIndex: number; start: number; keep: number; next: Uint8Array; size: number; read: Promise<number> } | null = null;
 
   /**
    * Parses the whole frames in the buffer from lastValidOffset (queue empty), checks their CRCs
@@ -209,6 +243,7 @@ export class Decoder {
       if (avail < FRAME_SIZE_BYTES) {
         if (!this.fileDrained) {
           if (n === 0) this.wanted = FRAME_SIZE_BYTES;
+          else this.prefetch(off, FRAME_SIZE_BYTES);
           break;
         }
         if (avail === 0) {
@@ -241,6 +276,8 @@ export class Decoder {
           this.pendingError = this.errorAt(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: frame runs past the end of the file', off);
         } else if (n === 0) {
           this.wanted = frameLen;
+        } else {
+          this.prefetch(off, frameLen);
         }
         break;
       }
@@ -395,6 +432,7 @@ export class Decoder {
       return;
     }
     this.fileIndex++;
+    this.ahead = null;
     this.lastValidOffset = 0;
     this.buf = new Uint8Array(0);
     this.bufStart = 0;

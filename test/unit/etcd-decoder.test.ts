@@ -167,3 +167,31 @@ test('random records decode back identically whatever the chunk size', async () 
     { numRuns: 60 },
   );
 });
+
+test('errors surface in stream order: the records before a bad one are returned first', async () => {
+  const dir = tempDir();
+  const a = head(dir, walName(0n, 0n), 0, [meta('m'), blob(100, 1), blob(100, 2), blob(100, 3), blob(100, 4)]);
+  const b = fs.readFileSync(a.file);
+  // frames: crc 16, meta 24, then entries of 120 bytes each; flip a byte inside the third entry
+  b[16 + 24 + 2 * 120 + 50]! ^= 0xff;
+  const c = head(dir, walName(1n, 9n), 0, [meta('m')]); // not the last file: no torn classification
+  fs.writeFileSync(a.file, b);
+  const sources = await openSources(io, [a.file, c.file]);
+  try {
+    const dec = new Decoder(io, sources);
+    const seen: number[] = [];
+    const err = await (async () => {
+      for (;;) {
+        const r = await dec.next();
+        if (r === null) return null;
+        seen.push(r.type);
+      }
+    })().catch((e: unknown) => e);
+    assert.deepEqual(seen, [4, 1, 2, 2]);
+    assert.ok(isWalError(err, 'ERR_WAL_CRC_MISMATCH'));
+    assert.equal(err.offset, 16 + 24 + 2 * 120);
+    assert.equal(dec.lastValidOffset, 16 + 24 + 2 * 120);
+  } finally {
+    for (const s of sources) await s.file.close();
+  }
+});
