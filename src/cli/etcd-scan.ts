@@ -180,6 +180,7 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
   let metadataSeen = false;
   let doneBefore = 0;
   let doneFile = -1;
+  let prevCrc = 0;
   try {
     for (;;) {
       let rec;
@@ -187,10 +188,12 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
         rec = await decoder.next();
       } catch (err) {
         if (!(err instanceof WalError)) throw err;
-        problems.push(await frameProblem(err, decoder, sources.length));
+        problems.push(await frameProblem(err, decoder, sources.length, prevCrc));
         break;
       }
       if (rec === null) break;
+      // Every record's crc field is the chain value after it: what the next record continues from.
+      prevCrc = rec.crc;
       const seg = segments[rec.fileIndex]!;
       if (rec.fileIndex !== doneFile) {
         for (let i = doneFile + 1; i <= rec.fileIndex; i++) segments[i]!.scanned = true;
@@ -325,8 +328,11 @@ function checkSequence(segments: SegmentInfo[], problems: Problem[]): void {
   }
 }
 
-/** Turns a Decoder error into a Problem, adding the stored and computed CRC for a mismatch. */
-async function frameProblem(err: WalError, decoder: Decoder, files: number): Promise<Problem> {
+/**
+ * Turns a Decoder error into a Problem, adding the stored and computed CRC for a mismatch; the
+ * computed one continues the chain from `prevCrc`, the crc field of the last good record.
+ */
+async function frameProblem(err: WalError, decoder: Decoder, files: number, prevCrc: number): Promise<Problem> {
   const file = err.file ?? decoder.currentPath ?? '?';
   const p: Problem = {
     code: err.code,
@@ -345,7 +351,8 @@ async function frameProblem(err: WalError, decoder: Decoder, files: number): Pro
         const body = Buffer.alloc(n);
         fs.readSync(fd, body, 0, n, err.offset + FRAME_SIZE_BYTES);
         const rec = decodeRecord(body);
-        p.detail = `record type ${recordTypeName(rec.type)}, stored crc ${hex32(rec.crc)}, computed ${hex32(decoder.crc)}`;
+        const computed = rec.data === null ? prevCrc : defaultBackend.crc32c(rec.data, prevCrc);
+        p.detail = `record type ${recordTypeName(rec.type)}, stored crc ${hex32(rec.crc)}, computed ${hex32(computed)}`;
       } finally {
         fs.closeSync(fd);
       }

@@ -3,7 +3,28 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
+import { crc32c } from '../../src/crc32c';
 import { copy, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+
+/** The data field of a marshalled walpb.Record laid out as 08 type 10 crc 1a len data. */
+function walpbData(rec: Uint8Array): Uint8Array {
+  let p = 0;
+  const varint = (): number => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = rec[p++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+  };
+  assert.equal(rec[p++], 0x08);
+  varint();
+  assert.equal(rec[p++], 0x10);
+  varint();
+  assert.equal(rec[p++], 0x1a);
+  const len = varint();
+  return rec.subarray(p, p + len);
+}
 
 function segments(dir: string): string[] {
   return fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().map((n) => path.join(dir, n));
@@ -50,6 +71,15 @@ test('verify: a flipped byte in a middle segment — exit 1, exact file and fram
   assert.equal(summary['firstProblem']['file'], seg);
   assert.equal(summary['firstProblem']['offset'], victim.offset);
   assert.equal(summary['firstProblem']['repairable'], false);
+  // The stored CRC is the record's own (as the healthy copy shows it); the computed one differs.
+  const healthy = jsonLines(wal(['dump', '--json', dir]).stdout).find((l) => l['segment'] === path.basename(seg) && l['offset'] === victim.offset)!;
+  const m = /stored crc 0x([0-9a-f]{8}), computed 0x([0-9a-f]{8})/.exec(summary['firstProblem']['detail'])!;
+  assert.equal(Number.parseInt(m[1]!, 16), healthy['crc']);
+  // computed = CRC-32C of the damaged data continuing the chain from the previous record's crc.
+  const all = jsonLines(wal(['dump', '--json', dir]).stdout).filter((l) => l['kind'] === 'record');
+  const prev = all[all.findIndex((l) => l['segment'] === path.basename(seg) && l['offset'] === victim.offset) - 1]!;
+  const damaged = walpbData(fs.readFileSync(seg).subarray(victim.offset + 8, victim.offset + 8 + victim.recordBytes));
+  assert.equal(Number.parseInt(m[2]!, 16), crc32c(damaged, prev['crc']));
   assert.deepEqual(hashTree(bad), before);
 });
 
