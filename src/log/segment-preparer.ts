@@ -35,7 +35,9 @@ export async function writeZeros(file: WalFile, from: number, to: number): Promi
 /** Makes [from, size) of an open file read as zeros, allocated by the chosen method, and fdatasyncs it. */
 export async function prepareRange(file: WalFile, from: number, size: number, how: Preallocation): Promise<void> {
   if (how === 'zero-fill') await writeZeros(file, from, size);
-  else await file.allocate(from, size - from);
+  // Nothing to allocate when the tail already reaches `size` (a segment left full by a crash mid-cut);
+  // the native fallocate rejects a zero length.
+  else if (size > from) await file.allocate(from, size - from);
   await file.datasync();
 }
 
