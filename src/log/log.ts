@@ -216,6 +216,9 @@ export class Log extends EventEmitter {
       const zeroEnd = Math.max(size, opts.segmentSize);
       const plain = await io.open(tailPath, { read: false, write: true });
       try {
+        // Cut first: fallocate keeps existing bytes, and frames left beyond a hole of lost writes
+        // must never become readable again after an append (etcd's ZeroToEnd truncates too).
+        await plain.truncate(tailSeg.end);
         await prepareRange(plain, tailSeg.end, zeroEnd, opts.preallocation);
       } finally {
         await plain.close();
