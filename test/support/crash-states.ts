@@ -19,6 +19,8 @@ export function scratchDir(prefix: string): string {
   return dir;
 }
 
+let slotCounter = 0;
+
 export interface CrashRunResult {
   /** Distinct states checked. */
   checked: number;
@@ -43,14 +45,13 @@ export async function checkCrashStates(opts: {
   const seen = opts.seen ?? new Set<string>();
   let checked = 0;
   let generated = 0;
-  let slot = 0;
   for (const state of opts.rec.crashStates({ variants: opts.variants, seed: opts.seed })) {
     generated++;
     // Same tree and same acknowledgements: same verdict.
     const key = `${JSON.stringify(state.marks.length)}#${treeKey(state.tree)}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const dir = path.join(opts.scratch, `s${slot++}`);
+    const dir = path.join(opts.scratch, `s${slotCounter++}`);
     fs.mkdirSync(dir);
     try {
       materialise(state.tree, dir);
@@ -58,7 +59,7 @@ export async function checkCrashStates(opts: {
     } catch (err) {
       const files = [...state.tree].map(([p, c]) => `${p}${c === null ? '/' : ` (${c.length} B)`}`).join(', ');
       const e = new Error(
-        `crash state at event ${state.at}/${opts.rec.history.length} (${state.how}; marks ${state.marks.length}; files: ${files}) failed: ${(err as Error)?.stack ?? String(err)}`,
+        `crash state ${process.env["KEEP_TMP"] ? dir + " " : ""}at event ${state.at}/${opts.rec.history.length} (${state.how}; marks ${state.marks.length}; files: ${files}) failed: ${(err as Error)?.stack ?? String(err)}`,
       );
       throw e;
     } finally {
