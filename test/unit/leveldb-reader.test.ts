@@ -315,3 +315,13 @@ test('nextBatch() and batches() return the same records as one-by-one iteration'
   assert.equal((await reader.nextBatch(5)).length, 5);
   assert.equal(reader.lastRecordOffset, one[4]!.offset);
 });
+
+test('records are independent copies: writing into one changes no other record and not the file', async () => {
+  const records = Array.from({ length: 400 }, (_, i) => big(String.fromCharCode(97 + (i % 26)), (i * 1237) % 20000));
+  const file = logFile(log(...records));
+  const got: Uint8Array[] = [];
+  for await (const r of readLevelDBLog(file)) got.push(r.data);
+  for (let i = 0; i < got.length; i += 2) got[i]!.fill(0x21);
+  for (let i = 1; i < got.length; i += 2) assert.equal(Buffer.from(got[i]!).toString('latin1'), records[i], `record ${i}`);
+  assert.deepEqual((await read(file)).records.map((r) => r.data), records);
+});
