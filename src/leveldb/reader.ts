@@ -675,7 +675,9 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     const bounds = this.crcBounds;
     let count = 0;
     let h = this.bufStart;
-    while (this.bufEnd - h >= HEADER) {
+    // The arrays were sized to the file when it was opened: in a file that has grown since, records
+    // beyond their capacity get their CRC computed one by one (crcForRecordAt).
+    while (this.bufEnd - h >= HEADER && count < positions.length) {
       const length = b[h + 4]! | (b[h + 5]! << 8);
       const type = b[h + 6]!;
       const headerSize = this.rocksdb && isRecyclable(type) ? RECYCLABLE_HEADER : HEADER;

@@ -325,3 +325,18 @@ test('records are independent copies: writing into one changes no other record a
   for (let i = 1; i < got.length; i += 2) assert.equal(Buffer.from(got[i]!).toString('latin1'), records[i], `record ${i}`);
   assert.deepEqual((await read(file)).records.map((r) => r.data), records);
 });
+
+test('a file that grows between open and the first read is read to its new end', async () => {
+  const records = Array.from({ length: 2000 }, (_, i) => big('g', i % 50));
+  const file = logFile(log(...records));
+  let calls = 0;
+  const io: IoBackend = Object.create(defaultBackend);
+  io.open = async (p, opts) => {
+    const real = await defaultBackend.open(p, opts);
+    const wrapped: WalFile = Object.create(real);
+    wrapped.size = async () => (calls++ === 0 ? 20 : real.size()); // as if it were 20 bytes at open
+    return wrapped;
+  };
+  assert.deepEqual((await read(file, { io })).records.map((r) => r.data), records);
+  assert.ok(calls >= 2);
+});
