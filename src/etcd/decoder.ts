@@ -98,6 +98,8 @@ export class Decoder {
   private qRunning = new Uint32Array(256);
   /** The error etcd would return after the queued records. */
   private pendingError: WalError | null = null;
+  /** For a CRC mismatch: the running CRC including the bad record (what etcd's decoder holds). */
+  private pendingCrc = -1;
 
   constructor(
     private readonly io: IoBackend,
@@ -160,7 +162,11 @@ export class Decoder {
         this.crc = this.qRunning[i]!;
         return 1;
       }
-      if (this.pendingError !== null) throw this.pendingError;
+      if (this.pendingError !== null) {
+        // etcd updates its running CRC with the bad record before validating it
+        if (this.pendingCrc >= 0) this.crc = this.pendingCrc;
+        throw this.pendingError;
+      }
       if (this.finished) return 0;
       if (!this.scan()) return -1;
     }
@@ -412,6 +418,7 @@ export class Decoder {
         running = results![k++]!;
         if (stored !== running) {
           this.qLen = i;
+          this.pendingCrc = running;
           const off = this.qOffset[i]!;
           const recPos = off - this.bufStart + FRAME_SIZE_BYTES;
           const torn = this.isTornEntry(this.buf, off, recPos, this.qFrameLen[i]! - FRAME_SIZE_BYTES);
