@@ -264,11 +264,7 @@ async function exercise(dir: string, base: Base): Promise<void> {
 const REPAIR_COPY_BUFFER = 1 << 20;
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 120);
 
-// Known bug, reported (not fixed here: src/etcd/decoder.ts had another helper's uncommitted
-// rewrite): Decoder.fill() allocates max(chunkSize, wanted) = 1 MiB per segment, whatever the
-// file size. Fix: cap the chunk at what the file can still fill. Remove `todo` once fixed.
-const DECODER_CHUNK_TODO = 'Decoder.fill() allocates its 1 MiB chunk even for small files';
-test('regression: reading a small WAL never allocates a read buffer far larger than its files', { todo: DECODER_CHUNK_TODO }, async () => {
+test('regression: reading a small WAL never allocates a read buffer far larger than its files', async () => {
   const scratch = scratchDir('nodewal-fz-');
   const base = await buildBase(path.join(scratch, 'base'));
   const io = new FaultIo(defaultBackend);
