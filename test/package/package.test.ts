@@ -120,7 +120,7 @@ before(() => {
 });
 
 describe('the packed tarball', () => {
-  test('ships dist/, the types, the ESM wrapper, the install script and a linux-x64 prebuild; no sources or tests', () => {
+  test('ships dist/ (fresh), the types, the ESM wrapper, the install script and a linux-x64 prebuild; no sources or tests', () => {
     const listing = ok(run('tar', ['-tzf', tarball], work, { ...cleanEnv(), PATH: process.env['PATH']! }), 'tar -t')
       .split('\n')
       .filter(Boolean);
@@ -143,6 +143,12 @@ describe('the packed tarball', () => {
       );
     }
     assert.deepEqual(listing.filter((f) => /^package\/(src|test|bench|build|examples|node_modules)\//.test(f)), []);
+    // prepack empties dist/ before prepare rebuilds it: no compiled file of a deleted source ships.
+    const stale = listing
+      .filter((f) => /^package\/dist\/.*\.js$/.test(f))
+      .map((f) => f.replace(/^package\/dist\//, 'src/').replace(/\.js$/, '.ts'))
+      .filter((src) => !fs.existsSync(path.join(repo, src)));
+    assert.deepEqual(stale, []);
   });
 });
 
