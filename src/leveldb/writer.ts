@@ -3,6 +3,7 @@
  * log::Writer writes (db/log_writer.cc), including the zero-length fragment when exactly 7 bytes
  * are left in a block and resuming an existing file at `size % 32768`.
  */
+import { dirname } from 'node:path';
 import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend, WalFile } from '../io/types';
@@ -170,8 +171,11 @@ export class LevelDBLogWriter {
   static async open(path: string, options: LevelDBLogWriterOptions = {}): Promise<LevelDBLogWriter> {
     const io = options.io ?? defaultBackend;
     if (options.repairTail) await truncateTornTail(path, io);
-    const file = await io.open(path, { read: true, write: true, create: true });
+    const { file, created } = await openOrCreate(path, io);
     try {
+      // A new file's directory entry is not durable until its directory is fsynced: without this,
+      // records synced into it could vanish with the whole file on power loss.
+      if (created) await io.fsyncDir(dirname(path));
       return new LevelDBLogWriter(file, io, await file.size());
     } catch (err) {
       await file.close();
@@ -310,6 +314,16 @@ export class LevelDBLogWriter {
       group.reject(new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, { ...where, cause: err }));
     }
   }
+}
+
+/** Opens `path` for appending, creating it if missing, and says whether it was created (race-free: O_EXCL first). */
+async function openOrCreate(path: string, io: IoBackend): Promise<{ file: WalFile; created: boolean }> {
+  try {
+    return { file: await io.open(path, { read: true, write: true, create: true, exclusive: true }), created: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return { file: await io.open(path, { read: true, write: true }), created: false };
 }
 
 /** Cuts `path` to the end of its last complete record (no-op when the file is missing or intact). */

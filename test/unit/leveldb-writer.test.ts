@@ -15,8 +15,12 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** Counts the calls the writer makes through its io option. */
 function countingIo(failWrites = false) {
-  const calls = { chain: 0, crc: 0, write: 0, datasync: 0 };
+  const calls = { chain: 0, crc: 0, write: 0, datasync: 0, fsyncDir: 0 };
   const io: IoBackend = Object.create(defaultBackend);
+  io.fsyncDir = async (dir) => {
+    calls.fsyncDir++;
+    return defaultBackend.fsyncDir(dir);
+  };
   io.crc32cChain = (data, bounds, seed) => {
     calls.chain++;
     return defaultBackend.crc32cChain(data, bounds, seed);
@@ -115,7 +119,7 @@ test('addRecords: one write and one CRC call for the whole batch; sync in the sa
   const writer = await LevelDBLogWriter.open(file, { io });
   const records = Array.from({ length: 500 }, (_, i) => new Uint8Array(100 + (i % 300)).fill(i & 0xff));
   await writer.addRecords(records, { sync: true });
-  assert.deepEqual(calls, { chain: 1, crc: 0, write: 1, datasync: 1 });
+  assert.deepEqual(calls, { chain: 1, crc: 0, write: 1, datasync: 1, fsyncDir: 1 });
   await writer.close();
   const back = [];
   for await (const r of readLevelDBLog(file)) back.push(Buffer.from(r.data));
@@ -211,4 +215,13 @@ test('group commit: calls made while a write is in flight share one write and on
   await w.close();
   const expected = [...records, ...['a', 'b', 'c', 'd'].map((s) => Buffer.from(s))];
   assert.ok(fs.readFileSync(file).equals(encodeLevelDBRecords(expected).bytes));
+});
+
+test('creating the log fsyncs its directory (the new entry must survive power loss); reopening does not', async () => {
+  const file = path.join(tempDir(), '000007.log');
+  const { io, calls } = countingIo();
+  await (await LevelDBLogWriter.open(file, { io })).close();
+  assert.equal(calls.fsyncDir, 1);
+  await (await LevelDBLogWriter.open(file, { io })).close();
+  assert.equal(calls.fsyncDir, 1);
 });
