@@ -143,6 +143,8 @@ describe('the packed tarball', () => {
       );
     }
     assert.deepEqual(listing.filter((f) => /^package\/(src|test|bench|build|examples|node_modules)\//.test(f)), []);
+    // Source maps would point at src/, which is not shipped.
+    assert.deepEqual(listing.filter((f) => f.endsWith('.map')), []);
     // prepack empties dist/ before prepare rebuilds it: no compiled file of a deleted source ships.
     const stale = listing
       .filter((f) => /^package\/dist\/.*\.js$/.test(f))
