@@ -228,10 +228,14 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
 
   /** Iterates in batches: `for await (const records of reader.batches()) {}`. */
   async *batches(): AsyncGenerator<LevelDBRecord[]> {
-    for (;;) {
-      const batch = await this.read(Infinity);
-      if (batch.length === 0) return;
-      yield batch;
+    try {
+      for (;;) {
+        const batch = await this.read(Infinity);
+        if (batch.length === 0) return;
+        yield batch;
+      }
+    } finally {
+      await this.close(); // also when the loop is left early
     }
   }
 

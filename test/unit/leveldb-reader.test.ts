@@ -259,6 +259,11 @@ test('breaking out of the loop closes the file', async () => {
     break;
   }
   assert.equal(openFiles(), 0);
+  for await (const batch of readLevelDBLog(file, { io }).batches()) {
+    assert.equal(batch.length, 3);
+    break;
+  }
+  assert.equal(openFiles(), 0);
 });
 
 /** A RocksDB recyclable record: 11-byte header, CRC over type, log number and payload. */
