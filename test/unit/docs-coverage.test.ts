@@ -24,14 +24,28 @@ test('docs/troubleshooting.md has a heading for every WalError code', () => {
   assert.deepEqual(missing, []);
 });
 
-test('relative links in docs/*.md point at existing files', () => {
+/** Relative links in `file` that do not resolve from `base`. */
+function brokenLinks(file: string, base: string): string[] {
   const broken: string[] = [];
-  for (const name of fs.readdirSync(docs).filter((f) => f.endsWith('.md'))) {
-    for (const m of read(name).matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
-      const target = m[1]!;
-      if (/^[a-z]+:/.test(target)) continue; // http(s): and the like
-      if (!fs.existsSync(path.join(docs, target))) broken.push(`${name} -> ${target}`);
-    }
+  for (const m of fs.readFileSync(file, 'utf8').matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+    const target = m[1]!;
+    if (/^[a-z]+:/.test(target)) continue; // http(s): and the like
+    if (!fs.existsSync(path.join(base, target))) broken.push(`${path.relative(root, file)} -> ${target}`);
   }
+  return broken;
+}
+
+const root = path.join(docs, '..');
+
+test('relative links in docs/*.md point at existing files', () => {
+  const broken = fs
+    .readdirSync(docs)
+    .filter((f) => f.endsWith('.md') && f !== 'readme-sections.md')
+    .flatMap((f) => brokenLinks(path.join(docs, f), docs));
   assert.deepEqual(broken, []);
+});
+
+test('links in docs/readme-sections.md (written for the root README) and README.md point at existing files', () => {
+  const files = [path.join(docs, 'readme-sections.md'), path.join(root, 'README.md')].filter((f) => fs.existsSync(f));
+  assert.deepEqual(files.flatMap((f) => brokenLinks(f, root)), []);
 });
