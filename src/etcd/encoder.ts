@@ -5,7 +5,7 @@
  */
 import type { IoBackend, WalFile } from '../io/types';
 import type { Entry } from './codec';
-import { type EncodedFrames, type RecordInput, encodeEntryFrames, encodeFrames, FRAME_SIZE_BYTES } from './frame';
+import { type EncodedFrames, type RecordInput, encodeEntryFrames, encodeFrames } from './frame';
 import { PageWriter } from './page-writer';
 
 const MIN_POOLED = 256 * 1024;
@@ -67,13 +67,7 @@ export class Encoder {
   }
 
   private feed(frames: EncodedFrames): void {
-    const { bytes, frameEnds } = frames;
-    let start = 0;
-    for (const end of frameEnds) {
-      this.pw.writeRange(bytes, start, start + FRAME_SIZE_BYTES);
-      this.pw.writeRange(bytes, start + FRAME_SIZE_BYTES, end);
-      start = end;
-    }
+    this.pw.writeFrames(frames.bytes, frames.frameEnds);
     this.crc = frames.crc;
   }
 }

@@ -11,6 +11,8 @@ import type { WalFile } from '../io/types';
 
 /** etcd `walPageBytes` = 8 × minSectorSize: flushes past the watermark stay page aligned. */
 export const WAL_PAGE_BYTES = 4096;
+/** The length word every frame starts with, written by etcd's encoder as a write of its own. */
+const FRAME_LENGTH_WORD = 8;
 /** etcd `defaultBufferBytes`: the page writer flushes once it would hold more than this. */
 export const DEFAULT_BUFFER_BYTES = 128 * 1024;
 
@@ -104,6 +106,34 @@ export class PageWriter {
         start += whole;
       }
       // the remainder is written to the buffer (etcd recurses)
+    }
+  }
+
+  /**
+   * Feeds frames laid out back to back in `bytes` (frame i ends at frameEnds[i]) as etcd's encoder
+   * does: two writes per frame, length word then record. Runs of frames that fit under the
+   * watermark are appended in one step (no flush decision can happen inside them).
+   */
+  writeFrames(bytes: Uint8Array, frameEnds: readonly number[]): void {
+    const count = frameEnds.length;
+    let pos = 0;
+    let i = 0;
+    while (i < count) {
+      const room = DEFAULT_BUFFER_BYTES - this.buffered;
+      if (frameEnds[i]! - pos <= room) {
+        let j = i;
+        while (j + 1 < count && frameEnds[j + 1]! - pos <= room) j++;
+        const end = frameEnds[j]!;
+        pushSpan(this.bufferedSpans, bytes, pos, end);
+        this.buffered += end - pos;
+        pos = end;
+        i = j + 1;
+        continue;
+      }
+      this.writeRange(bytes, pos, pos + FRAME_LENGTH_WORD);
+      this.writeRange(bytes, pos + FRAME_LENGTH_WORD, frameEnds[i]!);
+      pos = frameEnds[i]!;
+      i++;
     }
   }
 

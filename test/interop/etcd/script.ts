@@ -65,6 +65,7 @@ export interface OpResult {
   snapshots?: { index: string; term: string }[];
   files?: FileResult[];
   ns?: number;
+  cpuNs?: number;
   bytes?: number;
 }
 

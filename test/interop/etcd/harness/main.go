@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/raft/raftpb"
@@ -280,22 +281,31 @@ func main() {
 		case "benchSave":
 			benchSave(op)
 		case "benchReadAll":
+			c0 := cpuNs()
 			t0 := time.Now()
 			w, err = wal.OpenForRead(nil, op.Dir, walpb.Snapshot{})
 			must(err)
 			_, _, ents, err := w.ReadAll()
 			el := time.Since(t0)
+			cpu := cpuNs() - c0
 			n := 0
 			for _, e := range ents {
 				n += len(e.Data)
 			}
-			emit(map[string]interface{}{"op": op.Op, "error": errText(err), "count": len(ents), "bytes": n, "ns": el.Nanoseconds()})
+			emit(map[string]interface{}{"op": op.Op, "error": errText(err), "count": len(ents), "bytes": n, "ns": el.Nanoseconds(), "cpuNs": cpu})
 			w.Close()
 			w = nil
 		default:
 			panic(fmt.Sprintf("unknown op %q", op.Op))
 		}
 	}
+}
+
+// cpuNs: user+system CPU time of this process so far (all threads), in ns.
+func cpuNs() int64 {
+	var ru syscall.Rusage
+	must(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // benchSave: Saves of op.Batch entries of op.EntrySize bytes into a fresh WAL; times the Saves only.
@@ -316,11 +326,13 @@ func benchSave(op Op) {
 		}
 		batches[s] = ents
 	}
+	c0 := cpuNs()
 	t0 := time.Now()
 	for s, ents := range batches {
 		must(w.Save(raftpb.HardState{Term: 1, Vote: 1, Commit: uint64(s*op.Batch + 1)}, ents))
 	}
 	el := time.Since(t0)
+	cpu := cpuNs() - c0
 	must(w.Close())
-	emit(map[string]interface{}{"op": op.Op, "ns": el.Nanoseconds(), "entries": index})
+	emit(map[string]interface{}{"op": op.Op, "ns": el.Nanoseconds(), "cpuNs": cpu, "entries": index})
 }
