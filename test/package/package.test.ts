@@ -12,7 +12,8 @@
  *   - inside a worker_threads Worker, and in two at once;
  *   - a second process opening a WAL in use → ERR_WAL_LOCKED.
  *
- * Run with `npm run test:package` (about a minute: one pack, two offline installs).
+ * Run with `npm run test:package` (under a minute: one pack, two offline installs). It targets
+ * linux-x64 glibc, the platform the package ships a prebuild for.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -168,6 +169,22 @@ describe('installed with no compiler on PATH', () => {
     const out = JSON.parse(node(app, `console.log(JSON.stringify(require('nodewal').backend))`));
     assert.equal(out.kind, 'native', JSON.stringify(out));
     assert.match(out.reason, /prebuilds[\\/]linux-x64[\\/]/);
+  });
+
+  test('on musl the glibc prebuild is not picked (LIBC=musl, as node-gyp-build detects Alpine): fallback', () => {
+    const out = JSON.parse(node(app, `console.log(JSON.stringify(require('nodewal').backend))`, { env: { LIBC: 'musl' } }));
+    assert.equal(out.kind, 'fallback');
+    assert.match(out.reason, /No native build was found .*libc=musl/);
+  });
+
+  test('WAL_NATIVE_PATH loads a binary from anywhere (the bundler escape hatch)', () => {
+    const prebuilds = path.join(app, 'node_modules', 'nodewal', 'prebuilds', 'linux-x64');
+    const elsewhere = path.join(work, 'copied-addon.node');
+    fs.copyFileSync(path.join(prebuilds, fs.readdirSync(prebuilds).find((f) => f.endsWith('.node'))!), elsewhere);
+    const out = JSON.parse(
+      node(app, `console.log(JSON.stringify(require('nodewal').backend))`, { env: { WAL_NATIVE_PATH: elsewhere, LIBC: 'musl' } }),
+    );
+    assert.deepEqual([out.kind, out.reason], ['native', `addon loaded from ${elsewhere}`]);
   });
 
   test('WAL_NATIVE=0 uses the fallback', () => {
