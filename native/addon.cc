@@ -35,13 +35,26 @@ struct Bytes {
   size_t length;
 };
 
+// One raw Node-API query per buffer (node-addon-api's wrappers would make three): batches of
+// thousands of buffers per write are normal here.
+bool GetBytes(napi_env env, napi_value value, Bytes* out) {
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  // Fails with napi_invalid_arg (no exception) for anything that is not a typed array.
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_uint8_array) return false;
+  out->data = static_cast<uint8_t*>(data);
+  out->length = length;
+  return true;
+}
+
 Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  const Napi::Value value = info[i];
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  Bytes bytes{};
+  if (!GetBytes(info.Env(), info[i], &bytes)) {
     throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Uint8Array or Buffer");
   }
-  Napi::Uint8Array array = value.As<Napi::Uint8Array>();
-  return {array.Data(), array.ElementLength()};
+  return bytes;
 }
 
 double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -230,7 +243,7 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     return RunIoJob(info.Env(), Async, std::move(job));
   }
 
-  // write(fd, buffers[], position, datasync, path?) -> undefined (pwritev + optional fdatasync)
+  // write(fd, buffers[], position, datasync, path?) -> undefined (pwritev + optional fdatasync).
   template <bool Async>
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -244,16 +257,18 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     const uint32_t count = buffers.Length();
     auto iov = std::make_shared<std::vector<iovec>>();
     iov->reserve(count);
-    if (Async) job.keep_alive.reserve(count);
     for (uint32_t i = 0; i < count; i++) {
-      Napi::Value item = buffers[i];
-      if (!item.IsTypedArray() || item.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      napi_value item = nullptr;
+      Bytes bytes{};
+      if (napi_get_element(env, buffers, i, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
         throw Napi::TypeError::New(env, "buffers[" + std::to_string(i) + "] must be a Uint8Array or Buffer");
       }
-      Napi::Uint8Array array = item.As<Napi::Uint8Array>();
-      iov->push_back({array.Data(), array.ElementLength()});
-      if (Async) job.keep_alive.push_back(item);
+      iov->push_back({bytes.data, bytes.length});
     }
+    // Async: the job references the array, which keeps every buffer in it alive until the job
+    // completes (as node:fs's writev does). Contract: the caller must not remove buffers from
+    // this array meanwhile; src/io/native.ts passes a private copy.
+    if (Async) job.keep_alive = buffers;
     job.work = [=] { return WriteAll(fd, iov.get(), position, datasync); };
     return RunIoJob(env, Async, std::move(job));
   }
@@ -266,7 +281,7 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     const int64_t position = ArgInt64(info, 2, "position");
     IoJob job;
     job.path = ArgPathForErrors(info, 3);
-    if (Async) job.keep_alive.push_back(info[1]);
+    if (Async) job.keep_alive = info[1];
     auto done = std::make_shared<size_t>(0);
     job.work = [=] { return ReadFull(fd, target.data, target.length, position, done.get()); };
     job.result = [done](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*done)); };

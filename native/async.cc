@@ -13,9 +13,8 @@ class IoWorker final : public Napi::AsyncWorker {
  public:
   IoWorker(Napi::Env env, IoJob job)
       : Napi::AsyncWorker(env, "nodewal:io"), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {
-    refs_.reserve(job_.keep_alive.size());
-    for (const Napi::Value& value : job_.keep_alive) refs_.push_back(Napi::Persistent(value.As<Napi::Object>()));
-    job_.keep_alive.clear();
+    if (!job_.keep_alive.IsEmpty()) ref_ = Napi::Persistent(job_.keep_alive.As<Napi::Object>());
+    job_.keep_alive = Napi::Value();
   }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -36,7 +35,7 @@ class IoWorker final : public Napi::AsyncWorker {
  private:
   IoJob job_;
   Napi::Promise::Deferred deferred_;
-  std::vector<Napi::ObjectReference> refs_;
+  Napi::ObjectReference ref_;
   IoStatus status_;
 };
 

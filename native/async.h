@@ -20,9 +20,9 @@ struct IoJob {
   std::function<Napi::Value(Napi::Env)> result;
   // Shown in errors as `path`.
   std::string path;
-  // JS values (buffers) the job reads or writes: referenced until the job completes so the
-  // garbage collector cannot free their memory while a threadpool thread uses it.
-  std::vector<Napi::Value> keep_alive;
+  // The JS object (a buffer, or an array of them) the job reads or writes: referenced until the
+  // job completes so the garbage collector cannot free its memory while a threadpool thread uses it.
+  Napi::Value keep_alive;
 };
 
 // Sync: runs the job now and returns its result or throws the fs error.

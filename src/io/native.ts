@@ -189,7 +189,11 @@ class NativeFile implements WalFile {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.track((fd) => this.addon.write(fd, buffers, position, opts?.datasync === true, this.path), 'write');
+    // The addon keeps the array it is given alive until the write completes, and with it the
+    // buffers: give it a private copy, so a caller reusing its own array cannot free a buffer
+    // under the threadpool thread.
+    const held = buffers.slice();
+    return this.track((fd) => this.addon.write(fd, held, position, opts?.datasync === true, this.path), 'write');
   }
 
   writeSync(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): void {

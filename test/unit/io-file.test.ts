@@ -61,16 +61,43 @@ test('pwritev of many buffers (more than IOV_MAX) lands in order, with datasync'
   assert.deepEqual(fs.readFileSync(file), want);
 });
 
-test('a buffer handed to an async write may be dropped by the caller at once', async () => {
-  const file = path.join(tempDir(), 'gc.bin');
+test('buffers stay alive until a queued async write runs, even when the caller reuses its array', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'gc.bin');
   const f = await io.open(file, { write: true, create: true });
+  // Native: fill the libuv threadpool with waiting lock calls so the writes below stay queued
+  // while their buffers lose every JS reference but the backend's and are garbage-collected.
+  const gate = path.join(dir, 'gate');
+  const holder = await io.open(gate, { write: true, create: true });
+  await holder.lock({ wait: false });
+  const poolSize = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
+  const waiters: Promise<void>[] = [];
+  for (let i = 0; i < poolSize; i++) {
+    const w = await io.open(gate, { write: true });
+    waiters.push(w.lock({ wait: true }).then(() => w.close()));
+  }
+  await new Promise((r) => setTimeout(r, 50));
+
   const writes: Promise<void>[] = [];
-  for (let i = 0; i < 50; i++) writes.push(f.write([pattern(4096, i)], i * 4096));
-  collectGarbage(); // the addon's references alone must keep the buffers alive
+  const reused: Uint8Array[] = [];
+  for (let i = 0; i < 20; i++) {
+    reused.length = 0; // a caller that reuses its array for the next batch
+    reused.push(pattern(64 * 1024, i));
+    writes.push(f.write(reused, i * 64 * 1024));
+  }
+  reused.length = 0;
+  collectGarbage();
+  await new Promise((r) => setTimeout(r, 100));
+  collectGarbage();
+
+  holder.closeSync(); // (sync: an async close would queue behind the waiters) releases the gate
+  await Promise.all(waiters);
   await Promise.all(writes);
   await f.close();
   const disk = fs.readFileSync(file);
-  for (let i = 0; i < 50; i++) assert.deepEqual(new Uint8Array(disk.subarray(i * 4096, (i + 1) * 4096)), pattern(4096, i));
+  for (let i = 0; i < 20; i++) {
+    assert.deepEqual(new Uint8Array(disk.subarray(i * 65536, (i + 1) * 65536)), pattern(65536, i), `write ${i}`);
+  }
 });
 
 test('truncate and allocate', async () => {
