@@ -48,30 +48,45 @@ function batches(saves: number): Entry[][] {
   return Array.from({ length: saves }, () => Array.from({ length: BATCH }, () => ({ term: 1n, index: ++index, type: 0, data })));
 }
 
-async function ourSave(io: IoBackend, dir: string, saves: number, noSync: boolean): Promise<number> {
+/** Wall-clock and CPU time (all threads of the process: user + system) of one timed run, in ns. */
+interface Timing {
+  ns: number;
+  cpu: number;
+}
+
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+};
+
+async function ourSave(io: IoBackend, dir: string, saves: number, noSync: boolean): Promise<Timing> {
   fs.rmSync(dir, { recursive: true, force: true });
   const bs = batches(saves);
   const w = await WAL.create(dir, new TextEncoder().encode('bench'), { io, unsafeNoFsync: noSync });
+  const c0 = cpuNow();
   const start = process.hrtime.bigint();
   for (let s = 0; s < bs.length; s++) await w.save({ term: 1n, vote: 1n, commit: BigInt(s * BATCH + 1) }, bs[s]!);
   const ns = Number(process.hrtime.bigint() - start);
+  const cpu = cpuNow() - c0;
   await w.close();
-  return ns;
+  return { ns, cpu };
 }
 
-function goSave(dir: string, saves: number, noSync: boolean): number {
+function goSave(dir: string, saves: number, noSync: boolean): Timing {
   fs.rmSync(dir, { recursive: true, force: true });
   const [r] = runGo([{ op: 'benchSave', dir, entrySize: ENTRY, batch: BATCH, saves, noSync }], 600_000);
-  return r!.ns!;
+  return { ns: r!.ns!, cpu: r!.cpuNs! };
 }
 
-async function ourReadAll(io: IoBackend, dir: string): Promise<{ ns: number; count: number }> {
+async function ourReadAll(io: IoBackend, dir: string): Promise<Timing & { count: number }> {
+  const c0 = cpuNow();
   const start = process.hrtime.bigint();
   const w = await WAL.openForRead(dir, { index: 0n, term: 0n }, { io });
   const res = await w.readAll();
   const ns = Number(process.hrtime.bigint() - start);
+  const cpu = cpuNow() - c0;
   await w.close();
-  return { ns, count: res.entries.length };
+  return { ns, cpu, count: res.entries.length };
 }
 
 const comparable = (d: string) => dumpDir(d).filter((f) => !f.name.endsWith('.lock') && !f.name.endsWith('.tmp'));
@@ -81,6 +96,15 @@ async function main(): Promise<void> {
   const impls = [...backends.map(([n]) => n), 'etcd (Go)'];
   rows.push(`| work | ${impls.join(' | ')} | ${impls.slice(0, -1).map((n) => `${n} / etcd`).join(' | ')} |`);
   rows.push(`|---|${impls.map(() => '---:').join('|')}|${impls.slice(0, -1).map(() => '---:').join('|')}|`);
+  /** One table row: throughput from the median wall time, and CPU ms (median) in brackets. */
+  const row = (label: string, bytes: number, results: Record<string, Timing[]>): string => {
+    const med = Object.fromEntries(impls.map((n) => [n, median(results[n]!.map((t) => t.ns))]));
+    const cpu = Object.fromEntries(impls.map((n) => [n, median(results[n]!.map((t) => t.cpu))]));
+    const mbps = (ns: number): number => bytes / 1e6 / (ns / 1e9);
+    const cells = impls.map((n) => `${mbps(med[n]!).toFixed(0)} MB/s (${(med[n]! / 1e6).toFixed(0)} ms; CPU ${(cpu[n]! / 1e6).toFixed(0)} ms)`);
+    const ratios = impls.slice(0, -1).map((n) => `${(mbps(med[n]!) / mbps(med['etcd (Go)']!)).toFixed(2)}x (CPU ${(cpu['etcd (Go)']! / cpu[n]!).toFixed(2)}x)`);
+    return `| ${label} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`;
+  };
 
   for (const [label, saves, noSync] of [
     ['save, 1 KiB x 100 per Save, fdatasync', 300, false],
@@ -89,7 +113,7 @@ async function main(): Promise<void> {
     const goDir = path.join(root, 'go-save', 'wal');
     goSave(goDir, Math.min(saves, 50), noSync);
     const reference = comparable(goDir);
-    const results: Record<string, number[]> = {};
+    const results: Record<string, Timing[]> = {};
     for (const [name, io] of backends) {
       const d = path.join(root, `${name}-save`, 'wal');
       await ourSave(io, d, Math.min(saves, 50), noSync);
@@ -99,14 +123,7 @@ async function main(): Promise<void> {
       for (const [name, io] of backends) (results[name] ??= []).push(await ourSave(io, path.join(root, `${name}-save`, 'wal'), saves, noSync));
       (results['etcd (Go)'] ??= []).push(goSave(goDir, saves, noSync));
     }
-    const mbps = (ns: number): number => (saves * BATCH * ENTRY) / 1e6 / (ns / 1e9);
-    const med = Object.fromEntries(impls.map((n) => [n, median(results[n]!)]));
-    rows.push(
-      `| ${label} (${saves * BATCH} entries) | ${impls.map((n) => `${mbps(med[n]!).toFixed(0)} MB/s (${((saves * BATCH) / (med[n]! / 1e9) / 1000).toFixed(0)}k entries/s)`).join(' | ')} | ${impls
-        .slice(0, -1)
-        .map((n) => `${(mbps(med[n]!) / mbps(med['etcd (Go)']!)).toFixed(2)}x`)
-        .join(' | ')} |`,
-    );
+    rows.push(row(`${label} (${saves * BATCH} entries, payload MB/s)`, saves * BATCH * ENTRY, results));
   }
 
   // readAll of a large WAL written by etcd itself (no fsync, to build it quickly).
@@ -114,28 +131,20 @@ async function main(): Promise<void> {
   const saves = Math.ceil((READ_MB * 1e6) / (ENTRY * BATCH));
   goSave(big, saves, true);
   const onDisk = fs.readdirSync(big).reduce((s, n) => s + fs.statSync(path.join(big, n)).size, 0);
-  const results: Record<string, number[]> = {};
+  const results: Record<string, Timing[]> = {};
   let count = 0;
   for (let run = 0; run <= RUNS; run++) {
     for (const [name, io] of backends) {
       const r = await ourReadAll(io, big);
       count = r.count;
-      if (run > 0) (results[name] ??= []).push(r.ns); // run 0 warms the page cache and the JIT
+      if (run > 0) (results[name] ??= []).push(r); // run 0 warms the page cache and the JIT
     }
     const [g] = runGo([{ op: 'benchReadAll', dir: big }], 600_000);
     assert.equal(g!.count, count);
-    if (run > 0) (results['etcd (Go)'] ??= []).push(g!.ns!);
+    if (run > 0) (results['etcd (Go)'] ??= []).push({ ns: g!.ns!, cpu: g!.cpuNs! });
   }
   // Throughput counts the WAL's content (frames), not the preallocated zero tail.
-  const bytes = count * FRAME_BYTES;
-  const mbps = (ns: number): number => bytes / 1e6 / (ns / 1e9);
-  const med = Object.fromEntries(impls.map((n) => [n, median(results[n]!)]));
-  rows.push(
-    `| readAll, ${(bytes / 1e6).toFixed(0)} MB of frames, ${(onDisk / 1e6).toFixed(0)} MB on disk (${count} entries of 1 KiB) | ${impls.map((n) => `${mbps(med[n]!).toFixed(0)} MB/s (${(med[n]! / 1e6).toFixed(0)} ms)`).join(' | ')} | ${impls
-      .slice(0, -1)
-      .map((n) => `${(mbps(med[n]!) / mbps(med['etcd (Go)']!)).toFixed(2)}x`)
-      .join(' | ')} |`,
-  );
+  rows.push(row(`readAll, ${((count * FRAME_BYTES) / 1e6).toFixed(0)} MB of frames, ${(onDisk / 1e6).toFixed(0)} MB on disk (${count} entries of 1 KiB)`, count * FRAME_BYTES, results));
 
   console.log(`etcd WAL, medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus().length} CPUs, ${root}\n`);
   console.log(rows.join('\n'));
