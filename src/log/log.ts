@@ -23,6 +23,7 @@ import {
   newSegment,
   type SegmentInfo,
 } from './segment-index';
+import { FRONT_MARKER, readFrontMarker, removeFrontMarker, writeFrontMarker } from './front-marker';
 import { SegmentPreparer, prepareRange } from './segment-preparer';
 import { TailWriter } from './tail-writer';
 
@@ -226,7 +227,9 @@ export class Log extends EventEmitter {
       const tail = await TailWriter.attach(io, tailFile, tailSeg.end, scan.tailCrc);
       const preparer = new SegmentPreparer(io, dir, opts.segmentSize, opts.preallocation);
       preparer.start();
-      return new Log(dir, opts, io, scan.segments, tail, preparer, scan, scan.repaired);
+      const log = new Log(dir, opts, io, scan.segments, tail, preparer, scan, scan.repaired);
+      await log.restoreFront();
+      return log;
     } catch (err) {
       await tailFile.close();
       throw err;
@@ -673,7 +676,7 @@ export class Log extends EventEmitter {
    * snapshot record {index-1, term} is written and synced, then every whole segment that etcd's
    * `Open` at that snapshot would not select is unlinked, then the directory is fsynced.
    */
-  truncateFront(index: bigint): Promise<void> {
+  async truncateFront(index: bigint): Promise<void> {
     const idx = toIndex('index', index);
     return this.exclusive(async () => {
       if (idx <= this.firstIndexN()) return;
@@ -718,7 +721,7 @@ export class Log extends EventEmitter {
    * later segments are unlinked and the bytes from entry index+1 on are overwritten with zeros and
    * synced, so neither this Log nor etcd's ReadAll can see them again, even after a reopen.
    */
-  truncateBack(index: bigint): Promise<void> {
+  async truncateBack(index: bigint): Promise<void> {
     const idx = toIndex('index', index);
     return this.exclusive(async () => {
       if (idx >= this.written) return;
@@ -730,6 +733,11 @@ export class Log extends EventEmitter {
       const seg = this.segments[si]!;
       const at = await this.locate(seg, dropFrom);
       const tailIdx = this.segments.length - 1;
+      const snap = this.snapshotAt;
+      // The front-truncation record lies in the bytes about to be dropped: keep it in a marker
+      // file until it is written again (see front-marker.ts).
+      const snapDropped = snap !== null && this.snapshotIndex > 0 && (snap.seq > seg.seq || (snap.seq === seg.seq && snap.offset >= at.offset));
+      if (snapDropped) await writeFrontMarker(this.io, this.dir, this.snapshotIndex, this.snapshotTerm);
       if (si !== tailIdx) {
         const nf = await this.io.open(seg.path, { read: true, write: true, direct: this.opts.direct });
         await nf.lock({ wait: false });
@@ -751,12 +759,23 @@ export class Log extends EventEmitter {
       dropCheckpointsFrom(seg, at.offset);
       this.written = idx;
       this.durableN = idx;
-      const snap = this.snapshotAt;
-      if (snap !== null && (snap.seq > seg.seq || (snap.seq === seg.seq && snap.offset >= at.offset))) {
-        // The front-truncation record was after the cut point: write it again.
+      if (snapDropped) {
         await this.writeSnapshotRecord(this.snapshotIndex, this.snapshotTerm);
+        await removeFrontMarker(this.io, this.dir);
       }
     });
+  }
+
+  /** After a crash inside truncateBack: write the front's snapshot record again from the marker. */
+  private async restoreFront(): Promise<void> {
+    const marker = await readFrontMarker(this.io, this.dir);
+    if (marker === null) {
+      // A marker that never got renamed into place.
+      await this.io.unlink(path.join(this.dir, `${FRONT_MARKER}.new`)).catch(() => undefined);
+      return;
+    }
+    if (marker.index > this.snapshotIndex) await this.writeSnapshotRecord(marker.index, marker.term);
+    await removeFrontMarker(this.io, this.dir);
   }
 
   /** File offset of entry `index`'s frame in `seg` and the running CRC before it. */

@@ -76,6 +76,8 @@ test('appendBatch gives consecutive indexes and resolves with the last', async (
     await assert.rejects(log.get(5n), { code: 'ERR_WAL_OUT_OF_RANGE' });
     await assert.rejects(log.appendBatch([]), { code: 'ERR_WAL_INVALID_ARGUMENT' });
     await assert.rejects(log.append(42 as never), TypeError);
+    await assert.rejects(log.truncateBack(-1n), { code: 'ERR_WAL_INVALID_ARGUMENT' });
+    await assert.rejects(log.get(1.5 as never), { code: 'ERR_WAL_INVALID_ARGUMENT' });
   } finally {
     await log.close();
   }

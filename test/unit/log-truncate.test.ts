@@ -38,12 +38,12 @@ test('truncateFront/truncateBack/reopen agree with a model, for Log and for etcd
             entries.push(...datas);
             assert.equal(got, BigInt(first + entries.length - 1));
           } else if (op.kind === 'front') {
-            const at = first + Math.floor(op.at * (entries.length + 1)); // [first, last + 1]
+            const at = first + Math.min(entries.length, Math.floor(op.at * (entries.length + 1))); // [first, last + 1]
             await log.truncateFront(BigInt(at));
             entries = entries.slice(at - first);
             first = at;
           } else if (op.kind === 'back') {
-            const at = first - 1 + Math.floor(op.at * (entries.length + 1)); // [first - 1, last]
+            const at = first - 1 + Math.min(entries.length, Math.floor(op.at * (entries.length + 1))); // [first - 1, last]
             await log.truncateBack(BigInt(at));
             entries = entries.slice(0, at - first + 1);
           } else {
