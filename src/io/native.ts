@@ -254,11 +254,17 @@ class NativeFile implements WalFile {
     return this.addon.sizeSync(this.openFd('fstat'), this.path);
   }
 
-  /** A waiting lock is not tracked: it waits on a duplicate descriptor, so close() need not wait for it. */
+  /**
+   * The try (F_OFD_SETLK) and unlock never block, so they run on this thread: they must not
+   * queue behind waiting locks that fill the threadpool. The wait (F_OFD_SETLKW) runs on the
+   * threadpool on a duplicate descriptor, so close() need not wait for it and it is not tracked.
+   */
   lock(opts: { wait: boolean }): Promise<void> {
-    if (!opts.wait) return this.track((fd) => this.addon.lock(fd, false, this.path), 'fcntl');
     try {
-      return this.addon.lock(this.openFd('fcntl'), true, this.path);
+      const fd = this.openFd('fcntl');
+      if (opts.wait) return this.addon.lock(fd, true, this.path);
+      this.addon.lockSync(fd, false, this.path);
+      return Promise.resolve();
     } catch (err) {
       return Promise.reject(err);
     }
@@ -266,7 +272,12 @@ class NativeFile implements WalFile {
 
   unlock(): Promise<void> {
     if (this.fd < 0) return Promise.resolve(); // closing released it
-    return this.track((fd) => this.addon.unlock(fd, this.path), 'fcntl');
+    try {
+      this.addon.unlockSync(this.fd, this.path);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async close(): Promise<void> {

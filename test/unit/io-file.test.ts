@@ -90,9 +90,10 @@ test('buffers stay alive until a queued async write runs, even when the caller r
   await new Promise((r) => setTimeout(r, 100));
   collectGarbage();
 
-  holder.closeSync(); // (sync: an async close would queue behind the waiters) releases the gate
+  await holder.unlock(); // releases the gate (never queued behind the waiters)
   await Promise.all(waiters);
   await Promise.all(writes);
+  await holder.close();
   await f.close();
   const disk = fs.readFileSync(file);
   for (let i = 0; i < 20; i++) {
