@@ -400,7 +400,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     if (this.finished) return null;
     if (!this.inRecord) {
       this.inRecord = true;
-      this.scratch = [];
+      this.scratch.length = 0; // reused: no array allocation per record
       this.scratchSize = 0;
       this.inFragmented = false;
       this.prospective = 0;
@@ -435,7 +435,8 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
             this.drop(this.scratchSize, 'partial record without end(2)', this.prospective);
           }
           this.prospective = physicalOffset;
-          this.scratch = [this.copyFragment()];
+          this.scratch.length = 0;
+          this.scratch.push(this.holdFragment());
           this.scratchSize = this.fragLen;
           this.inFragmented = true;
           break;
@@ -443,7 +444,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
           if (!this.inFragmented) {
             this.drop(this.fragLen, 'missing start of fragmented record(1)', physicalOffset);
           } else {
-            this.scratch.push(this.copyFragment());
+            this.scratch.push(this.holdFragment());
             this.scratchSize += this.fragLen;
           }
           break;
@@ -465,7 +466,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
           if (this.inFragmented) {
             this.drop(this.scratchSize, 'error in middle of record', this.prospective);
             this.inFragmented = false;
-            this.scratch = [];
+            this.scratch.length = 0; // reused: no array allocation per record
             this.scratchSize = 0;
           }
           break;
@@ -477,11 +478,21 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
             this.inFragmented ? this.prospective : physicalOffset,
           );
           this.inFragmented = false;
-          this.scratch = [];
+          this.scratch.length = 0; // reused: no array allocation per record
           this.scratchSize = 0;
         }
       }
     }
+  }
+
+  /**
+   * A temporary copy of a FIRST/MIDDLE fragment until its record is joined (the read buffers are
+   * reused, so a view would not survive); not from the arena, which holds only returned records.
+   */
+  private holdFragment(): Uint8Array {
+    const out = Buffer.allocUnsafe(this.fragLen);
+    out.set(this.block.subarray(this.fragStart, this.fragStart + this.fragLen));
+    return out;
   }
 
   /** A copy of the current fragment (the block is reused). */
@@ -521,7 +532,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
 
   private emit(offset: number, data: Uint8Array): LevelDBRecord {
     this.inRecord = false;
-    this.scratch = [];
+    this.scratch.length = 0; // reused: no array allocation per record
     this.last = offset;
     this.end = this.endOfBufferOffset - (this.bufEnd - this.bufStart);
     if (!this.rocksdb || !this.recycled) this.returnedNonRecyclable = true;
