@@ -20,7 +20,13 @@ function chooseBackend(): IoBackend {
       `WAL_NATIVE=1 but the native addon could not be loaded: ${loaded.error}`,
     );
   }
-  return createFallbackBackend(`native addon unavailable: ${loaded.error}`);
+  const reason = `native addon unavailable: ${loaded.error}`;
+  // Said once per process, so a silent slowdown is never a mystery; NODE_NO_WARNINGS=1 hides it.
+  process.emitWarning(`nodewal runs on its pure-TypeScript fallback (same bytes, slower): ${reason}`, {
+    type: 'NodewalWarning',
+    code: 'NODEWAL_FALLBACK',
+  });
+  return createFallbackBackend(reason);
 }
 
 /** The backend every format uses unless given another through its `io` option. */
