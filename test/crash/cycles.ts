@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WAL } from '../../src/etcd/wal';
 import { isWalError, WalErrorCodes } from '../../src/errors';
+import { resolveNativeAddonPath } from '../../src/io/native';
 import { Log } from '../../src/log/log';
 import type { Preallocation } from '../../src/log/options';
 import { readLevelDBLog } from '../../src/leveldb/reader';
@@ -70,7 +71,6 @@ async function childStarter(scratch: string): Promise<{ cmd: string; args: strin
     const outfile = path.join(scratch, 'child.bundle.js');
     await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile, external: ['node-gyp-build'], logLevel: 'silent' });
     if (process.env['WAL_NATIVE'] !== '0') {
-      const { resolveNativeAddonPath } = await import('../../src/io/native');
       try {
         env['WAL_NATIVE_PATH'] = resolveNativeAddonPath();
       } catch {
