@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { IoBackend, OpenOptions, WalFile, WriteOptions } from './types';
 
 /** The addon's exports (native/addon.cc). Errors are Node-style fs errors. */
-interface NativeAddon {
+export interface NativeAddon {
   readonly crcImplementation: string;
   readonly crcImplementations: readonly string[];
   /** True for the AddressSanitizer/UBSan developer build. */
@@ -49,7 +49,7 @@ interface NativeAddon {
   closeSync(fd: number, path: string): void;
 }
 
-interface NativeOpenResult {
+export interface NativeOpenResult {
   fd: number;
   direct: boolean;
   alignment: number;
@@ -86,8 +86,10 @@ export function loadNativeBackend(): { backend?: IoBackend; error?: string } {
   const { addon, from } = loaded;
   try {
     const got = addon.crc32c(CHECK_INPUT, 0);
-    if (got !== CHECK_VALUE) {
-      return { error: `addon from ${from} failed its CRC-32C self-test (got 0x${got.toString(16)})` };
+    const chained = addon.crc32cChain(CHECK_INPUT, Uint32Array.of(0, 4, 4, 9), 0)[1];
+    if (got !== CHECK_VALUE || chained !== CHECK_VALUE) {
+      const seen = [got, chained].map((v) => `0x${(v ?? 0).toString(16)}`).join(', ');
+      return { error: `addon from ${from} failed its CRC-32C self-test (got ${seen})` };
     }
   } catch (err) {
     return { error: `addon from ${from} failed its CRC-32C self-test: ${String(err)}` };
