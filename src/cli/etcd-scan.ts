@@ -181,6 +181,7 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
   let doneBefore = 0;
   let doneFile = -1;
   let prevCrc = 0;
+  let stoppedAt: string | null = null;
   try {
     for (;;) {
       let rec;
@@ -188,7 +189,9 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
         rec = await decoder.next();
       } catch (err) {
         if (!(err instanceof WalError)) throw err;
-        problems.push(await frameProblem(err, decoder, sources.length, prevCrc));
+        const p = await frameProblem(err, decoder, sources.length, prevCrc);
+        stoppedAt = p.file;
+        problems.push(p);
         break;
       }
       if (rec === null) break;
@@ -196,7 +199,6 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
       prevCrc = rec.crc;
       const seg = segments[rec.fileIndex]!;
       if (rec.fileIndex !== doneFile) {
-        for (let i = doneFile + 1; i <= rec.fileIndex; i++) segments[i]!.scanned = true;
         doneBefore = segments.slice(0, rec.fileIndex).reduce((a, s) => a + s.size, 0);
         doneFile = rec.fileIndex;
       }
@@ -293,10 +295,9 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
   } finally {
     await Promise.all(sources.map((s) => s.file.close().catch(() => undefined)));
   }
-  if (problems.length === 0 || problems.every((p) => p.code !== WalErrorCodes.UNEXPECTED_EOF)) {
-    // A clean end: every segment up to the decoder's last one was reached.
-    for (let i = 0; i <= Math.min(decoder.fileIndex, segments.length - 1); i++) segments[i]!.scanned = true;
-  }
+  // Segments the decoder reached: all of them, or up to the one where damage stopped it.
+  const stop = stoppedAt === null ? segments.length - 1 : segments.findIndex((s) => s.path === stoppedAt);
+  for (let i = 0; i <= (stop < 0 ? segments.length - 1 : stop); i++) segments[i]!.scanned = true;
   if (start !== null && result.snapshotFound === false && !problems.some((p) => p.code === WalErrorCodes.FILE_NOT_FOUND)) {
     problems.push({
       code: WalErrorCodes.SNAPSHOT_NOT_FOUND,

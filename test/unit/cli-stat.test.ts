@@ -55,3 +55,23 @@ test('stat LevelDB: records, operations and sequence range', async () => {
   assert.equal(log['size'], fs.statSync(file).size);
   assert.equal(log['endOfLastRecord'], fs.statSync(file).size);
 });
+
+test('stat etcd with damage: exit 1; bytes at and after the damage are unread, not counted as preallocated', async () => {
+  const dir = path.join(tempDir(), 'wal');
+  await makeEtcdWal(dir, 60);
+  const names = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+  const seg = path.join(dir, names[1]!);
+  const f = etcdFrames(seg)[2]!;
+  fs.truncateSync(seg, f.offset + 4); // a truncated middle segment: the decoder cannot go on
+  const r = wal(['stat', '--json', dir]);
+  assert.equal(r.status, 1);
+  const lines = jsonLines(r.stdout);
+  const segs = lines.filter((l) => l['kind'] === 'segment');
+  assert.equal(segs[1]!['used'], f.offset);
+  assert.equal(segs[1]!['preallocated'], null);
+  for (const s of segs.slice(2)) assert.equal(s['scanned'], false);
+  const summary = lines[lines.length - 1]!;
+  const unread = segs.slice(1).reduce((a, s) => a + s['size'] - s['used'], 0);
+  assert.equal(summary['unreadBytes'], unread);
+  assert.equal(summary['preallocatedBytes'], segs[0]!['preallocated']);
+});

@@ -44,12 +44,16 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
       out.line(out.paint('bold', `etcd WAL ${target.single ? target.segments[0] : target.dir}`));
       out.line(`  ${'segment'.padEnd(38)} ${'size'.padStart(10)} ${'used'.padStart(10)} ${'prealloc'.padStart(10)}  entries`);
       let used = 0;
+      let preallocated = 0;
+      let unknown = 0;
       for (const s of res.segments) {
         used += s.used;
         const range = s.firstEntry === null ? '-' : `${s.firstEntry}..${s.lastEntry} (${grouped(s.entries)})`;
         // Where the scan stopped on damage, the rest of the segment is unknown, not preallocated.
         const stopped = !s.scanned || res.problems.some((p) => p.file === s.path && p.offset === s.used);
         const prealloc = stopped ? null : Math.max(0, s.size - s.used);
+        if (prealloc === null) unknown += s.size - s.used;
+        else preallocated += prealloc;
         const note = !s.scanned ? ' (not reached: damage before it)' : stopped ? ` (damage at offset ${s.used})` : '';
         out.line(
           `  ${s.name.padEnd(38)} ${formatBytes(s.size).padStart(10)} ${formatBytes(s.used).padStart(10)} ${(prealloc === null ? '?' : formatBytes(prealloc)).padStart(10)}  ${range}${out.paint('yellow', note)}`,
@@ -70,7 +74,10 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
         });
       }
       const range = res.firstEntry === null ? 'none' : `${res.firstEntry}..${res.lastEntry} (last term ${res.lastTerm})`;
-      out.line(`  total: ${res.segments.length} segment(s), ${formatBytes(res.bytesTotal)} on disk, ${formatBytes(used)} used, ${formatBytes(res.bytesTotal - used)} preallocated`);
+      out.line(
+        `  total: ${res.segments.length} segment(s), ${formatBytes(res.bytesTotal)} on disk, ${formatBytes(used)} used, ${formatBytes(preallocated)} preallocated` +
+          (unknown > 0 ? `, ${formatBytes(unknown)} unread (at or after damage)` : ''),
+      );
       out.line(`  records: ${grouped(res.records)} (${Object.entries(res.byType).map(([k, v]) => `${k} ${grouped(v)}`).join(', ')})`);
       out.line(`  entries: ${range}`);
       out.line(`  snapshots: ${res.snapshots.length === 0 ? 'none' : res.snapshots.map((s) => `${s.index}:${s.term}`).join(', ')}`);
@@ -86,7 +93,8 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
         segments: res.segments.length,
         bytes: res.bytesTotal,
         usedBytes: used,
-        preallocatedBytes: res.bytesTotal - used,
+        preallocatedBytes: preallocated,
+        unreadBytes: unknown,
         records: res.records,
         recordsByType: res.byType,
         entries: res.entries,
