@@ -344,8 +344,9 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.chunkStart = at;
     this.chunkLen = n;
     this.chunkAtEof = n < this.chunk.length || n === 0;
-    if (!this.chunkAtEof && this.chunk.length === READ_AHEAD) {
-      const buffer = this.spare ?? new Uint8Array(READ_AHEAD);
+    const rest = this.fileSize - (at + n); // as of open: the two buffers together stay within the file's size
+    if (!this.chunkAtEof && this.chunk.length === READ_AHEAD && rest > 0) {
+      const buffer = this.spare !== null && this.spare.length <= rest ? this.spare : new Uint8Array(Math.min(READ_AHEAD, rest));
       this.spare = null;
       const done = this.readInto(buffer, at + n);
       done.catch(() => undefined); // observed when awaited; never an unhandled rejection
