@@ -545,110 +545,108 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
    * fragStart/fragLen, or EOF / BAD / NEED_DATA.
    */
   private readPhysical(): number {
-    for (;;) {
-      const size = this.bufEnd - this.bufStart;
-      if (size < HEADER) {
-        if (!this.eof) {
-          if (size > 0 && !isZero(this.block, this.bufStart, this.bufEnd)) {
-            this.silentDrop(size, 'non-zero bytes in block trailer', this.endOfBufferOffset - size);
-          }
-          this.clearBuffer();
-          return NEED_DATA;
+    const size = this.bufEnd - this.bufStart;
+    if (size < HEADER) {
+      if (!this.eof) {
+        if (size > 0 && !isZero(this.block, this.bufStart, this.bufEnd)) {
+          this.silentDrop(size, 'non-zero bytes in block trailer', this.endOfBufferOffset - size);
         }
-        // A truncated header at the end of the file: the writer died mid-header.
-        if (size > 0) this.silentDrop(size, 'truncated header at end of file', this.endOfBufferOffset - size);
         this.clearBuffer();
-        return EOF;
+        return NEED_DATA;
       }
-      if (!this.crcScanned && this.checksum) this.scanBlockCrcs();
+      // A truncated header at the end of the file: the writer died mid-header.
+      if (size > 0) this.silentDrop(size, 'truncated header at end of file', this.endOfBufferOffset - size);
+      this.clearBuffer();
+      return EOF;
+    }
+    if (!this.crcScanned && this.checksum) this.scanBlockCrcs();
 
-      const b = this.block;
-      const h = this.bufStart;
-      const length = b[h + 4]! | (b[h + 5]! << 8);
-      let type = b[h + 6]!;
-      let headerSize = HEADER;
-      if (this.rocksdb && isRecyclable(type)) {
-        headerSize = RECYCLABLE_HEADER;
-        if (this.endOfBufferOffset - size === 0) this.recycled = true;
-        if (size < RECYCLABLE_HEADER) {
-          // Too short for the larger header: a trailer, or a torn header at the end.
-          if (this.eof) {
-            this.silentDrop(size, 'truncated header at end of file', this.endOfBufferOffset - size);
-            this.clearBuffer();
-            return EOF;
-          }
+    const b = this.block;
+    const h = this.bufStart;
+    const length = b[h + 4]! | (b[h + 5]! << 8);
+    const type = b[h + 6]!;
+    let headerSize = HEADER;
+    if (this.rocksdb && isRecyclable(type)) {
+      headerSize = RECYCLABLE_HEADER;
+      if (this.endOfBufferOffset - size === 0) this.recycled = true;
+      if (size < RECYCLABLE_HEADER) {
+        // Too short for the larger header: a trailer, or a torn header at the end.
+        if (this.eof) {
+          this.silentDrop(size, 'truncated header at end of file', this.endOfBufferOffset - size);
           this.clearBuffer();
-          return NEED_DATA;
-        }
-        const logNumber = (b[h + 7]! | (b[h + 8]! << 8) | (b[h + 9]! << 16) | (b[h + 10]! << 24)) >>> 0;
-        if (this.logNumber === undefined) {
-          throw new WalError(WalErrorCodes.INVALID_OPTION, 'a recyclable RocksDB record needs the logNumber option', {
-            file: this.path,
-            offset: this.endOfBufferOffset - size,
-          });
-        }
-        // A record left over from the file's previous life: the live log ends here.
-        if (logNumber !== this.logNumber % 2 ** 32) {
-          this.clearBuffer();
-          this.finished = true;
           return EOF;
         }
-      }
-      if (headerSize + length > size) {
-        const dropped = size;
         this.clearBuffer();
-        if (!this.eof) {
-          this.drop(dropped, 'bad record length');
-          return BAD;
-        }
-        // The writer died in the middle of the record.
-        this.silentDrop(dropped, 'truncated record at end of file', this.endOfBufferOffset - dropped);
+        return NEED_DATA;
+      }
+      const logNumber = (b[h + 7]! | (b[h + 8]! << 8) | (b[h + 9]! << 16) | (b[h + 10]! << 24)) >>> 0;
+      if (this.logNumber === undefined) {
+        throw new WalError(WalErrorCodes.INVALID_OPTION, 'a recyclable RocksDB record needs the logNumber option', {
+          file: this.path,
+          offset: this.endOfBufferOffset - size,
+        });
+      }
+      // A record left over from the file's previous life: the live log ends here.
+      if (logNumber !== this.logNumber % 2 ** 32) {
+        this.clearBuffer();
+        this.finished = true;
         return EOF;
       }
-      if (type === RecordType.ZERO && length === 0) {
-        // Preallocated or zeroed space: LevelDB skips the rest of the block without a report.
-        this.silentDrop(size, 'zero header, rest of block skipped', this.endOfBufferOffset - size);
-        this.clearBuffer();
+    }
+    if (headerSize + length > size) {
+      const dropped = size;
+      this.clearBuffer();
+      if (!this.eof) {
+        this.drop(dropped, 'bad record length');
         return BAD;
       }
-      if (this.checksum) {
-        const expected = unmask(
-          (b[h]! | (b[h + 1]! << 8) | (b[h + 2]! << 16) | (b[h + 3]! << 24)) >>> 0,
-        );
-        if (this.crcForRecordAt(h, headerSize, length) !== expected) {
-          // The length may be what got corrupted, so nothing after it in this block is trusted.
-          const dropped = size;
-          this.clearBuffer();
-          this.drop(dropped, 'checksum mismatch');
-          return BAD;
-        }
-      }
-      this.bufStart += headerSize + length;
-      this.fragStart = h + headerSize;
-      this.fragLen = length;
-      this.fragHeader = headerSize;
-
-      if (this.endOfBufferOffset - (this.bufEnd - this.bufStart) - headerSize - length < this.initialOffset) {
-        this.fragLen = 0;
-        return this.quirks ? BAD : SKIPPED;
-      }
-      if (this.rocksdb) return this.rocksdbType(type);
-      if (this.quirks) {
-        // LevelDB returns the raw type byte through the channel of its kEof (5) and kBadRecord (6),
-        // and reads it through a signed char.
-        if (type === 5) {
-          this.silentDrop(length, 'record type 5 read as end of log', this.endOfBufferOffset - size);
-          this.finished = true;
-          return EOF;
-        }
-        if (type === 6) {
-          this.silentDrop(length, 'record type 6 skipped as a bad record', this.endOfBufferOffset - size);
-          this.fragLen = 0;
-          return BAD;
-        }
-      }
-      return type;
+      // The writer died in the middle of the record.
+      this.silentDrop(dropped, 'truncated record at end of file', this.endOfBufferOffset - dropped);
+      return EOF;
     }
+    if (type === RecordType.ZERO && length === 0) {
+      // Preallocated or zeroed space: LevelDB skips the rest of the block without a report.
+      this.silentDrop(size, 'zero header, rest of block skipped', this.endOfBufferOffset - size);
+      this.clearBuffer();
+      return BAD;
+    }
+    if (this.checksum) {
+      const expected = unmask(
+        (b[h]! | (b[h + 1]! << 8) | (b[h + 2]! << 16) | (b[h + 3]! << 24)) >>> 0,
+      );
+      if (this.crcForRecordAt(h, headerSize, length) !== expected) {
+        // The length may be what got corrupted, so nothing after it in this block is trusted.
+        const dropped = size;
+        this.clearBuffer();
+        this.drop(dropped, 'checksum mismatch');
+        return BAD;
+      }
+    }
+    this.bufStart += headerSize + length;
+    this.fragStart = h + headerSize;
+    this.fragLen = length;
+    this.fragHeader = headerSize;
+
+    if (this.endOfBufferOffset - (this.bufEnd - this.bufStart) - headerSize - length < this.initialOffset) {
+      this.fragLen = 0;
+      return this.quirks ? BAD : SKIPPED;
+    }
+    if (this.rocksdb) return this.rocksdbType(type);
+    if (this.quirks) {
+      // LevelDB returns the raw type byte through the channel of its kEof (5) and kBadRecord (6),
+      // and reads it through a signed char.
+      if (type === 5) {
+        this.silentDrop(length, 'record type 5 read as end of log', this.endOfBufferOffset - size);
+        this.finished = true;
+        return EOF;
+      }
+      if (type === 6) {
+        this.silentDrop(length, 'record type 6 skipped as a bad record', this.endOfBufferOffset - size);
+        this.fragLen = 0;
+        return BAD;
+      }
+    }
+    return type;
   }
 
   /** Maps RocksDB types onto FULL..LAST, BAD (mixed recyclable/legacy) or IGNORED (metadata). */
