@@ -185,6 +185,17 @@ export class Log extends EventEmitter {
    * writer (this library or etcd, through the native OFD lock) holds the directory.
    */
   static async open(dir: string, options?: LogOptions): Promise<Log> {
+    try {
+      return await Log.openLocked(dir, options);
+    } catch (err) {
+      // An OS failure (EACCES, EMFILE, EROFS...) is reported like every other: a WalError with its cause.
+      if (err instanceof WalError) throw err;
+      const e = err as NodeJS.ErrnoException;
+      throw new WalError(WalErrorCodes.IO, `cannot open the log: ${e?.message ?? String(err)}`, { file: e?.path ?? dir, cause: err });
+    }
+  }
+
+  private static async openLocked(dir: string, options?: LogOptions): Promise<Log> {
     const opts = resolveLogOptions(options);
     const io = opts.io;
     await io.mkdir(dir, 0o700);
