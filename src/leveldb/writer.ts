@@ -169,6 +169,17 @@ export class LevelDBLogWriter {
    * `size % 32768`, as LevelDB's `Writer(dest, dest_length)`; see `repairTail` to cut a torn tail first.
    */
   static async open(path: string, options: LevelDBLogWriterOptions = {}): Promise<LevelDBLogWriter> {
+    try {
+      return await LevelDBLogWriter.openFile(path, options);
+    } catch (err) {
+      // OS failures (EACCES, EMFILE, EROFS...) are reported as every other: a WalError with its cause.
+      if (err instanceof WalError) throw err;
+      const e = err as NodeJS.ErrnoException;
+      throw new WalError(WalErrorCodes.IO, `cannot open the log: ${e?.message ?? String(err)}`, { file: path, cause: err });
+    }
+  }
+
+  private static async openFile(path: string, options: LevelDBLogWriterOptions): Promise<LevelDBLogWriter> {
     const io = options.io ?? defaultBackend;
     if (options.repairTail) await truncateTornTail(path, io);
     const { file, created } = await openOrCreate(path, io);
