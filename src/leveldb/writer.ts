@@ -131,8 +131,6 @@ export function encodeLevelDBRecords(
 interface Group {
   buffers: Uint8Array[];
   position: number;
-  /** File offset just past the group's bytes: only a write that starts here may join it. */
-  end: number;
   sync: boolean;
   done: Promise<void>;
   resolve: () => void;
@@ -149,7 +147,10 @@ interface Group {
 export class LevelDBLogWriter {
   private blockOffset: number;
   private position: number;
-  private inFlight: Promise<void> | null = null;
+  /** A group's write is in progress. */
+  private writing = false;
+  /** Settles when the last submitted group is written (groups complete in order). */
+  private lastDone: Promise<void> = Promise.resolve();
   /** Groups waiting for the one in flight, oldest first. */
   private queue: Group[] = [];
   private failure: unknown = null;
@@ -231,9 +232,18 @@ export class LevelDBLogWriter {
     this.addRecordsSync([data], options);
   }
 
-  /** Synchronous twin of `addRecords`. */
+  /**
+   * Synchronous twin of `addRecords`. Refused (`ERR_WAL_INVALID_ARGUMENT`) while asynchronous
+   * writes are pending: its bytes would reach the disk before theirs, and a crash in between
+   * would leave a hole before a synced record.
+   */
   addRecordsSync(records: readonly Uint8Array[], options: LevelDBAddOptions = {}): void {
     this.checkWritable();
+    if (this.writing || this.queue.length > 0) {
+      throw new WalError(WalErrorCodes.INVALID_ARGUMENT, 'addRecordSync while asynchronous writes are pending: await them first', {
+        file: this.file.path,
+      });
+    }
     const bytes = this.encode(records);
     if (bytes === null) return;
     const position = this.position - bytes.length;
@@ -260,7 +270,7 @@ export class LevelDBLogWriter {
     if (this.closed) return;
     this.closed = true;
     try {
-      while (this.inFlight !== null) await this.inFlight;
+      await this.lastDone.catch(() => undefined);
     } finally {
       await this.file.close();
     }
@@ -276,27 +286,27 @@ export class LevelDBLogWriter {
     }
   }
 
-  /** Adds `bytes` (which start at the current end minus their length) and/or a sync to the last group. */
+  /**
+   * Adds `bytes` (which end at the current end of the log) and/or a sync to the pending group:
+   * groups are contiguous because every encode advances the end and sync writes wait for them.
+   */
   private submit(bytes: Uint8Array | null, sync: boolean): Promise<void> {
-    const position = this.position - (bytes === null ? 0 : bytes.length);
     let group = this.queue[this.queue.length - 1];
-    // addRecordsSync may have written in between: then the bytes do not continue the group.
-    if (group === undefined || group.end !== position) {
+    if (group === undefined) {
+      const position = this.position - (bytes === null ? 0 : bytes.length);
       let resolve!: () => void;
       let reject!: (err: unknown) => void;
       const done = new Promise<void>((res, rej) => {
         resolve = res;
         reject = rej;
       });
-      group = { buffers: [], position, end: position, sync: false, done, resolve, reject };
+      group = { buffers: [], position, sync: false, done, resolve, reject };
       this.queue.push(group);
+      this.lastDone = done;
     }
-    if (bytes !== null) {
-      group.buffers.push(bytes);
-      group.end += bytes.length;
-    }
+    if (bytes !== null) group.buffers.push(bytes);
     if (sync) group.sync = true;
-    if (this.inFlight === null) this.flush();
+    if (!this.writing) this.flush();
     return group.done;
   }
 
@@ -304,26 +314,29 @@ export class LevelDBLogWriter {
   private flush(): void {
     const group = this.queue.shift();
     if (group === undefined) return;
-    this.inFlight = this.writeGroup(group).finally(() => {
-      this.inFlight = null;
-      this.flush();
-    });
+    this.writing = true;
+    void this.writeGroup(group);
   }
 
   private async writeGroup(group: Group): Promise<void> {
     const where = { file: this.file.path, offset: group.position };
+    let error: unknown = null;
     if (this.failure !== null) {
-      group.reject(new WalError(WalErrorCodes.FAILED, 'an earlier write failed', { ...where, cause: this.failure }));
-      return;
+      error = new WalError(WalErrorCodes.FAILED, 'an earlier write failed', { ...where, cause: this.failure });
+    } else {
+      try {
+        if (group.buffers.length > 0) await this.file.write(group.buffers, group.position, { datasync: group.sync });
+        else if (group.sync) await this.file.datasync();
+      } catch (err) {
+        this.failure = err;
+        error = new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, { ...where, cause: err });
+      }
     }
-    try {
-      if (group.buffers.length > 0) await this.file.write(group.buffers, group.position, { datasync: group.sync });
-      else if (group.sync) await this.file.datasync();
-      group.resolve();
-    } catch (err) {
-      this.failure = err;
-      group.reject(new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, { ...where, cause: err }));
-    }
+    // Idle (or on to the next group) before the callers resume, so they may write synchronously.
+    this.writing = false;
+    this.flush();
+    if (error === null) group.resolve();
+    else group.reject(error);
   }
 }
 

@@ -186,7 +186,7 @@ test('repairTail cuts a torn record before appending; without it, bytes follow t
   }
 });
 
-test('addRecordSync / addRecordsSync write the same bytes as the async calls, interleaved with them', async () => {
+test('addRecordSync / addRecordsSync write the same bytes as the async calls, alternating with them', async () => {
   const file = path.join(tempDir(), '000005.log');
   const records = Array.from({ length: 40 }, (_, i) => new Uint8Array((i * 7919) % 70000).fill(i));
   const w = await LevelDBLogWriter.open(file);
@@ -207,11 +207,12 @@ test('group commit: calls made while a write is in flight share one write and on
   await Promise.all(records.map((r) => w.addRecord(r, { sync: true })));
   assert.equal(calls.write, 2);
   assert.equal(calls.datasync, 2);
-  // A sync write in between starts a new group instead of joining the pending one.
+  // A synchronous write would overtake pending ones on the way to the disk: refused until they are done.
   const more = [w.addRecord(Buffer.from('a')), w.addRecord(Buffer.from('b'))];
-  w.addRecordSync(Buffer.from('c'));
-  more.push(w.addRecord(Buffer.from('d')), w.sync());
+  assert.throws(() => w.addRecordSync(Buffer.from('x')), (e: unknown) => isWalError(e, WalErrorCodes.INVALID_ARGUMENT));
   await Promise.all(more);
+  w.addRecordSync(Buffer.from('c'));
+  await Promise.all([w.addRecord(Buffer.from('d')), w.sync()]);
   await w.close();
   const expected = [...records, ...['a', 'b', 'c', 'd'].map((s) => Buffer.from(s))];
   assert.ok(fs.readFileSync(file).equals(encodeLevelDBRecords(expected).bytes));
