@@ -15,8 +15,6 @@ export interface Context {
 
 export interface Command {
   name: string;
-  /** One line for `wal --help`. */
-  summary: string;
   /** Full `wal NAME --help` text. */
   help: string;
   options: OptionSpecs;

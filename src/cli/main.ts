@@ -7,15 +7,37 @@
 import { UsageError, parseArgs } from './args';
 import type { Command, Context } from './command';
 import { EXIT } from './command';
-import { bench } from './commands/bench';
-import { dump } from './commands/dump';
-import { repair } from './commands/repair';
-import { stat } from './commands/stat';
-import { verify } from './commands/verify';
 import { Output, colourEnabled } from './output';
 import { WalError } from '../errors';
 
-const COMMANDS: readonly Command[] = [dump, verify, repair, stat, bench];
+/** The subcommands, loaded only when run: `wal --help` and usage errors stay fast. */
+const COMMANDS: readonly { name: string; summary: string; load: () => Command }[] = [
+  {
+    name: 'dump',
+    summary: 'print every record (segment, offset, type, index/term, size, CRC), decoded',
+    load: () => (require('./commands/dump') as typeof import('./commands/dump')).dump,
+  },
+  {
+    name: 'verify',
+    summary: 'check every record and CRC without modifying anything; exit 0 healthy, 1 corrupt',
+    load: () => (require('./commands/verify') as typeof import('./commands/verify')).verify,
+  },
+  {
+    name: 'repair',
+    summary: "cut a torn tail (etcd's Repair; LevelDB: after the last complete record), keeping a backup",
+    load: () => (require('./commands/repair') as typeof import('./commands/repair')).repair,
+  },
+  {
+    name: 'stat',
+    summary: 'segments, sizes, index ranges, snapshots, HardState, preallocated vs used bytes',
+    load: () => (require('./commands/stat') as typeof import('./commands/stat')).stat,
+  },
+  {
+    name: 'bench',
+    summary: 'durable ingestion + recovery benchmark with Log, native vs fallback',
+    load: () => (require('./commands/bench') as typeof import('./commands/bench')).bench,
+  },
+];
 
 const MAIN_HELP = `Usage: wal <command> [PATH] [options]
 
@@ -36,18 +58,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    process.stdout.write(`${topic ? topic.help : MAIN_HELP}\n`);
+    process.stdout.write(`${topic ? topic.load().help : MAIN_HELP}\n`);
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`${readVersion()}\n`);
     return EXIT.OK;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (command === undefined) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (entry === undefined) {
     stderr(`wal: unknown command '${name}'. Commands: ${COMMANDS.map((c) => c.name).join(', ')} (wal --help)`);
     return EXIT.USAGE;
   }
+  const command = entry.load();
   let out: Output | undefined;
   try {
     const args = parseArgs(rest, command.options);
@@ -90,7 +113,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 function readVersion(): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require('../../package.json') as { version: string }).version;
   } catch {
     return 'unknown';

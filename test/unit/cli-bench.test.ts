@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { expectedBackend } from '../support/tmp';
 import { jsonLines, wal } from './cli-helpers';
@@ -34,4 +36,26 @@ test('bench: usage errors', () => {
   assert.equal(wal(['bench', '--records', 'many']).status, 2);
   assert.equal(wal(['bench', '--size', '4']).status, 2);
   assert.equal(wal(['bench', 'somewhere']).status, 2);
+});
+
+test('bench: Ctrl-C mid-run removes the benchmark directory and exits 130', async () => {
+  const parent = tempDir();
+  const main = path.join(__dirname, '..', '..', 'src', 'cli', 'main.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'bench', '--no-compare', '--records', '2000000', '--dir', parent], {
+    cwd: path.join(__dirname, '..', '..'),
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // Wait until the run has created its directory and written into it.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const dirs = fs.readdirSync(parent);
+    if (dirs.length > 0 && fs.existsSync(path.join(parent, dirs[0]!, 'log'))) break;
+    assert.ok(Date.now() < deadline, 'bench did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  assert.deepEqual(fs.readdirSync(parent), []);
 });

@@ -60,9 +60,18 @@ export interface BenchResult {
 export async function runBench(p: BenchParams): Promise<BenchResult> {
   fs.mkdirSync(p.parent, { recursive: true });
   const dir = fs.mkdtempSync(path.join(p.parent, 'wal-bench-'));
+  // Ctrl-C mid-run must not leave tens of megabytes behind in the temp directory.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!p.keep) fs.rmSync(dir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     return await measure(dir, p);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (!p.keep) fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -18,7 +18,6 @@ const DEFAULTS = { records: 200_000, size: 256, producers: 32 };
 
 export const bench: Command = {
   name: 'bench',
-  summary: 'durable ingestion + recovery benchmark with Log, native vs fallback',
   help: `Usage: wal bench [options]
 
 Measures what this library is for. Several producers append records concurrently to a Log in a

@@ -14,7 +14,6 @@ import { problemJson, problemText } from '../render-problem';
 
 export const dump: Command = {
   name: 'dump',
-  summary: 'print every record (segment, offset, type, index/term, size, CRC), decoded',
   help: `Usage: wal dump PATH [options]
 
 Prints every record of an etcd WAL directory (or one *.wal segment) or a LevelDB log

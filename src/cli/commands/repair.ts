@@ -22,7 +22,6 @@ import { defaultBackend } from '../../io/backend';
 
 export const repair: Command = {
   name: 'repair',
-  summary: "cut a torn tail (etcd's Repair; LevelDB: after the last complete record), keeping a backup",
   help: `Usage: wal repair PATH [options]
 
 etcd WAL: does what etcd's own Repair does. Only a torn or truncated last record in the last

@@ -16,7 +16,6 @@ import { problemJson, problemText } from '../render-problem';
 
 export const stat: Command = {
   name: 'stat',
-  summary: 'segments, sizes, index ranges, snapshots, HardState, preallocated vs used bytes',
   help: `Usage: wal stat PATH [options]
 
 Summarises an etcd WAL: each segment with its sequence number, the index in its name, its size,

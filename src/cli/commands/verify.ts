@@ -16,7 +16,6 @@ import { problemJson, problemText } from '../render-problem';
 
 export const verify: Command = {
   name: 'verify',
-  summary: 'check every record and CRC without modifying anything; exit 0 healthy, 1 corrupt',
   help: `Usage: wal verify PATH [options]
 
 Reads the whole WAL or log and checks: frame lengths, every record's CRC and (etcd) the CRC chain
