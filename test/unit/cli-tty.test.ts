@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
-import { etcdFrames, hashTree, makeEtcdWal } from './cli-helpers';
+import { etcdFrames, hashTree, makeEtcdWal, wal } from './cli-helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
@@ -54,4 +54,8 @@ test('a long operation draws a progress bar on a terminal, not in --json', () =>
   const json = onTerminal(['bench', '--json', '--records', '20000', '--producers', '8', '--no-compare']);
   assert.equal(json.status, 0, json.output);
   assert.doesNotMatch(json.output, /\[[#-]+\]/);
+  // And the same run with stderr on a pipe: no bar either.
+  const piped = wal(['bench', '--records', '20000', '--producers', '8', '--no-compare']);
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.doesNotMatch(piped.stderr, /\[[#-]+\]/);
 });
