@@ -652,7 +652,9 @@ export class Log extends EventEmitter {
     if (index < this.firstIndexN() || index > this.written) {
       throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} is outside [${this.firstIndexN()}, ${this.written}]`);
     }
-    const seg = this.segments[findSegment(this.segments, index)]!;
+    const si = findSegment(this.segments, index);
+    if (si < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} is no longer in the log`, { file: this.dir });
+    const seg = this.segments[si]!;
     const cp = checkpointFor(seg, index);
     const reader = await SegmentReader.open(this.io, seg.path, {
       offset: cp.offset,
