@@ -99,8 +99,10 @@ const EMPTY = new Uint8Array(0);
 const EMPTY_CRCS = new Uint32Array(0);
 /** A block holds at most this many physical records (7-byte headers, empty payloads). */
 const MAX_RECORDS_PER_BLOCK = Math.ceil(BLOCK / HEADER);
-/** Records are copied into shared buffers of this size (see allocate). */
+/** Records are copied into shared buffers of this size (see allocate)... */
 const ARENA = 64 * 1024;
+/** ...unless smaller than this: Node's Buffer pool serves those faster. */
+const SMALL_RECORD = 1024;
 /** Bytes read per I/O call: 8 blocks. */
 const READ_AHEAD = 8 * BLOCK;
 
@@ -130,7 +132,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private prefetch: { start: number; buffer: Uint8Array; done: Promise<number> } | null = null;
   private spare: Uint8Array | null = null;
   private fileSize = 0;
-  private arena: Uint8Array = EMPTY;
+  private arena = new ArrayBuffer(0);
   private arenaUsed = 0;
   /** The current block, a view into chunk. */
   private block: Uint8Array = EMPTY;
@@ -401,7 +403,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     if (this.finished) return null;
     if (!this.inRecord) {
       this.inRecord = true;
-      this.scratch.length = 0; // reused: no array allocation per record
+      if (this.scratch.length !== 0) this.scratch = []; // a fresh array is cheaper than truncating one
       this.scratchSize = 0;
       this.inFragmented = false;
       this.prospective = 0;
@@ -436,8 +438,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
             this.drop(this.scratchSize, 'partial record without end(2)', this.prospective);
           }
           this.prospective = physicalOffset;
-          this.scratch.length = 0;
-          this.scratch.push(this.holdFragment());
+          this.scratch = [this.holdFragment()];
           this.scratchSize = this.fragLen;
           this.inFragmented = true;
           break;
@@ -467,7 +468,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
           if (this.inFragmented) {
             this.drop(this.scratchSize, 'error in middle of record', this.prospective);
             this.inFragmented = false;
-            this.scratch.length = 0; // reused: no array allocation per record
+            if (this.scratch.length !== 0) this.scratch = []; // a fresh array is cheaper than truncating one
             this.scratchSize = 0;
           }
           break;
@@ -479,7 +480,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
             this.inFragmented ? this.prospective : physicalOffset,
           );
           this.inFragmented = false;
-          this.scratch.length = 0; // reused: no array allocation per record
+          if (this.scratch.length !== 0) this.scratch = []; // a fresh array is cheaper than truncating one
           this.scratchSize = 0;
         }
       }
@@ -504,18 +505,18 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   }
 
   /**
-   * `size` bytes for a record, carved from a shared arena like Node's Buffer pool but larger:
-   * one ArrayBuffer per ARENA bytes instead of one per record, which is what a 4 KiB record
-   * would otherwise cost most (V8 allocates every ArrayBuffer separately, ~2 µs at 4 KiB).
+   * `size` bytes for a record. Small ones come from Node's Buffer pool (8 KiB slabs, cheapest
+   * below 1 KiB); larger ones are carved from a 64 KiB arena of our own, one ArrayBuffer per arena
+   * instead of one per record (V8 allocates each ArrayBuffer separately: ~2 µs at 4 KiB).
    * Records larger than a quarter arena get their own buffer.
    */
   private allocate(size: number): Uint8Array {
-    if (size > ARENA / 4) return Buffer.allocUnsafe(size);
-    if (this.arena.length - this.arenaUsed < size) {
-      this.arena = Buffer.allocUnsafe(Math.min(ARENA, Math.max(this.fileSize, size)));
+    if (size < SMALL_RECORD || size > ARENA / 4) return Buffer.allocUnsafe(size);
+    if (this.arena.byteLength - this.arenaUsed < size) {
+      this.arena = new ArrayBuffer(Math.min(ARENA, Math.max(this.fileSize, size)));
       this.arenaUsed = 0;
     }
-    const out = this.arena.subarray(this.arenaUsed, this.arenaUsed + size);
+    const out = new Uint8Array(this.arena, this.arenaUsed, size);
     this.arenaUsed += size;
     return out;
   }
@@ -533,7 +534,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
 
   private emit(offset: number, data: Uint8Array): LevelDBRecord {
     this.inRecord = false;
-    this.scratch.length = 0; // reused: no array allocation per record
+    if (this.scratch.length !== 0) this.scratch = []; // a fresh array is cheaper than truncating one
     this.last = offset;
     this.end = this.endOfBufferOffset - (this.bufEnd - this.bufStart);
     if (!this.rocksdb || !this.recycled) this.returnedNonRecyclable = true;
