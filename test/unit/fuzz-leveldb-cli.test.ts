@@ -56,7 +56,7 @@ const mutArb: fc.Arbitrary<Mut> = fc.oneof(
   fc.record({ kind: fc.constant('append' as const), bytes: fc.uint8Array({ maxLength: 40000 }) }),
 );
 
-function mutate(b: Buffer, m: Mut): Buffer {
+function mutate(b: Buffer<ArrayBufferLike>, m: Mut): Buffer<ArrayBufferLike> {
   if (b.length === 0 && m.kind !== 'append') return b;
   switch (m.kind) {
     case 'flip': {
@@ -125,7 +125,7 @@ test(`LevelDB reader: mutated logs give written records or a WalError, under eve
   ];
   await fc.assert(
     fc.asyncProperty(fc.array(mutArb, { minLength: 1, maxLength: 3 }), fc.nat(1 << 20), async (muts, off) => {
-      let b = Buffer.from(original);
+      let b: Buffer<ArrayBufferLike> = Buffer.from(original);
       for (const m of muts) b = mutate(b, m);
       const file = path.join(scratch, `m${n++}.log`);
       fs.writeFileSync(file, b);
@@ -202,7 +202,7 @@ test(`wal CLI: dump/verify/stat/repair on mutated etcd directories and LevelDB l
         victim = path.join(target, '000007.log');
         fs.copyFileSync(ldbBase, victim);
       }
-      let b = fs.readFileSync(victim);
+      let b: Buffer<ArrayBufferLike> = fs.readFileSync(victim);
       for (const m of muts) b = mutate(b, m);
       fs.writeFileSync(victim, b);
       const arg = etcd ? target : victim;
