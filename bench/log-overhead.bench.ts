@@ -26,9 +26,11 @@ function stubbedIo(base: IoBackend): IoBackend {
 }
 
 async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? 2);
-  const producers = Number(process.argv[3] ?? 256);
-  const size = Number(process.argv[4] ?? 100);
+  // `npm run bench log- …` passes the same arguments to every log bench: ignore what is not a number here.
+  const arg = (i: number, dflt: number): number => (Number.isFinite(Number(process.argv[i])) && process.argv[i] ? Number(process.argv[i]) : dflt);
+  const seconds = arg(2, 2);
+  const producers = arg(3, 256);
+  const size = arg(4, 100);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-overhead-'));
   try {
     const log = await Log.open(dir, { io: stubbedIo(defaultBackend), segmentSize: 64_000_000 });
