@@ -52,6 +52,13 @@ export interface LevelDBReadOptions {
    */
   strict?: boolean;
   /**
+   * true (default): every record is a copy. false: records are views into the read buffer, as
+   * LevelDB's Slice points into its block: no copy per record (faster for small records), but the
+   * buffers are then never reused, and a record you keep keeps its whole read chunk (up to
+   * 256 KiB) alive. Records that span blocks are always joined into a new buffer.
+   */
+  copy?: boolean;
+  /**
    * 'leveldb-1.23' (default): reproduce LevelDB 1.23 exactly, including its quirks: a CRC-valid
    * record of type 5 ends the log and one of type 6 is skipped silently (they collide with its
    * internal codes), and resynchronisation after `initialOffset` ends at the first record that
@@ -120,6 +127,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private readonly quirks: boolean;
   private readonly rocksdb: boolean;
   private readonly logNumber: number | undefined;
+  private readonly copy: boolean;
 
   private file: WalFile | null = null;
   private finished = false;
@@ -196,6 +204,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.initialOffset = initialOffset;
     this.resyncing = initialOffset > 0;
     this.strict = options.strict ?? false;
+    this.copy = options.copy ?? true;
     this.rocksdb = options.format === 'rocksdb';
     this.quirks = !this.rocksdb && (options.compat ?? 'leveldb-1.23') === 'leveldb-1.23';
     this.logNumber = options.logNumber ?? logNumberFromName(path);
@@ -328,10 +337,11 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.prefetch = null;
     if (ahead !== null && ahead.start === at) {
       n = await ahead.done;
-      this.spare = this.chunk;
+      if (this.copy) this.spare = this.chunk; // without copies, records still point into it
       this.chunk = ahead.buffer;
     } else {
       if (ahead !== null) await ahead.done.catch(() => undefined); // never reuse a buffer still being read into
+      if (!this.copy && this.chunkLen > 0) this.chunk = new Uint8Array(this.chunk.length); // records point into the old one
       n = await this.readInto(this.chunk, at);
       // The chunk was sized to the file when it was opened; grow it if the file has grown since.
       while (n === this.chunk.length && n < READ_AHEAD) {
@@ -497,8 +507,9 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     return out;
   }
 
-  /** A copy of the current fragment (the block is reused). */
+  /** A copy of the current fragment (the block is reused), or a view of it with `copy: false`. */
   private copyFragment(): Uint8Array {
+    if (!this.copy) return new Uint8Array(this.block.buffer, this.block.byteOffset + this.fragStart, this.fragLen);
     const out = this.allocate(this.fragLen);
     out.set(this.block.subarray(this.fragStart, this.fragStart + this.fragLen));
     return out;

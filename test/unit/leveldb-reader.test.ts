@@ -345,3 +345,14 @@ test('a file that grows between open and the first read is read to its new end',
   assert.deepEqual((await read(file, { io })).records.map((r) => r.data), records);
   assert.ok(calls >= 2);
 });
+
+test('copy: false returns views that stay valid while reading on (buffers are not reused)', async () => {
+  // Over 512 KiB so the double-buffered read-ahead would otherwise recycle its buffers.
+  const records = Array.from({ length: 3000 }, (_, i) => big(String.fromCharCode(97 + (i % 26)), (i * 613) % 700));
+  const file = logFile(log(...records));
+  for (const io of [defaultBackend, shortReadIo(5000).io]) {
+    const kept: Uint8Array[] = [];
+    for await (const batch of readLevelDBLog(file, { copy: false, io }).batches()) kept.push(...batch.map((r) => r.data));
+    assert.deepEqual(kept.map((d) => Buffer.from(d).toString('latin1')), records);
+  }
+});
