@@ -55,13 +55,16 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
-test(`real etcd server: ${PUTS} puts, then its member/wal read by us and by etcd's wal package`, { timeout: 240_000 }, async () => {
-  const dataDir = path.join(tempDir('etcd-server-'), 'data');
-  const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const client = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+interface Server {
+  ctl: (...args: string[]) => Promise<{ stdout: string; stderr: string }>;
+  log: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Starts a single-member etcd on loopback and waits (bounded) until it is healthy. */
+async function startEtcd(dataDir: string, client: string, peer: string): Promise<Server> {
   let log = '';
-  const etcd = spawn(
+  const etcd: ChildProcess = spawn(
     ETCD,
     [
       '--name', 'nodewal-test',
@@ -78,6 +81,13 @@ test(`real etcd server: ${PUTS} puts, then its member/wal read by us and by etcd
   );
   etcd.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20000)));
   etcd.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20000)));
+  const stop = async (): Promise<void> => {
+    etcd.kill('SIGTERM'); // by its pid, through the ChildProcess handle
+    if (!(await exited(etcd, 20_000))) {
+      etcd.kill('SIGKILL');
+      await exited(etcd, 5_000);
+    }
+  };
   const ctl = (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
     run(ETCDCTL, ['--endpoints', client, '--command-timeout', '10s', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 });
   try {
@@ -89,6 +99,21 @@ test(`real etcd server: ${PUTS} puts, then its member/wal read by us and by etcd
       30_000,
       'etcd to become healthy',
     );
+  } catch (err) {
+    await stop();
+    throw new Error(`${String(err)}\n--- etcd log ---\n${log}`);
+  }
+  return { ctl, log: () => log, stop };
+}
+
+test(`real etcd server: ${PUTS} puts, then its member/wal read by us and by etcd's wal package`, { timeout: 240_000 }, async () => {
+  const dataDir = path.join(tempDir('etcd-server-'), 'data');
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const server = await startEtcd(dataDir, client, peer);
+  const ctl = server.ctl;
+  try {
     await ctl('put', 'first', 'value');
     // The bulk goes through etcd's JSON gateway (one raft entry per put, no process spawn each).
     const put = async (i: number): Promise<void> => {
@@ -117,13 +142,9 @@ test(`real etcd server: ${PUTS} puts, then its member/wal read by us and by etcd
     await ctl('compaction', rev!);
     await ctl('put', 'last', 'value');
   } catch (err) {
-    throw new Error(`${String(err)}\n--- etcd log ---\n${log}`);
+    throw new Error(`${String(err)}\n--- etcd log ---\n${server.log()}`);
   } finally {
-    etcd.kill('SIGTERM');
-    if (!(await exited(etcd, 20_000))) {
-      etcd.kill('SIGKILL');
-      await exited(etcd, 5_000);
-    }
+    await server.stop();
   }
 
   const walDir = path.join(dataDir, 'member', 'wal');
@@ -170,4 +191,35 @@ test(`real etcd server: ${PUTS} puts, then its member/wal read by us and by etcd
   assert.equal(goCode(goAt[1]!.error), null);
   assert.deepEqual(entriesResult(atRes.entries), goAt[1]!.entries);
   assert.equal(await WAL.verify(walDir, newest).then(() => 'ok'), 'ok');
+
+  // We append to etcd's own WAL in write mode (a no-op entry, as a new raft leader writes, and the
+  // HardState committing it), then the etcd server restarts on that directory and keeps serving.
+  const w = await WAL.open(walDir, newest);
+  const mine = await w.readAll();
+  const last = mine.entries.length > 0 ? mine.entries[mine.entries.length - 1]!.index : newest.index;
+  const term = mine.state.term;
+  await w.save({ term, vote: mine.state.vote, commit: last + 1n }, [{ term, index: last + 1n, type: 0, data: null }]);
+  await w.close();
+  const goAfter = runGo([{ op: 'openForRead', dir: walDir, index: '0', term: '0' }, { op: 'readAll' }]);
+  assert.equal(goAfter[1]!.error, null);
+  assert.equal(goAfter[1]!.count, res.entries.length + 1);
+  assert.deepEqual(goAfter[1]!.state, { term: term.toString(), vote: mine.state.vote.toString(), commit: (last + 1n).toString() });
+
+  const again = await startEtcd(dataDir, client, peer);
+  try {
+    const got = await again.ctl('get', 'last', '--print-value-only');
+    assert.equal(got.stdout.trim(), 'value');
+    await again.ctl('put', 'after-restart', 'ok');
+  } catch (err) {
+    throw new Error(`${String(err)}\n--- etcd log ---\n${again.log()}`);
+  } finally {
+    await again.stop();
+  }
+  const final = runGo([{ op: 'openForRead', dir: walDir, index: '0', term: '0' }, { op: 'readAll' }]);
+  assert.equal(final[1]!.error, null);
+  assert.ok(final[1]!.count! > res.entries.length + 1, 'etcd appended after our entry');
+  const ours = await WAL.openForRead(walDir, { index: 0n, term: 0n });
+  const oursRes = await ours.readAll();
+  await ours.close();
+  assert.deepEqual(entriesResult(oursRes.entries), final[1]!.entries);
 });
