@@ -127,7 +127,7 @@ function makeCheck(written: number, seed: number, segmentSize: number, onReuse: 
   };
 }
 
-const STATES = Number(process.env['CRASH_STATES_ETCD'] ?? 5000);
+const STATES = Number(process.env['CRASH_STATES_ETCD'] ?? 4000);
 
 test(`etcd WAL: every acknowledged entry survives power loss (${STATES} crash states)`, { timeout: 240_000 }, async () => {
   const scratch = scratchDir('nodewal-pl-etcd-');
