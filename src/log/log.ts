@@ -73,13 +73,21 @@ export interface SlowSyncEvent {
   bytes: number;
 }
 
-type Resolve = ((index: bigint) => void) | null;
+/** Resolves an append; a failure resolves it with a rejected promise (so no reject is kept). */
+type Resolver = (index: bigint | Promise<never>) => void;
+type Resolve = Resolver | null;
 type Reject = (err: unknown) => void;
+
+// One shared executor instead of a closure per append: it hands the resolver out through `captured`.
+let captured: Resolver | null = null;
+const capture = (resolve: Resolver): void => {
+  captured = resolve;
+};
 
 interface Blocked {
   datas: Uint8Array[];
   bytes: number;
-  resolve: (index: bigint) => void;
+  resolve: Resolver;
   reject: Reject;
 }
 
@@ -132,7 +140,6 @@ export class Log extends EventEmitter {
   // Queue of appends not yet written (parallel arrays; head index instead of shift()).
   private qData: Uint8Array[] = [];
   private qRes: Resolve[] = [];
-  private qRej: Reject[] = [];
   private qHead = 0;
   private queuedBytes = 0;
   private blocked: Blocked[] = [];
@@ -259,22 +266,24 @@ export class Log extends EventEmitter {
   append(data: Uint8Array | string): Promise<bigint> {
     if (this.state !== State.Open) return Promise.reject(this.unusable());
     let d: Uint8Array;
-    try {
-      d = toData(data);
-    } catch (err) {
-      return Promise.reject(err);
+    if (data instanceof Uint8Array && data.length <= MAX_ENTRY_DATA) d = data;
+    else {
+      try {
+        d = toData(data);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     if (this.blocked.length > 0 || (this.queuedBytes + d.length > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
       return this.backpressure([d], d.length);
     }
-    return new Promise<bigint>((resolve, reject) => {
-      this.qData.push(d);
-      this.qRes.push(resolve);
-      this.qRej.push(reject);
-      this.queuedBytes += d.length;
-      this.accepted++;
-      this.kick();
-    });
+    const promise = new Promise<bigint>(capture as (resolve: (v: bigint) => void) => void);
+    this.qData.push(d);
+    this.qRes.push(captured);
+    this.queuedBytes += d.length;
+    this.accepted++;
+    this.kick();
+    return promise;
   }
 
   /** Appends records as consecutive entries; resolves with the index of the last one. */
@@ -294,14 +303,13 @@ export class Log extends EventEmitter {
     if (this.blocked.length > 0 || (this.queuedBytes + bytes > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
       return this.backpressure(list, bytes);
     }
-    return new Promise<bigint>((resolve, reject) => this.enqueue(list, bytes, resolve, reject));
+    return new Promise<bigint>((resolve) => this.enqueue(list, bytes, resolve as Resolver));
   }
 
-  private enqueue(list: Uint8Array[], bytes: number, resolve: (i: bigint) => void, reject: Reject): void {
+  private enqueue(list: Uint8Array[], bytes: number, resolve: Resolver): void {
     for (let i = 0; i < list.length; i++) {
       this.qData.push(list[i]!);
       this.qRes.push(i === list.length - 1 ? resolve : null);
-      this.qRej.push(reject);
     }
     this.queuedBytes += bytes;
     this.accepted += list.length;
@@ -314,7 +322,7 @@ export class Log extends EventEmitter {
         new WalError(WalErrorCodes.QUEUE_FULL, `append queue holds ${this.queuedBytes} bytes (maxQueuedBytes ${this.opts.maxQueuedBytes})`),
       );
     }
-    return new Promise<bigint>((resolve, reject) => this.blocked.push({ datas, bytes, resolve, reject }));
+    return new Promise<bigint>((resolve, reject) => this.blocked.push({ datas, bytes, resolve: resolve as Resolver, reject }));
   }
 
   /** Moves waiting appends into the queue while there is room (always at least one when it is empty). */
@@ -324,7 +332,7 @@ export class Log extends EventEmitter {
       const empty = this.qData.length === this.qHead;
       if (!empty && this.queuedBytes + b.bytes > this.opts.maxQueuedBytes) break;
       this.blocked.shift();
-      this.enqueue(b.datas, b.bytes, b.resolve, b.reject);
+      this.enqueue(b.datas, b.bytes, b.resolve);
     }
   }
 
@@ -422,13 +430,11 @@ export class Log extends EventEmitter {
     if (this.qHead === q.length) {
       this.qData = [];
       this.qRes = [];
-      this.qRej = [];
       this.qHead = 0;
     } else if (this.qHead >= 4096 && this.qHead * 2 >= q.length) {
       // Appends keep arriving during every write, so the queue never drains: drop the consumed half.
       this.qData = q.slice(this.qHead);
       this.qRes = this.qRes.slice(this.qHead);
-      this.qRej = this.qRej.slice(this.qHead);
       this.qHead = 0;
     }
     this.admitBlocked();
@@ -854,10 +860,11 @@ export class Log extends EventEmitter {
       file: this.dir,
       cause: err,
     });
-    for (let i = this.qHead; i < this.qRej.length; i++) this.qRej[i]!(this.failure);
+    const rejected: Promise<never> = Promise.reject(this.failure);
+    rejected.catch(() => undefined); // only the appends' own promises should report it
+    for (let i = this.qHead; i < this.qRes.length; i++) this.qRes[i]?.(rejected);
     this.qData = [];
     this.qRes = [];
-    this.qRej = [];
     this.qHead = 0;
     for (const b of this.blocked) b.reject(this.failure);
     this.blocked = [];

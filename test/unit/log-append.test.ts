@@ -138,3 +138,46 @@ test('a second writer on the same directory is refused with ERR_WAL_LOCKED', asy
   const again = await Log.open(dir, small);
   await again.close();
 });
+
+test('a failed write+fdatasync fails every pending append and every later one with ERR_WAL_FAILED', async () => {
+  const dir = tempDir();
+  let failNext = false;
+  const base = recordingIo([]);
+  const io = {
+    ...base,
+    open: async (p: string, o?: Parameters<typeof base.open>[1]) => {
+      const f = await base.open(p, o);
+      const write = f.write.bind(f);
+      f.write = async (buffers, position, wo) => {
+        if (wo?.datasync && failNext && p.endsWith('.wal')) {
+          const err: NodeJS.ErrnoException = new Error('EIO: i/o error, fdatasync');
+          err.code = 'EIO';
+          throw err;
+        }
+        return write(buffers, position, wo);
+      };
+      return f;
+    },
+  };
+  const log = await Log.open(dir, { ...small, io });
+  assert.equal(await log.append('ok'), 1n);
+  failNext = true;
+  const results = await Promise.allSettled([log.append('a'), log.appendBatch(['b', 'c']), log.append('d')]);
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    assert.equal((r as PromiseRejectedResult).reason.code, 'ERR_WAL_FAILED');
+    assert.equal((r as PromiseRejectedResult).reason.cause.code, 'EIO');
+  }
+  await assert.rejects(log.append('later'), { code: 'ERR_WAL_FAILED' });
+  await assert.rejects(log.sync(), { code: 'ERR_WAL_FAILED' });
+  await log.close();
+  failNext = false;
+  // Reopening recovers what was durable.
+  const again = await Log.open(dir, small);
+  try {
+    assert.ok(again.lastIndex >= 1n);
+    assert.equal(Buffer.from(await again.get(1n)).toString(), 'ok');
+  } finally {
+    await again.close();
+  }
+});
