@@ -75,6 +75,8 @@ export class FaultIo implements IoBackend {
   injected = 0;
   /** The largest buffer any read asked to fill. */
   maxReadLength = 0;
+  /** Paths of files opened through this layer and not closed yet (a leak check). */
+  readonly openFiles = new Map<WalFile, string>();
   private readonly hits = new Map<FaultRule, number>();
 
   constructor(readonly inner: IoBackend) {
@@ -130,13 +132,16 @@ export class FaultIo implements IoBackend {
     return this.inner.allocAligned(size, alignment);
   }
   async open(path: string, opts?: OpenOptions): Promise<WalFile> {
-    const file = await this.run('open', path, () => this.inner.open(path, opts));
-    return new FaultFile(this, file);
+    const file = new FaultFile(this, await this.run('open', path, () => this.inner.open(path, opts)));
+    this.openFiles.set(file, path);
+    return file;
   }
   openSync(path: string, opts?: OpenOptions): WalFile {
     const rule = this.check('open', path);
     if (rule !== undefined) throw errnoError(rule.code, 'open', path);
-    return new FaultFile(this, this.inner.openSync(path, opts));
+    const file = new FaultFile(this, this.inner.openSync(path, opts));
+    this.openFiles.set(file, path);
+    return file;
   }
   fsyncDir(path: string): Promise<void> {
     return this.run('fsyncDir', path, () => this.inner.fsyncDir(path));
@@ -236,11 +241,13 @@ class FaultFile implements WalFile {
   unlock(): Promise<void> {
     return this.inner.unlock();
   }
-  close(): Promise<void> {
-    return this.io.run('close', this.path, () => this.inner.close());
+  async close(): Promise<void> {
+    await this.io.run('close', this.path, () => this.inner.close());
+    this.io.openFiles.delete(this);
   }
   closeSync(): void {
     this.inner.closeSync();
+    this.io.openFiles.delete(this);
   }
 }
 

@@ -233,3 +233,29 @@ for (const fmt of [etcd, log, leveldb]) {
     });
   }
 }
+
+// Known bug, reported to the Log's owner (src/log/log.ts had uncommitted work of another helper):
+// when locking the new segment fails during a cut (the fallback backend's lock file cannot be
+// created on a full disk: found by `npm run test:enospc`), Log.cut never closes that segment's
+// fd, and close() does not either. Same pattern in truncateBack. Remove `todo` once fixed.
+const CUT_FD_LEAK = 'Log.cut leaks the new segment fd when its lock fails';
+for (const fmt of [etcd, log]) {
+  test(`${fmt.name}: a failure while taking the new segment's lock in a cut leaks no file descriptor`, fmt === log ? { todo: CUT_FD_LEAK } : {}, async () => {
+    const dir = path.join(tempDir(), 'wal');
+    const io = new FaultIo(defaultBackend);
+    const h = await fmt.open(dir, io);
+    io.fail({ op: 'lock', code: 'ENOSPC', path: /\d{16}-\d{16}\.wal$/ });
+    let failed = false;
+    for (let i = 1; i < 400 && !failed; i++) {
+      try {
+        await h.append(i);
+      } catch (err) {
+        assertNamed(err, 'ENOSPC', 'append');
+        failed = true;
+      }
+    }
+    assert.ok(failed, 'no cut happened');
+    await h.close().catch(() => undefined);
+    assert.deepEqual([...io.openFiles.values()], [], 'files left open after close');
+  });
+}
