@@ -275,7 +275,6 @@ export class WAL {
     let state: HardState = { term: 0n, vote: 0n, commit: 0n };
     const entries: Entry[] = [];
     let match = false;
-    let atEnd = false;
     try {
       for (;;) {
         let r: number;
@@ -290,10 +289,7 @@ export class WAL {
           if (this.readOnly && err instanceof WalError && err.code === WalErrorCodes.UNEXPECTED_EOF) break;
           throw err;
         }
-        if (r === 0) {
-          atEnd = true;
-          break;
-        }
+        if (r === 0) break;
         const buf = decoder.recBuf;
         const ds = decoder.recStart;
         const de = decoder.recEnd;
@@ -337,7 +333,6 @@ export class WAL {
             throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${decoder.recType}`, where(decoder));
         }
       }
-      void atEnd;
       const tail = this.tail();
       if (tail !== null) {
         // ZeroToEnd: wipe anything after the last valid frame so later appends cannot resurrect it.
