@@ -473,7 +473,7 @@ export class Log extends EventEmitter {
     await this.io.rename(tmp, full);
     await this.io.fsyncDir(this.dir);
     const nf = await this.io.open(full, { read: true, write: true, direct: this.opts.direct });
-    await nf.lock({ wait: false });
+    await lockOrClose(nf);
     await this.writer.switchTo(nf, header.bytes.length, header.crc);
     await oldFile.close();
     const seg = newSegment(seq, nameIndex, name, full);
@@ -759,7 +759,7 @@ export class Log extends EventEmitter {
       if (snapDropped) await writeFrontMarker(this.io, this.dir, this.snapshotIndex, this.snapshotTerm);
       if (si !== tailIdx) {
         const nf = await this.io.open(seg.path, { read: true, write: true, direct: this.opts.direct });
-        await nf.lock({ wait: false });
+        await lockOrClose(nf);
         // Newest first, each made durable before the next, so a crash part-way leaves a shorter
         // but contiguous log.
         for (let k = tailIdx; k > si; k--) {
@@ -918,4 +918,14 @@ async function createFirstSegment(io: IoBackend, dir: string, opts: ResolvedLogO
   await io.rename(tmp, path.join(dir, walName(0n, 0n)));
   await io.fsyncDir(dir);
   await io.fsyncDir(path.dirname(path.resolve(dir)));
+}
+
+/** Locks a just-opened segment; on failure closes it, so a failed cut or truncation leaks no descriptor. */
+async function lockOrClose(file: WalFile): Promise<void> {
+  try {
+    await file.lock({ wait: false });
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    throw err;
+  }
 }
