@@ -2,15 +2,15 @@
 // at random moments (while appending, during cuts with 4-16 KiB segments, while a 1 MB segment is
 // being preallocated, or while it is still recovering from the previous kill); the directory is
 // then recovered here and must hold every acknowledged record, intact, as exactly 1..n.
-// CI size: CRASH_KILL_CYCLES per format (default 25) for the backend under test (WAL_NATIVE), time-bounded;
+// CI size: CRASH_KILL_CYCLES per format (default 34: 204 cycles per CI run over both backends) for the backend under test (WAL_NATIVE), time-bounded;
 // `npm run test:crash -- --cycles N` runs thousands.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCrashCycles, type CrashFormat } from '../crash/cycles';
 import { scratchDir } from '../support/crash-states';
 
-const CYCLES = Number(process.env['CRASH_KILL_CYCLES'] ?? 25);
-const BUDGET_MS = Number(process.env['CRASH_KILL_BUDGET_MS'] ?? 25_000);
+const CYCLES = Number(process.env['CRASH_KILL_CYCLES'] ?? 34);
+const BUDGET_MS = Number(process.env['CRASH_KILL_BUDGET_MS'] ?? 30_000);
 
 for (const format of ['etcd', 'log', 'leveldb'] as CrashFormat[]) {
   test(`${format}: SIGKILL at random moments loses no acknowledged record (${CYCLES} cycles)`, { timeout: 120_000 }, async () => {
