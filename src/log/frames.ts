@@ -66,18 +66,6 @@ export function varintBytes(n: bigint): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-function writeLengthWord(out: Uint8Array, pos: number, n: number, pad: number): void {
-  // n < 2^32 always (records are capped far below), so bytes 4..6 are zero.
-  out[pos] = n & 0xff;
-  out[pos + 1] = (n >>> 8) & 0xff;
-  out[pos + 2] = (n >>> 16) & 0xff;
-  out[pos + 3] = n >>> 24;
-  out[pos + 4] = 0;
-  out[pos + 5] = 0;
-  out[pos + 6] = 0;
-  out[pos + 7] = pad === 0 ? 0 : 0x80 | pad;
-}
-
 /** Upper bound of the bytes `encodeEntryBatch` needs for entries of these data lengths. */
 export function entryBatchCapacity(totalDataBytes: number, count: number): number {
   return totalDataBytes + count * FRAME_OVERHEAD_MAX;
@@ -108,29 +96,45 @@ export function encodeEntryBatch(
   bounds: Uint32Array,
 ): EncodedBatch {
   if (count === 0) return { end: start, crc: seed };
+  const termLen = term.length;
   // Pass 1: lay out every frame as if its CRC varint took the maximum 5 bytes; write entry bytes.
+  // Varints of indexes and lengths below 2^28 are written inline (no call per field).
   let s = start;
   for (let i = 0; i < count; i++) {
     const data = datas[from + i]!;
     const dlen = data.length;
     const index = firstIndex + i;
-    const entryLen = 3 + term.length + 1 + varintLength(index) + 1 + varintLength(dlen) + dlen;
-    const entryStart = s + 17 + varintLength(entryLen);
+    const indexLen = index < 0x80 ? 1 : index < 0x4000 ? 2 : index < 0x200000 ? 3 : index < 0x10000000 ? 4 : varintLength(index);
+    const dlenLen = dlen < 0x80 ? 1 : dlen < 0x4000 ? 2 : dlen < 0x200000 ? 3 : dlen < 0x10000000 ? 4 : 5;
+    const entryLen = 5 + termLen + indexLen + dlenLen + dlen;
+    const entryStart = s + 17 + (entryLen < 0x80 ? 1 : entryLen < 0x4000 ? 2 : entryLen < 0x200000 ? 3 : entryLen < 0x10000000 ? 4 : 5);
     let p = entryStart;
     out[p++] = 0x08; // Entry.Type = 0 (EntryNormal), always emitted by gogoproto
     out[p++] = 0x00;
     out[p++] = 0x10; // Entry.Term (a few bytes: a loop beats a TypedArray.set call)
-    for (let k = 0; k < term.length; k++) out[p++] = term[k]!;
+    for (let k = 0; k < termLen; k++) out[p++] = term[k]!;
     out[p++] = 0x18; // Entry.Index
-    p = writeVarint(out, p, index);
+    if (indexLen <= 4) {
+      let n = index;
+      while (n >= 0x80) {
+        out[p++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+      out[p++] = n;
+    } else p = writeVarint(out, p, index);
     out[p++] = 0x22; // Entry.Data
-    p = writeVarint(out, p, dlen);
-    out.set(data, p);
+    let n = dlen;
+    while (n >= 0x80) {
+      out[p++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    out[p++] = n;
+    if (dlen > 0) out.set(data, p);
     p += dlen;
     bounds[2 * i] = entryStart;
     bounds[2 * i + 1] = p;
     const recordMax = p - (s + 8);
-    s += 8 + recordMax + ((8 - (recordMax % 8)) % 8);
+    s += 8 + ((recordMax + 7) & ~7);
   }
   const crcs = io.crc32cChain(out, bounds.subarray(0, 2 * count), seed);
   // Pass 2: real lengths; move entry bytes left over the unused CRC bytes (never right).
@@ -138,17 +142,35 @@ export function encodeEntryBatch(
   for (let i = 0; i < count; i++) {
     const entryStart = bounds[2 * i]!;
     const entryLen = bounds[2 * i + 1]! - entryStart;
-    const crc = crcs[i]!;
-    const n = 4 + varintLength(crc) + varintLength(entryLen) + entryLen;
-    const pad = (8 - (n % 8)) % 8;
-    writeLengthWord(out, w, n, pad);
+    let crc = crcs[i]!;
+    const crcLen = crc < 0x80 ? 1 : crc < 0x4000 ? 2 : crc < 0x200000 ? 3 : crc < 0x10000000 ? 4 : 5;
+    const n = 4 + crcLen + (entryLen < 0x80 ? 1 : entryLen < 0x4000 ? 2 : entryLen < 0x200000 ? 3 : entryLen < 0x10000000 ? 4 : 5) + entryLen;
+    const pad = (8 - (n & 7)) & 7;
+    // Length word: n < 2^32 always (records are capped far below), so bytes 4..6 are zero.
+    out[w] = n & 0xff;
+    out[w + 1] = (n >>> 8) & 0xff;
+    out[w + 2] = (n >>> 16) & 0xff;
+    out[w + 3] = n >>> 24;
+    out[w + 4] = 0;
+    out[w + 5] = 0;
+    out[w + 6] = 0;
+    out[w + 7] = pad === 0 ? 0 : 0x80 | pad;
     let p = w + 8;
     out[p++] = 0x08; // Record.Type = entryType
     out[p++] = RecordType.entry;
     out[p++] = 0x10; // Record.Crc
-    p = writeVarint(out, p, crc);
+    while (crc >= 0x80) {
+      out[p++] = (crc & 0x7f) | 0x80;
+      crc >>>= 7;
+    }
+    out[p++] = crc;
     out[p++] = 0x1a; // Record.Data
-    p = writeVarint(out, p, entryLen);
+    let m = entryLen;
+    while (m >= 0x80) {
+      out[p++] = (m & 0x7f) | 0x80;
+      m >>>= 7;
+    }
+    out[p++] = m;
     if (p !== entryStart) out.copyWithin(p, entryStart, entryStart + entryLen);
     p += entryLen;
     for (let k = 0; k < pad; k++) out[p++] = 0;

@@ -100,6 +100,8 @@ interface Op {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A module-local copy: read on every append (an imported binding can cost a getter call per read). */
+const MAX_DATA = MAX_ENTRY_DATA;
 const enum State {
   Open,
   Closing,
@@ -110,7 +112,7 @@ const enum State {
 function toData(data: Uint8Array | string): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
   if (!(data instanceof Uint8Array)) throw new TypeError('Log.append: data must be a Uint8Array, Buffer or string');
-  if (data.length > MAX_ENTRY_DATA) {
+  if (data.length > MAX_DATA) {
     throw new WalError(WalErrorCodes.RECORD_TOO_LARGE, `record of ${data.length} bytes exceeds ${MAX_ENTRY_DATA}`);
   }
   return data;
@@ -266,7 +268,7 @@ export class Log extends EventEmitter {
   append(data: Uint8Array | string): Promise<bigint> {
     if (this.state !== State.Open) return Promise.reject(this.unusable());
     let d: Uint8Array;
-    if (data instanceof Uint8Array && data.length <= MAX_ENTRY_DATA) d = data;
+    if (data instanceof Uint8Array && data.length <= MAX_DATA) d = data;
     else {
       try {
         d = toData(data);
