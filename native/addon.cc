@@ -116,6 +116,74 @@ napi_value Crc32cFast(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// writeSync(fd, buffers[], position, datasync, path?) -> undefined, on raw Node-API: the generic
+// job path (std::function, shared vector, the path converted up front) cost more than the
+// pwritev of a small record. Same checks and errors as Write<false>; the path is read only to
+// report an error, and up to kStackIovecs buffers need no allocation.
+constexpr uint32_t kStackIovecs = 16;
+
+napi_value WriteSyncFast(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  napi_value undefined = nullptr;
+  napi_get_undefined(env, &undefined);
+  for (size_t i = argc; i < 5; i++) argv[i] = undefined;
+  napi_valuetype kind = napi_undefined;
+  int32_t fd = 0;
+  if (napi_typeof(env, argv[0], &kind) != napi_ok || kind != napi_number) {
+    napi_throw_type_error(env, nullptr, "fd must be a number");
+    return nullptr;
+  }
+  napi_get_value_int32(env, argv[0], &fd);
+  bool is_array = false;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, nullptr, "buffers must be an array");
+    return nullptr;
+  }
+  int64_t position = 0;
+  if (napi_typeof(env, argv[2], &kind) != napi_ok || kind != napi_number) {
+    napi_throw_type_error(env, nullptr, "position must be a number");
+    return nullptr;
+  }
+  napi_get_value_int64(env, argv[2], &position);
+  bool datasync = false;
+  napi_value datasync_bool = nullptr;
+  if (napi_coerce_to_bool(env, argv[3], &datasync_bool) != napi_ok) return nullptr;
+  napi_get_value_bool(env, datasync_bool, &datasync);
+  uint32_t count = 0;
+  napi_get_array_length(env, argv[1], &count);
+  iovec stack[kStackIovecs];
+  std::vector<iovec> heap;
+  iovec* iov = stack;
+  if (count > kStackIovecs) {
+    heap.resize(count);
+    iov = heap.data();
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item = nullptr;
+    Bytes bytes{};
+    if (napi_get_element(env, argv[1], i, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
+      const std::string message = "buffers[" + std::to_string(i) + "] must be a Uint8Array or Buffer";
+      napi_throw_type_error(env, nullptr, message.c_str());
+      return nullptr;
+    }
+    iov[i] = {bytes.data, bytes.length};
+  }
+  const IoStatus status = WriteAll(fd, iov, count, position, datasync);
+  if (status.err != 0) {
+    try {
+      std::string path;
+      if (napi_typeof(env, argv[4], &kind) == napi_ok && kind == napi_string) path = Napi::String(env, argv[4]).Utf8Value();
+      MakeFsError(env, status.err, status.syscall, path).ThrowAsJavaScriptException();
+    } catch (const Napi::Error& e) {
+      e.ThrowAsJavaScriptException();
+    }
+    return nullptr;
+  }
+  return undefined;
+}
+
 class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
  public:
   NodeWalAddon(Napi::Env env, Napi::Object exports) {
@@ -133,7 +201,6 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
         InstanceMethod("open", &NodeWalAddon::Open<true>),
         InstanceMethod("openSync", &NodeWalAddon::Open<false>),
         InstanceMethod("write", &NodeWalAddon::Write<true>),
-        InstanceMethod("writeSync", &NodeWalAddon::Write<false>),
         InstanceMethod("read", &NodeWalAddon::Read<true>),
         InstanceMethod("readSync", &NodeWalAddon::Read<false>),
         InstanceMethod("datasync", &NodeWalAddon::FdCall<true, DataSync>),
@@ -158,6 +225,9 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     napi_value crc32c_fn = nullptr;
     NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, Crc32cFast, nullptr, &crc32c_fn));
     exports.Set("crc32c", Napi::Value(env, crc32c_fn));
+    napi_value write_sync_fn = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "writeSync", NAPI_AUTO_LENGTH, WriteSyncFast, nullptr, &write_sync_fn));
+    exports.Set("writeSync", Napi::Value(env, write_sync_fn));
   }
 
  private:

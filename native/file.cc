@@ -56,12 +56,15 @@ IoStatus OpenFile(const std::string& path, int flags, int mode, bool want_direct
 }
 
 IoStatus WriteAll(int fd, std::vector<iovec>* iov, int64_t position, bool datasync) {
-  std::vector<iovec>& v = *iov;
+  return WriteAll(fd, iov->data(), iov->size(), position, datasync);
+}
+
+IoStatus WriteAll(int fd, iovec* v, size_t size, int64_t position, bool datasync) {
   size_t first = 0;  // first iovec not yet fully written
   for (;;) {
-    while (first < v.size() && v[first].iov_len == 0) first++;
-    if (first == v.size()) break;
-    const int count = static_cast<int>(std::min<size_t>(IOV_MAX, v.size() - first));
+    while (first < size && v[first].iov_len == 0) first++;
+    if (first == size) break;
+    const int count = static_cast<int>(std::min<size_t>(IOV_MAX, size - first));
     const ssize_t n = pwritev(fd, &v[first], count, static_cast<off_t>(position));
     if (n < 0) {
       if (errno == EINTR) continue;

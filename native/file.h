@@ -35,6 +35,8 @@ IoStatus OpenFile(const std::string& path, int flags, int mode, bool want_direct
 // pwritev of all of `iov` at `position`, in IOV_MAX chunks, looping on short writes and EINTR;
 // then fdatasync when `datasync`. Consumes (modifies) `iov`.
 IoStatus WriteAll(int fd, std::vector<iovec>* iov, int64_t position, bool datasync);
+// The same over `size` iovecs in place (adjusted as short writes progress).
+IoStatus WriteAll(int fd, iovec* iov, size_t size, int64_t position, bool datasync);
 
 // pread into [data, data+len) until full or end of file; *done receives the bytes read.
 IoStatus ReadFull(int fd, uint8_t* data, size_t len, int64_t position, size_t* done);
