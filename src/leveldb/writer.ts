@@ -207,8 +207,13 @@ export class LevelDBLogWriter {
 
   /** Appends several logical records with one write (and at most one fdatasync). */
   addRecords(records: readonly Uint8Array[], options: LevelDBAddOptions = {}): Promise<void> {
-    this.checkWritable();
-    return this.submit(this.encode(records), options.sync === true);
+    // A promise-returning method reports every failure as a rejection, never a synchronous throw.
+    try {
+      this.checkWritable();
+      return this.submit(this.encode(records), options.sync === true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Frames `records` at the current end and advances it; null when there is nothing to write. */
@@ -261,8 +266,12 @@ export class LevelDBLogWriter {
 
   /** fdatasync after every write accepted so far. */
   sync(): Promise<void> {
-    this.checkWritable();
-    return this.submit(null, true);
+    try {
+      this.checkWritable();
+      return this.submit(null, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Waits for pending writes and closes the file. Safe to call twice. */

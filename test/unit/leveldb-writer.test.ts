@@ -155,9 +155,9 @@ test('after a failed write the writer refuses more writes (ERR_WAL_FAILED)', asy
   const { io } = countingIo(true);
   const w = await LevelDBLogWriter.open(file, { io });
   await assert.rejects(w.addRecord(Buffer.from('x')), (e: unknown) => isWalError(e, WalErrorCodes.IO));
-  assert.throws(() => w.addRecord(Buffer.from('y')), (e: unknown) => isWalError(e, WalErrorCodes.FAILED));
+  await assert.rejects(w.addRecord(Buffer.from('y')), (e: unknown) => isWalError(e, WalErrorCodes.FAILED));
   await w.close();
-  assert.throws(() => w.addRecord(Buffer.from('z')), (e: unknown) => isWalError(e, WalErrorCodes.CLOSED));
+  await assert.rejects(w.addRecord(Buffer.from('z')), (e: unknown) => isWalError(e, WalErrorCodes.CLOSED));
 });
 
 test('repairTail cuts a torn record before appending; without it, bytes follow the garbage', async () => {
@@ -225,4 +225,19 @@ test('creating the log fsyncs its directory (the new entry must survive power lo
   assert.equal(calls.fsyncDir, 1);
   await (await LevelDBLogWriter.open(file, { io })).close();
   assert.equal(calls.fsyncDir, 1);
+});
+
+test('after close, addRecord/addRecords/sync reject (never throw synchronously) with ERR_WAL_CLOSED', async () => {
+  const file = path.join(tempDir(), '000001.log');
+  const w = await LevelDBLogWriter.open(file);
+  await w.close();
+  let threw = false;
+  let pending: Promise<void>[] = [];
+  try {
+    pending = [w.addRecord(new Uint8Array(1)), w.addRecords([new Uint8Array(1)]), w.sync()];
+  } catch {
+    threw = true;
+  }
+  assert.equal(threw, false);
+  for (const p of pending) await assert.rejects(p, { code: 'ERR_WAL_CLOSED' });
 });
