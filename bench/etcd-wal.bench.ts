@@ -5,7 +5,7 @@
  *    default 64,000,000-byte segments, so cuts and preallocation are included.
  *  - readAll: openForRead + readAll of a large WAL (ETCD_BENCH_READ_MB, default 256 MB), page cache warm.
  * Before timing, the directory each save run produced is checked byte-identical to etcd's.
- * Prints a markdown table of medians (BENCH_RUNS, default 3).
+ * Prints a markdown table of medians (BENCH_RUNS, default 3). ETCD_BENCH_WORK=sync,nosync,readAll picks rows.
  *
  *   npm run bench etcd
  */
@@ -23,6 +23,8 @@ import { dumpDir, genBytes } from '../test/interop/etcd/script';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const READ_MB = Number(process.env['ETCD_BENCH_READ_MB'] ?? 256);
+/** Which rows to run: any of sync,nosync,readAll (default all). */
+const WORK = new Set((process.env['ETCD_BENCH_WORK'] ?? 'sync,nosync,readAll').split(','));
 const ENTRY = 1024;
 const BATCH = 100;
 /** One 1 KiB entry frame is 1056 bytes (length word, record header, entry header, padding) for these indexes. */
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
     ['save, 1 KiB x 100 per Save, fdatasync', 300, false],
     ['save, 1 KiB x 100 per Save, unsafeNoFsync', 1500, true],
   ] as const) {
+    if (!WORK.has(noSync ? 'nosync' : 'sync')) continue;
     const goDir = path.join(root, 'go-save', 'wal');
     goSave(goDir, Math.min(saves, 50), noSync);
     const reference = comparable(goDir);
@@ -127,6 +130,11 @@ async function main(): Promise<void> {
   }
 
   // readAll of a large WAL written by etcd itself (no fsync, to build it quickly).
+  if (!WORK.has('readAll')) {
+    console.log(`etcd WAL, medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus().length} CPUs, ${root}\n`);
+    console.log(rows.join('\n'));
+    return;
+  }
   const big = path.join(root, 'big', 'wal');
   const saves = Math.ceil((READ_MB * 1e6) / (ENTRY * BATCH));
   goSave(big, saves, true);

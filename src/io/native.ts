@@ -58,6 +58,13 @@ export interface NativeOpenResult {
 /** The package root: two levels above src/io or dist/io. */
 const packageRoot = path.join(__dirname, '..', '..');
 
+/**
+ * Writes without fdatasync of at most this many bytes to a buffered (not O_DIRECT) file run on
+ * the calling thread (see NativeFile.write); larger ones, and every write with fdatasync, go to
+ * the threadpool.
+ */
+const INLINE_WRITE_BYTES = 256 * 1024;
+
 const CHECK_INPUT = Buffer.from('123456789', 'latin1');
 const CHECK_VALUE = 0xe3069283;
 
@@ -185,17 +192,31 @@ class NativeFile implements WalFile {
   }
 
   write(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): Promise<void> {
+    let bytes: number;
     try {
-      checkBuffers(buffers);
+      bytes = checkBuffers(buffers);
       checkPosition(position, 'position');
     } catch (err) {
       return Promise.reject(err);
+    }
+    const datasync = opts?.datasync === true;
+    if (!datasync && !this.direct && bytes <= INLINE_WRITE_BYTES) {
+      // A small buffered write only copies into the page cache: done here, it costs the event
+      // loop about what handing it to the threadpool costs (measured ~15-30 µs per dispatch on a
+      // 2-vCPU VM, plus the wake-up on completion), and the caller continues at once. As with
+      // the threadpool, the bytes have reached the kernel when the promise settles.
+      try {
+        this.addon.writeSync(this.openFd('write'), buffers, position, false, this.path);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return Promise.resolve();
     }
     // The addon keeps the array it is given alive until the write completes, and with it the
     // buffers: give it a private copy, so a caller reusing its own array cannot free a buffer
     // under the threadpool thread.
     const held = buffers.slice();
-    return this.track((fd) => this.addon.write(fd, held, position, opts?.datasync === true, this.path), 'write');
+    return this.track((fd) => this.addon.write(fd, held, position, datasync, this.path), 'write');
   }
 
   writeSync(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): void {
@@ -303,10 +324,17 @@ class NativeFile implements WalFile {
   }
 }
 
-function checkBuffers(buffers: readonly Uint8Array[]): void {
+/** Checks the buffers; returns their total length. */
+function checkBuffers(buffers: readonly Uint8Array[]): number {
   if (!Array.isArray(buffers)) throw new TypeError('buffers must be an array of Uint8Array');
-  // The message is built only on failure: a template string per buffer cost more than the check.
-  for (let i = 0; i < buffers.length; i++) if (!(buffers[i] instanceof Uint8Array)) checkBytes(buffers[i], `buffers[${i}]`);
+  let bytes = 0;
+  for (let i = 0; i < buffers.length; i++) {
+    const b = buffers[i];
+    // The message is built only on failure: a template string per buffer cost more than the check.
+    if (!(b instanceof Uint8Array)) checkBytes(b, `buffers[${i}]`);
+    bytes += b.length;
+  }
+  return bytes;
 }
 
 /** Wraps a loaded, self-tested addon as an IoBackend. */
