@@ -421,10 +421,18 @@ export class Log extends EventEmitter {
     // Written but not durable: keep the process alive until the interval sync has run.
     else this.timer?.ref();
     const res = this.qRes;
-    for (let i = 0; i < count; i++) {
-      const r = res[from + i];
-      q[from + i] = EMPTY;
-      if (r !== null) r!(BigInt(first + i));
+    if (from + count === q.length) {
+      // The queue drains (the arrays are dropped below): no need to clear the consumed slots.
+      for (let i = 0; i < count; i++) {
+        const r = res[from + i];
+        if (r !== null) r!(BigInt(first + i));
+      }
+    } else {
+      for (let i = 0; i < count; i++) {
+        const r = res[from + i];
+        q[from + i] = EMPTY;
+        if (r !== null) r!(BigInt(first + i));
+      }
     }
     this.qHead += count;
     this.taken += count;
