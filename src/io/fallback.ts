@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { buf as crc32cJs } from 'crc-32/crc32c';
-import type { IoBackend, OpenOptions, WalFile, WriteOptions } from './types';
+import { INLINE_WRITE_MAX_BYTES, type IoBackend, type OpenOptions, type WalFile, type WriteOptions } from './types';
 
 /** CRC-32C with crc-32's JS implementation; results are unsigned. */
 export function crc32cFallback(data: Uint8Array, seed = 0): number {
@@ -90,6 +90,10 @@ class FallbackFile implements WalFile {
 
   async write(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): Promise<void> {
     const fd = this.checkOpen();
+    if (opts?.datasync !== true && totalLength(buffers) <= INLINE_WRITE_MAX_BYTES) {
+      this.writeSync(buffers, position); // small page-cache copy: cheaper here than a threadpool hop
+      return;
+    }
     let pos = position;
     let pending = buffers.filter((b) => b.length > 0);
     while (pending.length > 0) {
@@ -232,6 +236,12 @@ async function tryCreateLockFile(lockPath: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function totalLength(buffers: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const b of buffers) n += b.length;
+  return n;
 }
 
 function dropWritten(buffers: Uint8Array[], written: number): Uint8Array[] {

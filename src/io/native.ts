@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import type { IoBackend, OpenOptions, WalFile, WriteOptions } from './types';
+import { INLINE_WRITE_MAX_BYTES, type IoBackend, type OpenOptions, type WalFile, type WriteOptions } from './types';
 
 /** The addon's exports (native/addon.cc). Errors are Node-style fs errors. */
 export interface NativeAddon {
@@ -58,12 +58,6 @@ export interface NativeOpenResult {
 /** The package root: two levels above src/io or dist/io. */
 const packageRoot = path.join(__dirname, '..', '..');
 
-/**
- * Writes without fdatasync of at most this many bytes to a buffered (not O_DIRECT) file run on
- * the calling thread (see NativeFile.write); larger ones, and every write with fdatasync, go to
- * the threadpool.
- */
-const INLINE_WRITE_BYTES = 256 * 1024;
 
 const CHECK_INPUT = Buffer.from('123456789', 'latin1');
 const CHECK_VALUE = 0xe3069283;
@@ -200,7 +194,7 @@ class NativeFile implements WalFile {
       return Promise.reject(err);
     }
     const datasync = opts?.datasync === true;
-    if (!datasync && !this.direct && bytes <= INLINE_WRITE_BYTES) {
+    if (!datasync && !this.direct && bytes <= INLINE_WRITE_MAX_BYTES) {
       // A small buffered write only copies into the page cache: done here, it costs the event
       // loop about what handing it to the threadpool costs (measured ~15-30 µs per dispatch on a
       // 2-vCPU VM, plus the wake-up on completion), and the caller continues at once. As with

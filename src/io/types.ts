@@ -9,6 +9,14 @@
  * `path`), as thrown by node:fs; the formats wrap them in `WalError` where they add meaning.
  */
 
+/**
+ * Both backends write a buffered (non-O_DIRECT) batch of at most this many bytes without fdatasync on
+ * the calling thread: it only copies into the page cache, which costs the event loop about what a
+ * threadpool dispatch and wake-up cost (measured ~15-30 µs on a 2-vCPU VM). The promise still settles
+ * after the bytes reached the kernel; writes with fdatasync and larger writes go to the threadpool.
+ */
+export const INLINE_WRITE_MAX_BYTES = 256 * 1024;
+
 export type BackendKind = 'native' | 'fallback' | 'custom';
 
 export interface OpenOptions {
