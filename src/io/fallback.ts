@@ -161,6 +161,10 @@ class FallbackFile implements WalFile {
 
   /** No fallocate in node:fs: extend with ftruncate (sparse), as etcd does where fallocate is unsupported. */
   async allocate(offset: number, length: number): Promise<void> {
+    for (const [name, v] of [['offset', offset], ['length', length]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
+    }
+    if (length === 0) return;
     const size = await this.size();
     if (offset + length > size) await this.truncate(offset + length);
   }

@@ -256,10 +256,11 @@ class NativeFile implements WalFile {
     try {
       checkPosition(offset, 'offset');
       checkPosition(length, 'length');
-      if (length === 0) throw new RangeError('length must be positive'); // fallocate(2) rejects 0 with EINVAL
     } catch (err) {
       return Promise.reject(err);
     }
+    // Nothing to allocate: a no-op, as in the fallback and etcd's Preallocate (fallocate(2) would say EINVAL).
+    if (length === 0) return Promise.resolve();
     return this.track((fd) => this.addon.allocate(fd, offset, length, this.path), 'fallocate');
   }
 

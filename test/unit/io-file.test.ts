@@ -258,3 +258,14 @@ test('addon: a bad descriptor gives a Node-style error from every call, never a 
   assert.throws(() => addon.allocAligned(1e20, 8), RangeError);
   assert.throws(() => addon.openSync('/nonexistent/x', Number.NaN, Infinity, false), { code: 'ENOENT' });
 });
+
+test('allocate of zero bytes is a no-op on every backend (etcd Preallocate semantics)', async () => {
+  const file = path.join(tempDir(), 'zero-alloc.wal');
+  const f = await io.open(file, { write: true, create: true });
+  await f.write([new Uint8Array([1, 2, 3])], 0);
+  await f.allocate(3, 0);
+  await f.allocate(0, 0);
+  assert.equal(await f.size(), 3);
+  await assert.rejects(f.allocate(-1, 10), RangeError);
+  await f.close();
+});
