@@ -110,6 +110,8 @@ const MAX_RECORDS_PER_BLOCK = Math.ceil(BLOCK / HEADER);
 const ARENA = 64 * 1024;
 /** ...unless smaller than this: Node's Buffer pool serves those faster. */
 const SMALL_RECORD = 1024;
+/** Small records are copied into slabs of this size, a span of the block at a time (copySpan). */
+const SLAB = 8 * 1024;
 /** Bytes read per I/O call: 8 blocks. */
 const READ_AHEAD = 8 * BLOCK;
 
@@ -142,6 +144,17 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private fileSize = 0;
   private arena = new ArrayBuffer(0);
   private arenaUsed = 0;
+  /**
+   * Small records are copied a span at a time: slab[spanBase + i] holds spanBlock[spanFrom + i] for
+   * spanFrom + i < spanTo, so the next records of the same block become views without a copy each.
+   */
+  private slab = new ArrayBuffer(0);
+  private slabBytes = new Uint8Array(0);
+  private slabUsed = 0;
+  private spanBlock: Uint8Array = EMPTY;
+  private spanFrom = 0;
+  private spanTo = 0;
+  private spanBase = 0;
   /** The current block, a view into chunk. */
   private block: Uint8Array = EMPTY;
   /** The unconsumed part of the current block is block[bufStart, bufEnd). */
@@ -509,10 +522,36 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
 
   /** A copy of the current fragment (the block is reused), or a view of it with `copy: false`. */
   private copyFragment(): Uint8Array {
-    if (!this.copy) return new Uint8Array(this.block.buffer, this.block.byteOffset + this.fragStart, this.fragLen);
-    const out = this.allocate(this.fragLen);
+    const from = this.fragStart;
+    const len = this.fragLen;
+    if (!this.copy) return new Uint8Array(this.block.buffer, this.block.byteOffset + from, len);
+    if (len < SMALL_RECORD) {
+      if (this.spanBlock !== this.block || from < this.spanFrom || from + len > this.spanTo) this.copySpan(from, len);
+      return new Uint8Array(this.slab, this.spanBase + (from - this.spanFrom), len);
+    }
+    const out = this.allocate(len);
     out.set(this.block.subarray(this.fragStart, this.fragStart + this.fragLen));
     return out;
+  }
+
+  /**
+   * Copies the block from `from` on (the record there and as many of the following bytes as the
+   * slab has room for) into the slab, so the records after it are served from the same copy.
+   * A slab is SLAB bytes (Node's Buffer pool slab size): keeping a record alive keeps at most that.
+   */
+  private copySpan(from: number, len: number): void {
+    if (this.slabBytes.length - this.slabUsed < len) {
+      this.slab = new ArrayBuffer(Math.min(SLAB, Math.max(this.fileSize, len)));
+      this.slabBytes = new Uint8Array(this.slab);
+      this.slabUsed = 0;
+    }
+    const to = Math.min(this.bufEnd, from + this.slabBytes.length - this.slabUsed);
+    this.slabBytes.set(this.block.subarray(from, to), this.slabUsed);
+    this.spanBlock = this.block;
+    this.spanFrom = from;
+    this.spanTo = to;
+    this.spanBase = this.slabUsed;
+    this.slabUsed += to - from;
   }
 
   /**
