@@ -14,8 +14,9 @@ import { BLOCK_SIZE, HEADER_SIZE, RECYCLABLE_HEADER_SIZE, RecordType, sliceCrcs,
 export interface LevelDBRecord {
   offset: number;
   /**
-   * The record's bytes, a copy. Records under 1 KiB are Buffers from Node's pool; records of
-   * 1-16 KiB read together share one 64 KiB allocation, so keeping one alive keeps that alive.
+   * The record's bytes, a copy (a Uint8Array). Records under 1 KiB read together share one 8 KiB
+   * allocation (as small Buffers share Node's 8 KiB pool slab); records of 1-16 KiB read together
+   * share one 64 KiB allocation, so keeping one alive keeps that alive.
    */
   data: Uint8Array;
 }
