@@ -44,6 +44,32 @@ export interface DecoderOptions {
   chunkSize?: number;
   /** Running CRC to start from (etcd starts at 0). */
   crc?: number;
+  /** File offset of the first frame to decode in the first source (a frame boundary). Default 0. */
+  offset?: number;
+  /** Never read past a source's `size`: it is the end of the file (e.g. what a writer made durable). */
+  stopAtSize?: boolean;
+  /** Frames of this many bytes or more (minus padding) are ERR_WAL_RECORD_TOO_LARGE. Default: etcd's limit. */
+  maxRecordBytes?: number;
+  /**
+   * etcd's torn-write rules for the last source: 'throw' (etcd: ERR_WAL_UNEXPECTED_EOF, the default),
+   * 'report' (the decoder ends there instead and `tornAt` holds the torn frame's offset; `crc` and
+   * `lastValidOffset` stay at the last good frame), or 'none' (decode it as a file before the last).
+   */
+  tail?: 'throw' | 'report' | 'none';
+  /**
+   * Parses a walpb.Record at buf[start, end) that is not in the canonical layout every writer
+   * produces (those take a fast path); null when it does not decode (ERR_WAL_CORRUPT_RECORD).
+   * Default: `decodeRecord`, Go's rules.
+   */
+  parseRecord?: (buf: Uint8Array, start: number, end: number) => ParsedRecord | null;
+}
+
+/** A walpb.Record's fields; its data is buf[dataStart, dataEnd), dataStart = -1 when absent. */
+export interface ParsedRecord {
+  type: number;
+  crc: number;
+  dataStart: number;
+  dataEnd: number;
 }
 
 /**
@@ -62,6 +88,8 @@ export class Decoder {
   lastValidOffset = 0;
   /** Index of the file being decoded (stays on the last one after EOF). */
   fileIndex = 0;
+  /** With `tail: 'report'`: offset of the torn frame that ended the last file, else -1. */
+  tornAt = -1;
 
   /** Type of the record last returned by `tryNextRaw` (1 = record available). */
   recType = 0;
@@ -75,6 +103,10 @@ export class Decoder {
   recOffset = 0;
 
   private readonly chunkSize: number;
+  private readonly stopAtSize: boolean;
+  private readonly maxRecordBytes: number;
+  private readonly tail: 'throw' | 'report' | 'none';
+  private readonly customParse: DecoderOptions['parseRecord'];
   private buf: Uint8Array = new Uint8Array(0);
   /** File offset of buf[0]. */
   private bufStart = 0;
@@ -108,6 +140,12 @@ export class Decoder {
   ) {
     this.chunkSize = Math.max(4096, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
     this.crc = (opts.crc ?? 0) >>> 0;
+    this.lastValidOffset = opts.offset ?? 0;
+    this.bufStart = this.lastValidOffset;
+    this.stopAtSize = opts.stopAtSize ?? false;
+    this.maxRecordBytes = opts.maxRecordBytes ?? MAX_WAL_ENTRY_SIZE_LIMIT;
+    this.tail = opts.tail ?? 'throw';
+    this.customParse = opts.parseRecord;
     if (sources.length === 0) this.finished = true;
   }
 
@@ -202,8 +240,10 @@ export class Decoder {
   }
 
   private async readInto(source: DecoderSource, next: Uint8Array, keep: number, at: number): Promise<number> {
+    const view = this.stopAtSize ? next.subarray(keep, keep + Math.max(0, Math.min(next.length - keep, source.size - at))) : next.subarray(keep);
+    if (view.length === 0) return 0;
     try {
-      return await source.file.read(next.subarray(keep), at);
+      return await source.file.read(view, at);
     } catch (err) {
       throw new WalError(WalErrorCodes.IO, `cannot read ${source.path}`, { file: source.path, offset: at, cause: err });
     }
@@ -257,7 +297,7 @@ export class Decoder {
           this.nextFile();
           return this.scan();
         }
-        this.pendingError = this.errorAt(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: truncated length word', off);
+        this.unexpectedEof('unexpected EOF: truncated length word', off);
         break;
       }
       const { n: recBytes, pad, zero } = decodeFrameSize(buf, pos);
@@ -267,10 +307,10 @@ export class Decoder {
         this.nextFile();
         return this.scan();
       }
-      if (recBytes >= MAX_WAL_ENTRY_SIZE_LIMIT - pad) {
+      if (recBytes >= this.maxRecordBytes - pad) {
         this.pendingError = this.errorAt(
           WalErrorCodes.RECORD_TOO_LARGE,
-          `wal: max entry size limit exceeded (record of ${recBytes} bytes, limit ${MAX_WAL_ENTRY_SIZE_LIMIT - pad})`,
+          `wal: max entry size limit exceeded (record of ${recBytes} bytes, limit ${this.maxRecordBytes - pad})`,
           off,
         );
         break;
@@ -279,7 +319,7 @@ export class Decoder {
       if (avail < frameLen) {
         const source = this.sources[this.fileIndex]!;
         if (this.fileDrained || off + frameLen > source.size) {
-          this.pendingError = this.errorAt(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: frame runs past the end of the file', off);
+          this.unexpectedEof('unexpected EOF: frame runs past the end of the file', off);
         } else if (n === 0) {
           this.wanted = frameLen;
         } else {
@@ -290,7 +330,7 @@ export class Decoder {
       const recPos = pos + FRAME_SIZE_BYTES;
       if (!this.parseRecord(buf, recPos, recPos + recBytes, n)) {
         if (this.isTornEntry(buf, off, recPos, recBytes + pad)) {
-          this.pendingError = this.errorAt(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: torn record', off);
+          this.unexpectedEof('unexpected EOF: torn record', off);
         } else {
           this.pendingError = this.errorAt(WalErrorCodes.CORRUPT_RECORD, `proto: cannot decode walpb.Record: ${this.parseError}`, off);
         }
@@ -347,6 +387,15 @@ export class Decoder {
       }
     }
     // Anything else (unknown fields, other order, repeated fields, garbage): the general decoder.
+    if (this.customParse !== undefined) {
+      const r = this.customParse(buf, start, end);
+      if (r === null) {
+        this.parseError = 'walpb.Record does not decode';
+        return false;
+      }
+      this.queue(i, r.type, r.crc >>> 0, r.dataStart, r.dataStart < 0 ? -1 : r.dataEnd);
+      return true;
+    }
     let rec;
     try {
       rec = decodeRecord(buf.subarray(start, end));
@@ -418,17 +467,28 @@ export class Decoder {
         running = results![k++]!;
         if (stored !== running) {
           this.qLen = i;
-          this.pendingCrc = running;
           const off = this.qOffset[i]!;
           const recPos = off - this.bufStart + FRAME_SIZE_BYTES;
           const torn = this.isTornEntry(this.buf, off, recPos, this.qFrameLen[i]! - FRAME_SIZE_BYTES);
-          this.pendingError = torn
-            ? this.errorAt(WalErrorCodes.UNEXPECTED_EOF, 'unexpected EOF: torn record', off)
-            : this.errorAt(WalErrorCodes.CRC_MISMATCH, 'walpb: crc mismatch', off);
+          if (torn) this.unexpectedEof('unexpected EOF: torn record', off);
+          else this.pendingError = this.errorAt(WalErrorCodes.CRC_MISMATCH, 'walpb: crc mismatch', off);
+          // etcd's running CRC includes the bad record (not when the torn tail is reported instead)
+          if (this.pendingError !== null) this.pendingCrc = running;
           return;
         }
       }
       this.qRunning[i] = running;
+    }
+  }
+
+  /** A torn or truncated frame at `off`: etcd's ERR_WAL_UNEXPECTED_EOF, or with `tail: 'report'` in the last file, the end. */
+  private unexpectedEof(message: string, off: number): void {
+    if (this.tail === 'report' && this.fileIndex === this.sources.length - 1) {
+      this.pendingError = null;
+      this.tornAt = off;
+      this.finished = true;
+    } else {
+      this.pendingError = this.errorAt(WalErrorCodes.UNEXPECTED_EOF, message, off);
     }
   }
 
@@ -452,7 +512,7 @@ export class Decoder {
    * boundaries of their file offsets; an all-zero piece means the write was torn.
    */
   private isTornEntry(buf: Uint8Array, frameOffset: number, recPos: number, len: number): boolean {
-    if (this.fileIndex !== this.sources.length - 1) return false;
+    if (this.fileIndex !== this.sources.length - 1 || this.tail === 'none') return false;
     let fileOff = frameOffset + FRAME_SIZE_BYTES;
     let cur = recPos;
     const end = cur + len;

@@ -13,7 +13,7 @@ import { MAX_ENTRY_DATA, RecordType, encodeSegmentHeader, encodeSnapshotFrame, v
 import { LatencyHistogram, type LatencySummary } from './histogram';
 import { resolveLogOptions, type LogOptions, type ResolvedLogOptions } from './options';
 import { scanLog } from './recovery';
-import { SegmentReader, parseEntry } from './segment-reader';
+import { closeSegment, forEachRecord, logReadError, openSegment, parseEntry, recordData } from './segment-reader';
 import {
   CHECKPOINT_BYTES,
   checkpointFor,
@@ -604,7 +604,7 @@ export class Log extends EventEmitter {
       if (si < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} is no longer in the log`, { file: this.dir });
       const seg = this.segments[si]!;
       const cp = checkpointFor(seg, next);
-      const reader = await SegmentReader.open(this.io, seg.path, {
+      const dec = await openSegment(this.io, seg.path, {
         offset: cp.offset,
         crc: cp.crc,
         limit: seg.end,
@@ -613,19 +613,28 @@ export class Log extends EventEmitter {
       });
       const before = next;
       try {
-        for (let recs = await reader.next(); recs !== null; recs = await reader.next()) {
-          for (const r of recs) {
-            if (r.type !== RecordType.entry) continue;
-            const e = parseEntry(r.data!);
-            if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: r.offset });
-            if (e.index < next) continue;
-            if (e.index > end) return;
-            yield { index: BigInt(e.index), data: e.data };
-            next = e.index + 1;
+        for (;;) {
+          let r: number;
+          try {
+            r = dec.tryNextRaw();
+            if (r < 0) {
+              await dec.fill();
+              continue;
+            }
+          } catch (err) {
+            throw logReadError(err);
           }
+          if (r === 0) break;
+          if (dec.recType !== RecordType.entry) continue;
+          const e = parseEntry(recordData(dec)!);
+          if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: dec.recOffset });
+          if (e.index < next) continue;
+          if (e.index > end) return;
+          yield { index: BigInt(e.index), data: e.data };
+          next = e.index + 1;
         }
       } finally {
-        await reader.close();
+        await closeSegment(dec);
       }
       if (next === before) {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found in ${seg.name}`, { file: seg.path });
@@ -672,24 +681,25 @@ export class Log extends EventEmitter {
     if (si < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} is no longer in the log`, { file: this.dir });
     const seg = this.segments[si]!;
     const cp = checkpointFor(seg, index);
-    const reader = await SegmentReader.open(this.io, seg.path, {
+    const dec = await openSegment(this.io, seg.path, {
       offset: cp.offset,
       crc: cp.crc,
       limit: seg.end,
       last: false,
       bufferBytes: 2 * CHECKPOINT_BYTES,
     });
+    let found: { data: Uint8Array; term: bigint } | null = null;
     try {
-      for (let recs = await reader.next(); recs !== null; recs = await reader.next()) {
-        for (const r of recs) {
-          if (r.type !== RecordType.entry) continue;
-          const e = parseEntry(r.data!);
-          if (e !== null && e.index === index) return { data: e.data, term: e.term };
-        }
-      }
+      await forEachRecord(dec, (d) => {
+        if (d.recType !== RecordType.entry) return false;
+        const e = parseEntry(recordData(d)!);
+        if (e !== null && e.index === index) found = { data: e.data, term: e.term };
+        return found !== null;
+      });
     } finally {
-      await reader.close();
+      await closeSegment(dec);
     }
+    if (found !== null) return found;
     throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} not found`, { file: seg.path });
   }
 
@@ -810,24 +820,28 @@ export class Log extends EventEmitter {
   /** File offset of entry `index`'s frame in `seg` and the running CRC before it. */
   private async locate(seg: SegmentInfo, index: number): Promise<{ offset: number; crc: number }> {
     const cp = checkpointFor(seg, index);
-    const reader = await SegmentReader.open(this.io, seg.path, {
+    const dec = await openSegment(this.io, seg.path, {
       offset: cp.offset,
       crc: cp.crc,
       limit: seg.end,
       last: false,
       bufferBytes: 2 * CHECKPOINT_BYTES,
     });
+    let found: { offset: number; crc: number } | null = null;
     try {
       let before = cp.crc;
-      for (let recs = await reader.next(); recs !== null; recs = await reader.next()) {
-        for (const r of recs) {
-          if (r.type === RecordType.entry && parseEntry(r.data!)?.index === index) return { offset: r.offset, crc: before };
-          before = r.crc;
+      await forEachRecord(dec, (d) => {
+        if (d.recType === RecordType.entry && parseEntry(recordData(d)!)?.index === index) {
+          found = { offset: d.recOffset, crc: before };
+          return true;
         }
-      }
+        before = d.crc;
+        return false;
+      });
     } finally {
-      await reader.close();
+      await closeSegment(dec);
     }
+    if (found !== null) return found;
     throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} not found`, { file: seg.path });
   }
 

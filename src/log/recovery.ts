@@ -9,7 +9,7 @@ import { parseWalName } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
 import { RecordType } from './frames';
-import { SegmentReader, parseEntry, parseSnapshot } from './segment-reader';
+import { closeSegment, forEachRecord, openSegment, parseEntry, parseSnapshot, recordData } from './segment-reader';
 import { maybeCheckpoint, newSegment, type SegmentInfo } from './segment-index';
 
 /** What the scan found. */
@@ -44,51 +44,53 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
       throw new WalError(WalErrorCodes.FILE_NOT_FOUND, `segment sequence has a gap before ${name}`, { file: seg.path });
     }
     const last = i === names.length - 1;
-    const reader = await SegmentReader.open(io, seg.path, { crc, last, bufferBytes });
+    const dec = await openSegment(io, seg.path, { crc, last, bufferBytes });
     try {
       let before = crc;
-      for (let recs = await reader.next(); recs !== null; recs = await reader.next()) {
-        for (const r of recs) {
-          if (r.type === RecordType.entry) {
-            const e = r.data === null ? null : parseEntry(r.data);
-            if (e === null) {
-              throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: r.offset });
-            }
-            if (lastEntry >= 0 && e.index !== lastEntry + 1) {
-              throw new WalError(
-                WalErrorCodes.SLICE_OUT_OF_RANGE,
-                `entry ${e.index} follows entry ${lastEntry}: Log needs consecutive entries (an etcd raft overwrite is not supported)`,
-                { file: seg.path, offset: r.offset },
-              );
-            }
-            if (seg.last < seg.first) seg.first = e.index;
-            seg.last = e.index;
-            lastEntry = e.index;
-            maybeCheckpoint(seg, e.index, r.offset, before);
-          } else if (r.type === RecordType.snapshot) {
-            const s = r.data === null ? { index: 0, term: 0n } : parseSnapshot(r.data);
-            if (s === null) {
-              throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'snapshot does not decode', { file: seg.path, offset: r.offset });
-            }
-            if (s.index >= snapshotIndex) {
-              snapshotIndex = s.index;
-              snapshotTerm = s.term;
-              snapshotAt = { seq: seg.seq, offset: r.offset };
-            }
-          } else if (r.type < RecordType.metadata || r.type > RecordType.snapshot) {
-            throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${r.type}`, {
-              file: seg.path,
-              offset: r.offset,
-            });
+      await forEachRecord(dec, (d) => {
+        const type = d.recType;
+        const offset = d.recOffset;
+        if (type === RecordType.entry) {
+          const data = recordData(d);
+          const e = data === null ? null : parseEntry(data);
+          if (e === null) {
+            throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset });
           }
-          before = r.crc;
+          if (lastEntry >= 0 && e.index !== lastEntry + 1) {
+            throw new WalError(
+              WalErrorCodes.SLICE_OUT_OF_RANGE,
+              `entry ${e.index} follows entry ${lastEntry}: Log needs consecutive entries (an etcd raft overwrite is not supported)`,
+              { file: seg.path, offset },
+            );
+          }
+          if (seg.last < seg.first) seg.first = e.index;
+          seg.last = e.index;
+          lastEntry = e.index;
+          maybeCheckpoint(seg, e.index, offset, before);
+        } else if (type === RecordType.snapshot) {
+          const data = recordData(d);
+          const s = data === null ? { index: 0, term: 0n } : parseSnapshot(data);
+          if (s === null) {
+            throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'snapshot does not decode', { file: seg.path, offset });
+          }
+          if (s.index >= snapshotIndex) {
+            snapshotIndex = s.index;
+            snapshotTerm = s.term;
+            snapshotAt = { seq: seg.seq, offset };
+          }
+        } else if (type < RecordType.metadata || type > RecordType.snapshot) {
+          throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${type}`, {
+            file: seg.path,
+            offset,
+          });
         }
-      }
-      seg.end = reader.offset;
-      crc = reader.crc;
-      if (reader.ended === 'torn') repaired = await repairTail(io, seg.path, reader.offset);
+        before = d.crc;
+      });
+      seg.end = dec.lastValidOffset;
+      crc = dec.crc;
+      if (dec.tornAt >= 0) repaired = await repairTail(io, seg.path, dec.lastValidOffset);
     } finally {
-      await reader.close();
+      await closeSegment(dec);
     }
     if (seg.last < seg.first) {
       // No entries: it would hold lastEntry+1 onwards.
