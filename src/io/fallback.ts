@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { buf as crc32cJs } from 'crc-32/crc32c';
 import { INLINE_WRITE_MAX_BYTES, type IoBackend, type OpenOptions, type WalFile, type WriteOptions } from './types';
+import { openFlags } from './open-flags';
 
 /** CRC-32C with crc-32's JS implementation; results are unsigned. */
 export function crc32cFallback(data: Uint8Array, seed = 0): number {
@@ -31,16 +32,6 @@ export function crc32cChainFallback(data: Uint8Array, bounds: Uint32Array, seed 
   return out;
 }
 
-function openFlags(opts: OpenOptions): number {
-  const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
-  const read = opts.read ?? true;
-  const write = opts.write ?? false;
-  let flags = read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
-  if (opts.create) flags |= O_CREAT;
-  if (opts.exclusive) flags |= O_EXCL;
-  if (opts.truncate) flags |= O_TRUNC;
-  return flags;
-}
 
 /** Paths locked by this process (the lock file alone would let us lock twice). */
 const heldLocks = new Set<string>();

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { INLINE_WRITE_MAX_BYTES, type IoBackend, type OpenOptions, type WalFile, type WriteOptions } from './types';
+import { openFlags } from './open-flags';
 
 /** The addon's exports (native/addon.cc). Errors are Node-style fs errors. */
 export interface NativeAddon {
@@ -107,16 +108,6 @@ export function loadNativeAddonForTests(): NativeAddon | undefined {
   }
 }
 
-function openFlags(opts: OpenOptions): number {
-  const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
-  const read = opts.read ?? true;
-  const write = opts.write ?? false;
-  let flags = read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
-  if (opts.create) flags |= O_CREAT;
-  if (opts.exclusive) flags |= O_EXCL;
-  if (opts.truncate) flags |= O_TRUNC;
-  return flags;
-}
 
 function checkPosition(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {

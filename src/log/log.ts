@@ -680,14 +680,7 @@ export class Log extends EventEmitter {
     const si = findSegment(this.segments, index);
     if (si < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} is no longer in the log`, { file: this.dir });
     const seg = this.segments[si]!;
-    const cp = checkpointFor(seg, index);
-    const dec = await openSegment(this.io, seg.path, {
-      offset: cp.offset,
-      crc: cp.crc,
-      limit: seg.end,
-      last: false,
-      bufferBytes: 2 * CHECKPOINT_BYTES,
-    });
+    const { dec } = await this.openAtCheckpoint(seg, index);
     let found: { data: Uint8Array; term: bigint } | null = null;
     try {
       await forEachRecord(dec, (d) => {
@@ -817,8 +810,8 @@ export class Log extends EventEmitter {
     await removeFrontMarker(this.io, this.dir);
   }
 
-  /** File offset of entry `index`'s frame in `seg` and the running CRC before it. */
-  private async locate(seg: SegmentInfo, index: number): Promise<{ offset: number; crc: number }> {
+  /** A decoder over `seg` starting at the nearest checkpoint at or before entry `index`. */
+  private async openAtCheckpoint(seg: SegmentInfo, index: number) {
     const cp = checkpointFor(seg, index);
     const dec = await openSegment(this.io, seg.path, {
       offset: cp.offset,
@@ -827,6 +820,12 @@ export class Log extends EventEmitter {
       last: false,
       bufferBytes: 2 * CHECKPOINT_BYTES,
     });
+    return { cp, dec };
+  }
+
+  /** File offset of entry `index`'s frame in `seg` and the running CRC before it. */
+  private async locate(seg: SegmentInfo, index: number): Promise<{ offset: number; crc: number }> {
+    const { cp, dec } = await this.openAtCheckpoint(seg, index);
     let found: { offset: number; crc: number } | null = null;
     try {
       let before = cp.crc;
