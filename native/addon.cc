@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <napi.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include "crc32c.h"
 #include "file.h"
 #include "fs_error.h"
+#include "leveldb_scan.h"
 
 namespace nodewal {
 namespace {
@@ -116,6 +118,39 @@ napi_value Crc32cFast(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// scanLevelDBFullRecords(block, from, to, verify) -> offset, on raw Node-API: called once per
+// block span by the LevelDB reader, so the call must stay cheap next to ~300 small records.
+// from/to are clamped to the buffer; a bad argument throws a TypeError.
+napi_value ScanLevelDBFullRecordsFast(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4] = {nullptr, nullptr, nullptr, nullptr};
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  bool is_typed_array = false;
+  if (argc >= 1) napi_is_typedarray(env, argv[0], &is_typed_array);
+  if (!is_typed_array ||
+      napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, nullptr, "block must be a Uint8Array or Buffer");
+    return nullptr;
+  }
+  uint32_t from = 0;
+  uint32_t to = 0;
+  bool verify = true;
+  if (argc < 4 || napi_get_value_uint32(env, argv[1], &from) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &to) != napi_ok || napi_get_value_bool(env, argv[3], &verify) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "expected (block, from, to, verify)");
+    return nullptr;
+  }
+  const size_t end = to < length ? to : length;
+  const size_t start = from < end ? from : end;
+  napi_value result = nullptr;
+  napi_create_uint32(env, static_cast<uint32_t>(ScanLevelDBFullRecords(static_cast<const uint8_t*>(data), start, end, verify)), &result);
+  return result;
+}
+
 // writeSync(fd, buffers[], position, datasync, path?) -> undefined, on raw Node-API: the generic
 // job path (std::function, shared vector, the path converted up front) cost more than the
 // pwritev of a small record. Same checks and errors as Write<false>; the path is read only to
@@ -203,6 +238,8 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
         InstanceMethod("write", &NodeWalAddon::Write<true>),
         InstanceMethod("read", &NodeWalAddon::Read<true>),
         InstanceMethod("readSync", &NodeWalAddon::Read<false>),
+        InstanceMethod("readv", &NodeWalAddon::Readv),
+        InstanceMethod("readLevelDBBlocks", &NodeWalAddon::ReadLevelDBBlocks),
         InstanceMethod("datasync", &NodeWalAddon::FdCall<true, DataSync>),
         InstanceMethod("datasyncSync", &NodeWalAddon::FdCall<false, DataSync>),
         InstanceMethod("fsync", &NodeWalAddon::FdCall<true, FullSync>),
@@ -228,6 +265,10 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     napi_value write_sync_fn = nullptr;
     NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "writeSync", NAPI_AUTO_LENGTH, WriteSyncFast, nullptr, &write_sync_fn));
     exports.Set("writeSync", Napi::Value(env, write_sync_fn));
+    napi_value scan_fn = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "scanLevelDBFullRecords", NAPI_AUTO_LENGTH,
+                                                        ScanLevelDBFullRecordsFast, nullptr, &scan_fn));
+    exports.Set("scanLevelDBFullRecords", Napi::Value(env, scan_fn));
   }
 
  private:
@@ -356,6 +397,90 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     job.work = [=] { return ReadFull(fd, target.data, target.length, position, done.get()); };
     job.result = [done](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*done)); };
     return RunIoJob(info.Env(), Async, std::move(job));
+  }
+
+  // readv(fd, targets[], position, path?) -> bytes read into the targets in order (short only at
+  // end of file). Async only: it serves read-ahead, which never blocks the JS thread.
+  Napi::Value Readv(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int fd = ArgFd(info, 0);
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "targets must be an array");
+    Napi::Array targets = info[1].As<Napi::Array>();
+    const int64_t position = ArgInt64(info, 2, "position");
+    IoJob job;
+    job.path = ArgPathForErrors(info, 3);
+    const uint32_t count = targets.Length();
+    auto iov = std::make_shared<std::vector<iovec>>();
+    iov->reserve(count);
+    for (uint32_t i = 0; i < count; i++) {
+      napi_value item = nullptr;
+      Bytes bytes{};
+      if (napi_get_element(env, targets, i, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
+        throw Napi::TypeError::New(env, "targets[" + std::to_string(i) + "] must be a Uint8Array or Buffer");
+      }
+      iov->push_back({bytes.data, bytes.length});
+    }
+    // Same contract as write: the array keeps its buffers alive; src/io/native.ts passes a copy.
+    job.keep_alive = targets;
+    auto done = std::make_shared<size_t>(0);
+    job.work = [=] { return ReadvFull(fd, iov.get(), position, done.get()); };
+    job.result = [done](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*done)); };
+    return RunIoJob(env, true, std::move(job));
+  }
+
+  // readLevelDBBlocks(fd, blocks[], position, verify, runs, path?) -> bytes read: readv into one
+  // buffer per LevelDB block, then, still on the threadpool thread, FindLevelDBRuns on each block
+  // read, writing block i's pairs to runs[i * 2 * R ...] with R = runs.length / (2 * blocks).
+  // The CRC checks of a whole read then run beside the JS thread instead of on it.
+  Napi::Value ReadLevelDBBlocks(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int fd = ArgFd(info, 0);
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "blocks must be an array");
+    Napi::Array blocks = info[1].As<Napi::Array>();
+    const int64_t position = ArgInt64(info, 2, "position");
+    const bool verify = info[3].ToBoolean().Value();
+    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      throw Napi::TypeError::New(env, "runs must be a Uint32Array");
+    }
+    Napi::Uint32Array runs_array = info[4].As<Napi::Uint32Array>();
+    IoJob job;
+    job.path = ArgPathForErrors(info, 5);
+    const uint32_t count = blocks.Length();
+    if (count == 0 || runs_array.ElementLength() % (2 * static_cast<size_t>(count)) != 0) {
+      throw Napi::RangeError::New(env, "runs must hold the same number of pairs for every block");
+    }
+    const size_t runs_per_block = runs_array.ElementLength() / (2 * count);
+    auto iov = std::make_shared<std::vector<iovec>>();
+    iov->reserve(count);
+    for (uint32_t i = 0; i < count; i++) {
+      napi_value item = nullptr;
+      Bytes bytes{};
+      if (napi_get_element(env, blocks, i, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
+        throw Napi::TypeError::New(env, "blocks[" + std::to_string(i) + "] must be a Uint8Array or Buffer");
+      }
+      iov->push_back({bytes.data, bytes.length});
+    }
+    const std::vector<iovec> layout = *iov;  // ReadvFull consumes iov; the scan needs the blocks
+    uint32_t* runs = runs_array.Data();
+    // The job keeps [blocks, runs] alive until it completes.
+    Napi::Array held = Napi::Array::New(env, 2);
+    held.Set(0u, blocks);
+    held.Set(1u, runs_array);
+    job.keep_alive = held;
+    auto done = std::make_shared<size_t>(0);
+    job.work = [=] {
+      const IoStatus status = ReadvFull(fd, iov.get(), position, done.get());
+      size_t left = *done;
+      for (size_t i = 0; i < layout.size(); i++) {
+        const size_t filled = std::min(left, layout[i].iov_len);
+        left -= filled;
+        FindLevelDBRuns(static_cast<const uint8_t*>(layout[i].iov_base), filled, verify, runs + i * 2 * runs_per_block,
+                        runs_per_block);
+      }
+      return status;
+    };
+    job.result = [done](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*done)); };
+    return RunIoJob(env, true, std::move(job));
   }
 
   // datasync / fsync / unlock / close (fd, path?) -> undefined

@@ -103,6 +103,41 @@ IoStatus ReadFull(int fd, uint8_t* data, size_t len, int64_t position, size_t* d
   return IoStatus::Ok();
 }
 
+IoStatus ReadvFull(int fd, std::vector<iovec>* iov, int64_t position, size_t* done) {
+  size_t total = 0;
+  size_t first = 0;
+  const size_t count = iov->size();
+  for (;;) {
+    while (first < count && (*iov)[first].iov_len == 0) first++;
+    if (first == count) break;
+    const int chunk = static_cast<int>(std::min<size_t>(count - first, IOV_MAX));
+    const ssize_t n = preadv(fd, iov->data() + first, chunk, static_cast<off_t>(position + total));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *done = total;
+      return IoStatus::Fail(errno, "read");
+    }
+    if (n == 0) break;  // end of file
+    total += static_cast<size_t>(n);
+    // Skip what was filled; a partly filled buffer continues where the read stopped.
+    size_t left = static_cast<size_t>(n);
+    while (left > 0) {
+      iovec& v = (*iov)[first];
+      if (left >= v.iov_len) {
+        left -= v.iov_len;
+        v.iov_len = 0;
+        first++;
+      } else {
+        v.iov_base = static_cast<uint8_t*>(v.iov_base) + left;
+        v.iov_len -= left;
+        left = 0;
+      }
+    }
+  }
+  *done = total;
+  return IoStatus::Ok();
+}
+
 IoStatus DataSync(int fd) {
   while (fdatasync(fd) != 0) {
     if (errno != EINTR) return IoStatus::Fail(errno, "fdatasync");

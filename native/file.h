@@ -40,6 +40,9 @@ IoStatus WriteAll(int fd, iovec* iov, size_t size, int64_t position, bool datasy
 
 // pread into [data, data+len) until full or end of file; *done receives the bytes read.
 IoStatus ReadFull(int fd, uint8_t* data, size_t len, int64_t position, size_t* done);
+// preadv into every buffer of `iov` in order, until all are full or end of file, in IOV_MAX
+// chunks, looping on short reads and EINTR; *done receives the bytes read. Consumes `iov`.
+IoStatus ReadvFull(int fd, std::vector<iovec>* iov, int64_t position, size_t* done);
 
 IoStatus DataSync(int fd);
 IoStatus FullSync(int fd);

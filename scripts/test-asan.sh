@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sanitizer job: builds the addon with AddressSanitizer + UBSan (cmake-js, native/CMakeLists.txt),
-# runs the C++ self-test (exact-size heap buffers), then the CRC and I/O unit tests against that
+# runs the C++ self-test (exact-size heap buffers), then the CRC, I/O and LevelDB reader (its
+# native scan and block reads) unit tests against that
 # binary. Node itself is not instrumented, so libasan is preloaded; its leak report is off
 # because node leaks by design at exit. Any ASan or UBSan report fails the run.
 set -euo pipefail
@@ -23,5 +24,5 @@ export LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
 export ASAN_OPTIONS=detect_leaks=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export WAL_NATIVE=1 WAL_NATIVE_PATH="$addon" WAL_EXPECT_SANITIZED=1
-echo "test-asan: running the CRC and I/O unit tests against $addon"
-node --import tsx --test --test-concurrency=1 test/unit/crc32c-*.test.ts test/unit/io-*.test.ts
+echo "test-asan: running the CRC, I/O and LevelDB reader unit tests against $addon"
+node --import tsx --test --test-concurrency=1 test/unit/crc32c-*.test.ts test/unit/io-*.test.ts test/unit/leveldb-full-scan.test.ts test/unit/leveldb-reader.test.ts

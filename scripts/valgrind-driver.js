@@ -44,6 +44,14 @@ async function main() {
     await addon.write(fd, [data.subarray(0, 100 + (i % 4000)), data.subarray(0, 512)], 0, i % 3 === 0, file);
     const n = await addon.read(fd, target, 0, file);
     if (n <= 0) throw new Error('read returned nothing');
+    if (i % 10 === 0) {
+      // The LevelDB reader's calls: readv into blocks, the same with the runs found beside it, the scan.
+      const blocks = [Buffer.alloc(4096), Buffer.alloc(100)];
+      if ((await addon.readv(fd, blocks, 0, file)) <= 0) throw new Error('readv returned nothing');
+      await addon.readLevelDBBlocks(fd, blocks, 0, i % 20 === 0, new Uint32Array(2 * 2 * 4), file);
+      addon.scanLevelDBFullRecords(data, i % 100, 8192, true);
+      await expectError((async () => addon.readLevelDBBlocks(fd, blocks, 0, true, new Uint32Array(3), file))(), 'runs of the wrong size');
+    }
     await addon.truncate(fd, 50, file);
     await addon.allocate(fd, 0, 4096, file);
     await addon.size(fd, file);

@@ -124,6 +124,21 @@ class FallbackFile implements WalFile {
     return done;
   }
 
+  async readv(targets: readonly Uint8Array[], position: number): Promise<number> {
+    const fd = this.checkOpen();
+    let pending = targets.slice();
+    let done = 0;
+    while (pending.some((t) => t.length > 0)) {
+      const n = await new Promise<number>((resolve, reject) =>
+        fs.readv(fd, pending, position + done, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+      );
+      if (n === 0) break;
+      done += n;
+      pending = dropWritten(pending, n);
+    }
+    return done;
+  }
+
   readSync(target: Uint8Array, position: number): number {
     const fd = this.checkOpen();
     let done = 0;
@@ -239,6 +254,7 @@ function totalLength(buffers: readonly Uint8Array[]): number {
   return n;
 }
 
+/** The buffers after the first `written` bytes of them (a partly done one as its remainder). */
 function dropWritten(buffers: Uint8Array[], written: number): Uint8Array[] {
   let left = written;
   let i = 0;

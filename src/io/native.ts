@@ -23,6 +23,7 @@ export interface NativeAddon {
   crc32c(data: Uint8Array, seed: number): number;
   crc32cChain(data: Uint8Array, bounds: Uint32Array, seed: number): Uint32Array;
   crc32cWith(name: string, data: Uint8Array, seed: number): number | undefined;
+  scanLevelDBFullRecords(block: Uint8Array, from: number, to: number, verify: boolean): number;
   allocAligned(size: number, alignment: number): Uint8Array;
   open(path: string, flags: number, mode: number, direct: boolean): Promise<NativeOpenResult>;
   openSync(path: string, flags: number, mode: number, direct: boolean): NativeOpenResult;
@@ -30,6 +31,15 @@ export interface NativeAddon {
   writeSync(fd: number, buffers: readonly Uint8Array[], position: number, datasync: boolean, path: string): void;
   read(fd: number, target: Uint8Array, position: number, path: string): Promise<number>;
   readSync(fd: number, target: Uint8Array, position: number, path: string): number;
+  readv(fd: number, targets: readonly Uint8Array[], position: number, path: string): Promise<number>;
+  readLevelDBBlocks(
+    fd: number,
+    blocks: readonly Uint8Array[],
+    position: number,
+    verify: boolean,
+    runs: Uint32Array,
+    path: string,
+  ): Promise<number>;
   datasync(fd: number, path: string): Promise<void>;
   datasyncSync(fd: number, path: string): void;
   fsync(fd: number, path: string): Promise<void>;
@@ -226,6 +236,28 @@ class NativeFile implements WalFile {
     return this.addon.readSync(this.openFd('read'), target, position, this.path);
   }
 
+  readv(targets: readonly Uint8Array[], position: number): Promise<number> {
+    try {
+      checkBuffers(targets);
+      checkPosition(position, 'position');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const held = targets.slice(); // the addon keeps this array (and so every target) alive
+    return this.track((fd) => this.addon.readv(fd, held, position, this.path), 'read');
+  }
+
+  readLevelDBBlocks(blocks: readonly Uint8Array[], position: number, verify: boolean, runs: Uint32Array): Promise<number> {
+    try {
+      checkBuffers(blocks);
+      checkPosition(position, 'position');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const held = blocks.slice(); // the addon keeps this array (and so every block) alive
+    return this.track((fd) => this.addon.readLevelDBBlocks(fd, held, position, verify, runs, this.path), 'read');
+  }
+
   datasync(): Promise<void> {
     return this.track((fd) => this.addon.datasync(fd, this.path), 'fdatasync');
   }
@@ -341,6 +373,9 @@ export function createNativeBackend(addon: NativeAddon, reason: string): IoBacke
       checkSeed(seed);
       return addon.crc32cChain(data, bounds, seed);
     },
+    // Called once per block span by the LevelDB reader, which passes valid arguments; the addon
+    // clamps from/to to the buffer and type-checks the rest, so no JS-side checks here.
+    scanLevelDBFullRecords: (block, from, to, verify) => addon.scanLevelDBFullRecords(block, from, to, verify),
     async open(file, opts = {}) {
       return new NativeFile(addon, file, await addon.open(file, openFlags(opts), opts.mode ?? 0o600, opts.direct === true));
     },

@@ -9,14 +9,17 @@ import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend, WalFile } from '../io/types';
 import { BLOCK_SIZE, HEADER_SIZE, RECYCLABLE_HEADER_SIZE, RecordType, sliceCrcs, unmaskCrc } from './format';
+import { scanFullRecords } from './full-scan';
 
 /** One logical record and the file offset of its first physical record (LevelDB `LastRecordOffset`). */
 export interface LevelDBRecord {
   offset: number;
   /**
-   * The record's bytes, a copy (a Uint8Array). Records under 1 KiB read together share one 8 KiB
-   * allocation (as small Buffers share Node's 8 KiB pool slab); records of 1-16 KiB read together
-   * share one 64 KiB allocation, so keeping one alive keeps that alive.
+   * The record's bytes (a Uint8Array), never overwritten by later reads. A record that fits in one
+   * block is a view into that block's own 32 KiB buffer, which the reader never reuses (as
+   * LevelDB's Slice points into its block, but safe to keep): keeping it keeps that block's
+   * buffer alive — copy it (`Buffer.from(data)`) to keep a small record for long. A record joined
+   * from fragments is a copy, sharing a 64 KiB allocation when 1-16 KiB.
    */
   data: Uint8Array;
 }
@@ -52,13 +55,6 @@ export interface LevelDBReadOptions {
    * The records returned do not change. Default false.
    */
   strict?: boolean;
-  /**
-   * true (default): every record is a copy. false: records are views into the read buffer, as
-   * LevelDB's Slice points into its block: no copy per record (faster for small records), but the
-   * buffers are then never reused, and a record you keep keeps its whole read chunk (up to
-   * 256 KiB) alive. Records that span blocks are always joined into a new buffer.
-   */
-  copy?: boolean;
   /**
    * 'leveldb-1.23' (default): reproduce LevelDB 1.23 exactly, including its quirks: a CRC-valid
    * record of type 5 ends the log and one of type 6 is skipped silently (they collide with its
@@ -107,14 +103,20 @@ const EMPTY = new Uint8Array(0);
 const EMPTY_CRCS = new Uint32Array(0);
 /** A block holds at most this many physical records (7-byte headers, empty payloads). */
 const MAX_RECORDS_PER_BLOCK = Math.ceil(BLOCK / HEADER);
-/** Records are copied into shared buffers of this size (see allocate)... */
+/** Joined records are copied into shared buffers of this size (see allocate)... */
 const ARENA = 64 * 1024;
 /** ...unless smaller than this: Node's Buffer pool serves those faster. */
 const SMALL_RECORD = 1024;
-/** Small records are copied into slabs of this size, a span of the block at a time (copySpan). */
-const SLAB = 8 * 1024;
-/** Bytes read per I/O call: 8 blocks. */
-const READ_AHEAD = 8 * BLOCK;
+/**
+ * Blocks read per I/O call (one preadv into that many block buffers). A threadpool read costs a
+ * round trip (~50-80 µs here), so few, large reads: 82 MB read in 256 KiB reads one at a time took
+ * 24-28 ms, in 1 MiB reads two at a time 10-11 ms, the same as blocking reads.
+ */
+const BLOCKS_PER_READ = 32;
+/** Reads in flight ahead of the parser, so the disk (or page-cache copy) overlaps the parsing. */
+const READS_AHEAD = 2;
+/** Runs of FULL records per block found beside the read (WalFile.readLevelDBBlocks). */
+const RUNS_PER_BLOCK = 4;
 
 /**
  * Reads a LevelDB log record by record: `for await (const { offset, data } of reader)`. After the
@@ -130,33 +132,25 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private readonly quirks: boolean;
   private readonly rocksdb: boolean;
   private readonly logNumber: number | undefined;
-  private readonly copy: boolean;
 
   private file: WalFile | null = null;
   private finished = false;
-  /** Read-ahead: file bytes [chunkStart, chunkStart + chunkLen) are in chunk. */
-  private chunk: Uint8Array = EMPTY;
+  /**
+   * Read-ahead: file bytes [chunkStart, chunkStart + chunkLen) are in chunk, one buffer per block.
+   * Block buffers are never reused: records are views into them.
+   */
+  private chunk: Uint8Array[] = [];
+  /** The runs of FULL records of the chunk's blocks, when the file found them as it read them. */
+  private chunkRuns: Uint32Array | null = null;
   private chunkStart = 0;
   private chunkLen = 0;
   private chunkAtEof = false;
-  /** The read of the chunk after this one, started as soon as this one arrived. */
-  private prefetch: { start: number; buffer: Uint8Array; done: Promise<number> } | null = null;
-  private spare: Uint8Array | null = null;
+  /** The reads of the chunks after this one, started as soon as this one arrived. */
+  private prefetch: { start: number; blocks: Uint8Array[]; done: Promise<BlocksRead> }[] = [];
   private fileSize = 0;
   private arena = new ArrayBuffer(0);
   private arenaUsed = 0;
-  /**
-   * Small records are copied a span at a time: slab[spanBase + i] holds spanBlock[spanFrom + i] for
-   * spanFrom + i < spanTo, so the next records of the same block become views without a copy each.
-   */
-  private slab = new ArrayBuffer(0);
-  private slabBytes = new Uint8Array(0);
-  private slabUsed = 0;
-  private spanBlock: Uint8Array = EMPTY;
-  private spanFrom = 0;
-  private spanTo = 0;
-  private spanBase = 0;
-  /** The current block, a view into chunk. */
+  /** The current block: one of chunk, or the start of it at the end of the file. */
   private block: Uint8Array = EMPTY;
   /** The unconsumed part of the current block is block[bufStart, bufEnd). */
   private bufStart = 0;
@@ -189,6 +183,13 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private crcNext = 0;
   private crcScanned = false;
 
+  // The fast path (takeFullRecords): block[bufStart, fastStop) holds only plain FULL records with
+  // good CRCs, as found by the last scan of fastBlock.
+  private fastBlock: Uint8Array = EMPTY;
+  private fastStop = 0;
+  /** The current block's runs are chunkRuns[blockRuns, blockRuns + 2 * RUNS_PER_BLOCK) (-1: none). */
+  private blockRuns = -1;
+
   /** Use `readLevelDBLog`. */
   constructor(
     readonly path: string,
@@ -218,7 +219,6 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.initialOffset = initialOffset;
     this.resyncing = initialOffset > 0;
     this.strict = options.strict ?? false;
-    this.copy = options.copy ?? true;
     this.rocksdb = options.format === 'rocksdb';
     this.quirks = !this.rocksdb && (options.compat ?? 'leveldb-1.23') === 'leveldb-1.23';
     this.logNumber = options.logNumber ?? logNumberFromName(path);
@@ -269,6 +269,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     try {
       if (this.file === null && !this.finished) await this.start();
       while (out.length < max) {
+        if (this.fastPathApplies() && this.takeFullRecords(out, max) > 0) continue;
         const record = this.step();
         if (record === null) break;
         if (record !== undefined) {
@@ -298,12 +299,11 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.finished = true;
     const file = this.file;
     const ahead = this.prefetch;
-    this.prefetch = null;
-    if (ahead !== null) await ahead.done.catch(() => undefined);
+    this.prefetch = [];
+    for (const read of ahead) await read.done.catch(() => undefined);
     this.file = null;
     this.block = EMPTY;
-    this.chunk = EMPTY;
-    this.spare = null;
+    this.chunk = [];
     if (file !== null && !file.closed) await file.close();
   }
 
@@ -311,8 +311,6 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.file = await this.io.open(this.path, { read: true });
     const size = await this.file.size();
     this.fileSize = size;
-    // Never allocate more than the file holds; fill() grows this if the file grows.
-    this.chunk = new Uint8Array(Math.min(READ_AHEAD, size));
     const records = Math.min(MAX_RECORDS_PER_BLOCK, Math.ceil(size / HEADER) + 1);
     this.crcPositions = new Int32Array(records);
     this.crcBounds = new Uint32Array(2 * records);
@@ -325,15 +323,16 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
 
   /**
    * The next block (LevelDB: one read of up to kBlockSize bytes; a short block means end of file),
-   * served from a read-ahead chunk of up to READ_AHEAD bytes so one I/O call covers several blocks.
+   * served from a read-ahead chunk of up to BLOCKS_PER_READ blocks so one I/O call covers several.
    */
   private async readBlock(): Promise<void> {
     const at = this.endOfBufferOffset;
     const available = this.chunkStart + this.chunkLen - at;
     if (at < this.chunkStart || available <= 0 || (available < BLOCK && !this.chunkAtEof)) await this.fill(at);
-    const n = Math.max(0, Math.min(BLOCK, this.chunkStart + this.chunkLen - at));
-    const from = at - this.chunkStart;
-    this.block = this.chunk.subarray(from, from + n);
+    const from = at - this.chunkStart; // a multiple of BLOCK: reads start at block boundaries
+    const n = Math.max(0, Math.min(BLOCK, this.chunkLen - from));
+    this.block = n === BLOCK ? this.chunk[from / BLOCK]! : n > 0 ? this.chunk[from / BLOCK]!.subarray(0, n) : EMPTY;
+    this.blockRuns = this.chunkRuns !== null && n > 0 ? (from / BLOCK) * 2 * RUNS_PER_BLOCK : -1;
     this.bufStart = 0;
     this.bufEnd = n;
     this.endOfBufferOffset += n;
@@ -342,52 +341,97 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   }
 
   /**
-   * Makes the chunk hold the file from `at`. Full-size chunks are double-buffered: as soon as one
-   * is in, the next is read into the spare buffer, so the disk read overlaps the parsing.
+   * Makes the chunk hold the file from `at` (a block boundary). Full-size chunks are read ahead:
+   * as soon as one is in, reads of the next READS_AHEAD chunks are under way.
    */
   private async fill(at: number): Promise<void> {
+    const most = at + BLOCKS_PER_READ * BLOCK;
     let n: number;
-    const ahead = this.prefetch;
-    this.prefetch = null;
-    if (ahead !== null && ahead.start === at) {
-      n = await ahead.done;
-      if (this.copy) this.spare = this.chunk; // without copies, records still point into it
-      this.chunk = ahead.buffer;
+    const ahead = this.prefetch.length > 0 && this.prefetch[0]!.start === at ? this.prefetch.shift()! : null;
+    if (ahead !== null) {
+      ({ n, runs: this.chunkRuns } = await ahead.done);
+      this.chunk = ahead.blocks;
     } else {
-      if (ahead !== null) await ahead.done.catch(() => undefined); // never reuse a buffer still being read into
-      if (!this.copy && this.chunkLen > 0) this.chunk = new Uint8Array(this.chunk.length); // records point into the old one
-      n = await this.readInto(this.chunk, at);
-      // The chunk was sized to the file when it was opened; grow it if the file has grown since.
-      while (n === this.chunk.length && n < READ_AHEAD) {
-        const want = Math.min(READ_AHEAD, (await this.file!.size()) - at);
-        if (want <= n) break;
-        const bigger = new Uint8Array(want);
-        bigger.set(this.chunk.subarray(0, n));
-        this.chunk = bigger;
-        n += await this.readInto(bigger.subarray(n), at + n);
+      // Reads that do not start at `at` are of no use; never leave one running unobserved.
+      for (const read of this.prefetch) await read.done.catch(() => undefined);
+      this.prefetch = [];
+      // Sized to the file as of open (a small file gets a buffer of its own size)...
+      this.chunk = blocksFor(at, Math.min(most, this.fileSize));
+      ({ n, runs: this.chunkRuns } = await this.readBlocks(this.chunk, at));
+      // ...and extended while the file turns out to have grown since.
+      while (n === capacity(this.chunk)) {
+        const end = Math.min(most, await this.file!.size());
+        if (end <= at + n) break;
+        const targets: Uint8Array[] = [];
+        const last = this.chunk[this.chunk.length - 1];
+        if (last !== undefined && last.length < BLOCK) {
+          const whole = Buffer.allocUnsafeSlow(BLOCK);
+          whole.set(last);
+          this.chunk[this.chunk.length - 1] = whole;
+          targets.push(whole.subarray(last.length));
+        }
+        const more = blocksFor(at + this.chunk.length * BLOCK, end);
+        this.chunk.push(...more);
+        targets.push(...more);
+        const got = await this.readInto(targets, at + n);
+        n += got;
+        this.chunkRuns = null; // blocks changed after the runs were found
+        if (got === 0) break;
       }
     }
+    // The block where the file ends may be partly read: zero the rest (buffers are not zeroed
+    // when allocated), so no stale memory shows through a record's `.buffer`.
+    const full = capacity(this.chunk);
+    if (n < full) this.chunk[Math.floor(n / BLOCK)]!.fill(0, n % BLOCK);
     this.chunkStart = at;
     this.chunkLen = n;
-    this.chunkAtEof = n < this.chunk.length || n === 0;
-    const rest = this.fileSize - (at + n); // as of open: the two buffers together stay within the file's size
-    if (!this.chunkAtEof && this.chunk.length === READ_AHEAD && rest > 0) {
-      const buffer = this.spare !== null && this.spare.length <= rest ? this.spare : new Uint8Array(Math.min(READ_AHEAD, rest));
-      this.spare = null;
-      const done = this.readInto(buffer, at + n);
+    this.chunkAtEof = n < full || n === 0;
+    if (this.chunkAtEof || full !== BLOCKS_PER_READ * BLOCK) return;
+    // Read ahead, within the file's size as of open (fill() reads directly beyond it).
+    const lastAhead = this.prefetch[this.prefetch.length - 1];
+    let next = lastAhead !== undefined ? lastAhead.start + capacity(lastAhead.blocks) : at + n;
+    while (this.prefetch.length < READS_AHEAD && next < this.fileSize) {
+      const blocks = blocksFor(next, Math.min(next + BLOCKS_PER_READ * BLOCK, this.fileSize));
+      const done = this.readBlocks(blocks, next);
       done.catch(() => undefined); // observed when awaited; never an unhandled rejection
-      this.prefetch = { start: at + n, buffer, done };
+      this.prefetch.push({ start: next, blocks, done });
+      next += capacity(blocks);
     }
   }
 
-  /** Reads into `target` from `at` until it is full or the file ends, retrying short reads (google/leveldb#1285). */
-  private async readInto(target: Uint8Array, at: number): Promise<number> {
+  /**
+   * Reads whole blocks from `at` (a block boundary), with their runs of FULL records when the
+   * file can find them as it reads (native backend, LevelDB format).
+   */
+  private async readBlocks(blocks: Uint8Array[], at: number): Promise<BlocksRead> {
     const file = this.file!;
+    if (this.rocksdb || file.readLevelDBBlocks === undefined || blocks.length === 0) {
+      return { n: await this.readInto(blocks, at), runs: null };
+    }
+    const runs = new Uint32Array(blocks.length * 2 * RUNS_PER_BLOCK);
+    let n: number;
+    try {
+      n = await file.readLevelDBBlocks(blocks, at, this.checksum, runs);
+    } catch (err) {
+      throw new WalError(WalErrorCodes.IO, `read failed: ${(err as Error).message}`, { file: this.path, offset: at, cause: err });
+    }
+    if (n === 0 || n === capacity(blocks)) return { n, runs };
+    // Short: the end of the file, or a short read to retry; runs found before a retry would be stale.
+    const more = await this.readInto(after(blocks, n), at + n);
+    return { n: n + more, runs: more === 0 ? runs : null };
+  }
+
+  /**
+   * Reads into `targets` from `at` until they are full or the file ends: one preadv, repeated
+   * after a short read (google/leveldb#1285: a short read is not the end of the file).
+   */
+  private async readInto(targets: Uint8Array[], at: number): Promise<number> {
+    let pending = targets;
     let n = 0;
-    while (n < target.length) {
+    while (pending.length > 0) {
       let got: number;
       try {
-        got = await file.read(target.subarray(n), at + n);
+        got = await this.file!.readv(pending, at + n);
       } catch (err) {
         throw new WalError(WalErrorCodes.IO, `read failed: ${(err as Error).message}`, {
           file: this.path,
@@ -397,6 +441,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
       }
       if (got === 0) break;
       n += got;
+      pending = after(pending, got);
     }
     return n;
   }
@@ -511,48 +556,19 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     }
   }
 
-  /**
-   * A temporary copy of a FIRST/MIDDLE fragment until its record is joined (the read buffers are
-   * reused, so a view would not survive); not from the arena, which holds only returned records.
-   */
+  /** A FIRST/MIDDLE fragment, held until its record is joined: a view (blocks are not reused). */
   private holdFragment(): Uint8Array {
-    const out = Buffer.allocUnsafe(this.fragLen);
-    out.set(this.block.subarray(this.fragStart, this.fragStart + this.fragLen));
-    return out;
+    return this.recordBytes(this.fragStart, this.fragLen);
   }
 
-  /** A copy of the current fragment (the block is reused), or a view of it with `copy: false`. */
+  /** The current fragment as a record. */
   private copyFragment(): Uint8Array {
-    const from = this.fragStart;
-    const len = this.fragLen;
-    if (!this.copy) return new Uint8Array(this.block.buffer, this.block.byteOffset + from, len);
-    if (len < SMALL_RECORD) {
-      if (this.spanBlock !== this.block || from < this.spanFrom || from + len > this.spanTo) this.copySpan(from, len);
-      return new Uint8Array(this.slab, this.spanBase + (from - this.spanFrom), len);
-    }
-    const out = this.allocate(len);
-    out.set(this.block.subarray(this.fragStart, this.fragStart + this.fragLen));
-    return out;
+    return this.recordBytes(this.fragStart, this.fragLen);
   }
 
-  /**
-   * Copies the block from `from` on (the record there and as many of the following bytes as the
-   * slab has room for) into the slab, so the records after it are served from the same copy.
-   * A slab is SLAB bytes (Node's Buffer pool slab size): keeping a record alive keeps at most that.
-   */
-  private copySpan(from: number, len: number): void {
-    if (this.slabBytes.length - this.slabUsed < len) {
-      this.slab = new ArrayBuffer(Math.min(SLAB, Math.max(this.fileSize, len)));
-      this.slabBytes = new Uint8Array(this.slab);
-      this.slabUsed = 0;
-    }
-    const to = Math.min(this.bufEnd, from + this.slabBytes.length - this.slabUsed);
-    this.slabBytes.set(this.block.subarray(from, to), this.slabUsed);
-    this.spanBlock = this.block;
-    this.spanFrom = from;
-    this.spanTo = to;
-    this.spanBase = this.slabUsed;
-    this.slabUsed += to - from;
+  /** block[from, from + len) as a view into the block's buffer, which is never reused. */
+  private recordBytes(from: number, len: number): Uint8Array {
+    return new Uint8Array(this.block.buffer, this.block.byteOffset + from, len);
   }
 
   /**
@@ -593,6 +609,68 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   }
 
   /**
+   * Whether the next records can come from the fast path: a LevelDB log, past `initialOffset`, not
+   * resynchronising and not inside a fragmented record. There a FULL record with a good CRC is
+   * returned as is and changes no state but the position, so a run of them needs no state machine.
+   */
+  private fastPathApplies(): boolean {
+    return (
+      !this.rocksdb &&
+      !this.finished &&
+      !(this.inRecord && this.inFragmented) && // a finished record's flag is reset by the next step()
+      !this.resyncing &&
+      this.bufEnd - this.bufStart >= HEADER &&
+      this.endOfBufferOffset - this.bufEnd + this.bufStart >= this.initialOffset
+    );
+  }
+
+  /**
+   * The fast path: appends to `out` (up to `max` in all) the run of plain FULL records at the
+   * current position, found by one scan of the rest of the block (scanFullRecords, remembered for
+   * the following calls), and returns how many it took. Whatever ends the run goes to step().
+   */
+  private takeFullRecords(out: LevelDBRecord[], max: number): number {
+    const b = this.block;
+    let h = this.bufStart;
+    if (this.fastBlock !== b || h > this.fastStop) {
+      this.fastStop = this.runFrom(h);
+      this.fastBlock = b;
+    }
+    const stop = this.fastStop;
+    if (h >= stop) return 0;
+    const base = this.endOfBufferOffset - this.bufEnd; // file offset of b[0]
+    // Records are views into the block's buffer (never reused): b[x] is at buffer[x + shift].
+    const buffer = b.buffer;
+    const shift = b.byteOffset;
+    const before = out.length;
+    let last = h;
+    while (h < stop && out.length < max) {
+      const len = b[h + 4]! | (b[h + 5]! << 8);
+      last = h;
+      h += HEADER;
+      out.push({ offset: base + last, data: new Uint8Array(buffer, h + shift, len) });
+      h += len;
+    }
+    this.bufStart = h;
+    this.inRecord = false;
+    this.last = base + last;
+    this.end = base + h;
+    this.returnedNonRecyclable = true;
+    return out.length - before;
+  }
+
+  /** Where the run of FULL records from `h` ends: as found beside the read, or scanned now. */
+  private runFrom(h: number): number {
+    const runs = this.chunkRuns;
+    if (runs !== null && this.blockRuns >= 0) {
+      for (let i = this.blockRuns, end = i + 2 * RUNS_PER_BLOCK; i < end; i += 2) {
+        if (runs[i] === h) return runs[i + 1]!;
+      }
+    }
+    return scanFullRecords(this.io, this.block, h, this.bufEnd, this.checksum);
+  }
+
+  /**
    * ReadPhysicalRecord (db/log_reader.cc): the next physical record's type with its fragment in
    * fragStart/fragLen, or EOF / BAD / NEED_DATA.
    */
@@ -611,7 +689,9 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
       this.clearBuffer();
       return EOF;
     }
-    if (!this.crcScanned && this.checksum) this.scanBlockCrcs();
+    // LevelDB logs: plain FULL records take the fast path, which checks their CRCs in one call per
+    // block span; the few records that come here get theirs one by one (crcForRecordAt).
+    if (!this.crcScanned && this.checksum && this.rocksdb) this.scanBlockCrcs();
 
     const b = this.block;
     const h = this.bufStart;
@@ -776,6 +856,39 @@ function isRecyclable(type: number): boolean {
     type === RecordType.RECYCLABLE_USER_DEFINED_TIMESTAMP_SIZE ||
     type === RecordType.RECYCLABLE_PREDECESSOR_WAL_INFO
   );
+}
+
+/**
+ * Buffers for the file bytes [from, to): one per block, each its own allocation (so a record keeps
+ * only its block alive); the last one only as long as the file part it is for. Not zeroed: every
+ * byte is overwritten by the read or, past the end of the file, by fill() before anything can see
+ * it. Zeroing them would cost about as much as reading them from the page cache.
+ */
+function blocksFor(from: number, to: number): Uint8Array[] {
+  const blocks: Uint8Array[] = [];
+  for (let at = from; at < to; at += BLOCK) blocks.push(Buffer.allocUnsafeSlow(Math.min(BLOCK, to - at)));
+  return blocks;
+}
+
+/** A read of whole blocks: bytes read, and the runs of FULL records found beside it (or null). */
+interface BlocksRead {
+  n: number;
+  runs: Uint32Array | null;
+}
+
+function capacity(buffers: Uint8Array[]): number {
+  let bytes = 0;
+  for (const b of buffers) bytes += b.length;
+  return bytes;
+}
+
+/** What is left of `buffers` once the first `bytes` of them are filled. */
+function after(buffers: Uint8Array[], bytes: number): Uint8Array[] {
+  let i = 0;
+  while (i < buffers.length && bytes >= buffers[i]!.length) bytes -= buffers[i++]!.length;
+  const rest = buffers.slice(i);
+  if (bytes > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(bytes);
+  return rest;
 }
 
 function isZero(b: Uint8Array, start: number, end: number): boolean {

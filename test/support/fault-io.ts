@@ -211,6 +211,11 @@ class FaultFile implements WalFile {
     this.io.maxReadLength = Math.max(this.io.maxReadLength, target.length);
     return this.io.run('read', this.path, () => this.inner.read(target, position));
   }
+  readv(targets: readonly Uint8Array[], position: number): Promise<number> {
+    const length = targets.reduce((sum, t) => sum + t.length, 0);
+    this.io.maxReadLength = Math.max(this.io.maxReadLength, length);
+    return this.io.run('read', this.path, () => this.inner.readv(targets, position));
+  }
   readSync(target: Uint8Array, position: number): number {
     this.io.maxReadLength = Math.max(this.io.maxReadLength, target.length);
     const rule = this.io.check('read', this.path);

@@ -344,6 +344,9 @@ class RecordingFile implements WalFile {
   readSync(target: Uint8Array, position: number): number {
     return this.inner.readSync(target, position);
   }
+  readv(targets: readonly Uint8Array[], position: number): Promise<number> {
+    return this.inner.readv(targets, position);
+  }
 
   async datasync(): Promise<void> {
     await this.inner.datasync();

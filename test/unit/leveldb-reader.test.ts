@@ -225,10 +225,34 @@ function shortReadIo(chunk: number) {
     const file = await defaultBackend.open(p, opts);
     open++;
     const wrapped: WalFile = Object.create(file);
-    wrapped.read = (target, position) => {
-      requests.push(target.length);
-      return file.read(target.subarray(0, Math.min(chunk, target.length)), position);
+    wrapped.readv = (targets, position) => {
+      const asked = targets.reduce((sum, t) => sum + t.length, 0);
+      requests.push(asked);
+      // At most `chunk` bytes, as a short read would return.
+      const limited: Uint8Array[] = [];
+      let left = chunk;
+      for (const t of targets) {
+        if (left <= 0) break;
+        limited.push(t.subarray(0, Math.min(left, t.length)));
+        left -= Math.min(left, t.length);
+      }
+      return file.readv(limited, position);
     };
+    // The native accelerator reads the same way, within the same limit.
+    if (file.readLevelDBBlocks !== undefined) {
+      wrapped.readLevelDBBlocks = (blocks, position, verify, runs) => {
+        requests.push(blocks.reduce((sum, t) => sum + t.length, 0));
+        const perBlock = runs.length / blocks.length;
+        const limited: Uint8Array[] = [];
+        let left = chunk;
+        for (const t of blocks) {
+          if (left <= 0) break;
+          limited.push(t.subarray(0, Math.min(left, t.length)));
+          left -= Math.min(left, t.length);
+        }
+        return file.readLevelDBBlocks!(limited, position, verify, runs.subarray(0, limited.length * perBlock));
+      };
+    }
     wrapped.close = async () => {
       open--;
       return file.close();
@@ -239,8 +263,8 @@ function shortReadIo(chunk: number) {
 }
 
 test('short reads are retried until a full block or end of file (google/leveldb#1285)', async () => {
-  // Over 512 KiB, so the double-buffered read-ahead is used too.
-  const records = ['a', big('b', 50000), 'c', big('d', 70000), big('e', 300000), 'f', big('g', 400000), 'h'];
+  // Over 1 MiB, so the read-ahead is used too.
+  const records = ['a', big('b', 50000), 'c', big('d', 70000), big('e', 300000), 'f', big('g', 400000), 'h', big('i', 400000), 'j'];
   const { io } = shortReadIo(1000);
   assert.deepEqual((await read(log(...records), { io })).records.map((r) => r.data), records);
 });
@@ -346,13 +370,43 @@ test('a file that grows between open and the first read is read to its new end',
   assert.ok(calls >= 2);
 });
 
-test('copy: false returns views that stay valid while reading on (buffers are not reused)', async () => {
-  // Over 512 KiB so the double-buffered read-ahead would otherwise recycle its buffers.
-  const records = Array.from({ length: 3000 }, (_, i) => big(String.fromCharCode(97 + (i % 26)), (i * 613) % 700));
+test('records stay valid while reading on: block buffers are never reused', async () => {
+  // Over 3 MiB, so several read-ahead chunks come and go while the first records are kept.
+  const records = Array.from({ length: 12000 }, (_, i) => big(String.fromCharCode(97 + (i % 26)), (i * 613) % 700));
   const file = logFile(log(...records));
   for (const io of [defaultBackend, shortReadIo(5000).io]) {
     const kept: Uint8Array[] = [];
-    for await (const batch of readLevelDBLog(file, { copy: false, io }).batches()) kept.push(...batch.map((r) => r.data));
+    for await (const batch of readLevelDBLog(file, { io }).batches()) kept.push(...batch.map((r) => r.data));
     assert.deepEqual(kept.map((d) => Buffer.from(d).toString('latin1')), records);
   }
+});
+
+test('a record keeps only its own block alive, and shows no bytes from outside the file', async () => {
+  const records = Array.from({ length: 5000 }, (_, i) => big('r', 50 + (i % 300)));
+  const bytes = log(...records);
+  const file = logFile(bytes);
+  // As if the file had been 5000 bytes longer when opened (then cut): its last block buffer is
+  // then larger than what the read returns.
+  const io: IoBackend = Object.create(defaultBackend);
+  io.open = async (p, opts) => {
+    const real = await defaultBackend.open(p, opts);
+    const wrapped: WalFile = Object.create(real);
+    wrapped.size = async () => (await real.size()) + 5000;
+    return wrapped;
+  };
+  const buffers = new Set<ArrayBufferLike>();
+  let last: Uint8Array | undefined;
+  for await (const { data } of readLevelDBLog(file, { io })) {
+    assert.ok(data.buffer.byteLength <= 32768, `a record's buffer is ${data.buffer.byteLength} bytes`);
+    buffers.add(data.buffer);
+    last = data;
+  }
+  // Whole records (not joined from fragments) of the same block share one buffer.
+  assert.ok(buffers.size < records.length / 10, `${buffers.size} buffers`);
+  // Past the end of the file, the last block's buffer holds zeros, not old memory.
+  const tail = new Uint8Array(last!.buffer);
+  const inFile = bytes.length % 32768;
+  assert.ok(tail.length > inFile);
+  assert.ok(tail.subarray(inFile).every((b) => b === 0));
+  assert.ok(Buffer.from(tail.subarray(0, inFile)).equals(Buffer.from(bytes.subarray(bytes.length - inFile))));
 });
