@@ -94,6 +94,26 @@ std::string ArgPathForErrors(const Napi::CallbackInfo& info, size_t i) {
   return info.Length() > i && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : std::string();
 }
 
+// The buffers of a JS array as iovecs, for pwritev/preadv on a threadpool thread. `what` names
+// the array in errors ("buffers[3] must be ...").
+std::shared_ptr<std::vector<iovec>> ArgIovecs(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  Napi::Env env = info.Env();
+  if (!info[i].IsArray()) throw Napi::TypeError::New(env, std::string(what) + " must be an array");
+  Napi::Array array = info[i].As<Napi::Array>();
+  const uint32_t count = array.Length();
+  auto iov = std::make_shared<std::vector<iovec>>();
+  iov->reserve(count);
+  for (uint32_t k = 0; k < count; k++) {
+    napi_value item = nullptr;
+    Bytes bytes{};
+    if (napi_get_element(env, array, k, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
+      throw Napi::TypeError::New(env, std::string(what) + "[" + std::to_string(k) + "] must be a Uint8Array or Buffer");
+    }
+    iov->push_back({bytes.data, bytes.length});
+  }
+  return iov;
+}
+
 // crc32c(data, seed) -> number, on raw Node-API: at 64 B the call costs more than the CRC, and
 // node-addon-api's wrappers would query the typed array three times. One query here.
 napi_value Crc32cFast(napi_env env, napi_callback_info info) {
@@ -359,23 +379,12 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const int fd = ArgFd(info, 0);
-    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "buffers must be an array");
+    auto iov = ArgIovecs(info, 1, "buffers");
     Napi::Array buffers = info[1].As<Napi::Array>();
     const int64_t position = ArgInt64(info, 2, "position");
     const bool datasync = info[3].ToBoolean().Value();
     IoJob job;
     job.path = ArgPathForErrors(info, 4);
-    const uint32_t count = buffers.Length();
-    auto iov = std::make_shared<std::vector<iovec>>();
-    iov->reserve(count);
-    for (uint32_t i = 0; i < count; i++) {
-      napi_value item = nullptr;
-      Bytes bytes{};
-      if (napi_get_element(env, buffers, i, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
-        throw Napi::TypeError::New(env, "buffers[" + std::to_string(i) + "] must be a Uint8Array or Buffer");
-      }
-      iov->push_back({bytes.data, bytes.length});
-    }
     // Async: the job references the array, which keeps every buffer in it alive until the job
     // completes (as node:fs's writev does). Contract: the caller must not remove buffers from
     // this array meanwhile; src/io/native.ts passes a private copy.
@@ -404,22 +413,11 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
   Napi::Value Readv(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const int fd = ArgFd(info, 0);
-    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "targets must be an array");
+    auto iov = ArgIovecs(info, 1, "targets");
     Napi::Array targets = info[1].As<Napi::Array>();
     const int64_t position = ArgInt64(info, 2, "position");
     IoJob job;
     job.path = ArgPathForErrors(info, 3);
-    const uint32_t count = targets.Length();
-    auto iov = std::make_shared<std::vector<iovec>>();
-    iov->reserve(count);
-    for (uint32_t i = 0; i < count; i++) {
-      napi_value item = nullptr;
-      Bytes bytes{};
-      if (napi_get_element(env, targets, i, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
-        throw Napi::TypeError::New(env, "targets[" + std::to_string(i) + "] must be a Uint8Array or Buffer");
-      }
-      iov->push_back({bytes.data, bytes.length});
-    }
     // Same contract as write: the array keeps its buffers alive; src/io/native.ts passes a copy.
     job.keep_alive = targets;
     auto done = std::make_shared<size_t>(0);
@@ -435,7 +433,7 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
   Napi::Value ReadLevelDBBlocks(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const int fd = ArgFd(info, 0);
-    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "blocks must be an array");
+    auto iov = ArgIovecs(info, 1, "blocks");
     Napi::Array blocks = info[1].As<Napi::Array>();
     const int64_t position = ArgInt64(info, 2, "position");
     const bool verify = info[3].ToBoolean().Value();
@@ -445,21 +443,11 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     Napi::Uint32Array runs_array = info[4].As<Napi::Uint32Array>();
     IoJob job;
     job.path = ArgPathForErrors(info, 5);
-    const uint32_t count = blocks.Length();
-    if (count == 0 || runs_array.ElementLength() % (2 * static_cast<size_t>(count)) != 0) {
+    const size_t count = iov->size();
+    if (count == 0 || runs_array.ElementLength() % (2 * count) != 0) {
       throw Napi::RangeError::New(env, "runs must hold the same number of pairs for every block");
     }
     const size_t runs_per_block = runs_array.ElementLength() / (2 * count);
-    auto iov = std::make_shared<std::vector<iovec>>();
-    iov->reserve(count);
-    for (uint32_t i = 0; i < count; i++) {
-      napi_value item = nullptr;
-      Bytes bytes{};
-      if (napi_get_element(env, blocks, i, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
-        throw Napi::TypeError::New(env, "blocks[" + std::to_string(i) + "] must be a Uint8Array or Buffer");
-      }
-      iov->push_back({bytes.data, bytes.length});
-    }
     const std::vector<iovec> layout = *iov;  // ReadvFull consumes iov; the scan needs the blocks
     uint32_t* runs = runs_array.Data();
     // The job keeps [blocks, runs] alive until it completes.

@@ -237,6 +237,21 @@ class NativeFile implements WalFile {
   }
 
   readv(targets: readonly Uint8Array[], position: number): Promise<number> {
+    return this.trackRead(targets, position, (fd, held) => this.addon.readv(fd, held, position, this.path));
+  }
+
+  readLevelDBBlocks(blocks: readonly Uint8Array[], position: number, verify: boolean, runs: Uint32Array): Promise<number> {
+    return this.trackRead(blocks, position, (fd, held) =>
+      this.addon.readLevelDBBlocks(fd, held, position, verify, runs, this.path),
+    );
+  }
+
+  /** Checks the arguments of a read into several buffers, then starts it with a private copy of the array. */
+  private trackRead(
+    targets: readonly Uint8Array[],
+    position: number,
+    start: (fd: number, held: Uint8Array[]) => Promise<number>,
+  ): Promise<number> {
     try {
       checkBuffers(targets);
       checkPosition(position, 'position');
@@ -244,18 +259,7 @@ class NativeFile implements WalFile {
       return Promise.reject(err);
     }
     const held = targets.slice(); // the addon keeps this array (and so every target) alive
-    return this.track((fd) => this.addon.readv(fd, held, position, this.path), 'read');
-  }
-
-  readLevelDBBlocks(blocks: readonly Uint8Array[], position: number, verify: boolean, runs: Uint32Array): Promise<number> {
-    try {
-      checkBuffers(blocks);
-      checkPosition(position, 'position');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const held = blocks.slice(); // the addon keeps this array (and so every block) alive
-    return this.track((fd) => this.addon.readLevelDBBlocks(fd, held, position, verify, runs, this.path), 'read');
+    return this.track((fd) => start(fd, held), 'read');
   }
 
   datasync(): Promise<void> {

@@ -216,6 +216,17 @@ test('without onCorruption the first report is thrown as ERR_WAL_LEVELDB_CORRUPT
   assert.deepEqual(seen, ['foo']);
 });
 
+/** The first `bytes` bytes of `targets`, as a short read would fill them. */
+function firstBytes(targets: readonly Uint8Array[], bytes: number): Uint8Array[] {
+  const limited: Uint8Array[] = [];
+  for (const t of targets) {
+    if (bytes <= 0) break;
+    limited.push(t.subarray(0, Math.min(bytes, t.length)));
+    bytes -= Math.min(bytes, t.length);
+  }
+  return limited;
+}
+
 /** A backend whose reads return at most `chunk` bytes a call, recording each request size. */
 function shortReadIo(chunk: number) {
   const requests: number[] = [];
@@ -226,31 +237,15 @@ function shortReadIo(chunk: number) {
     open++;
     const wrapped: WalFile = Object.create(file);
     wrapped.readv = (targets, position) => {
-      const asked = targets.reduce((sum, t) => sum + t.length, 0);
-      requests.push(asked);
-      // At most `chunk` bytes, as a short read would return.
-      const limited: Uint8Array[] = [];
-      let left = chunk;
-      for (const t of targets) {
-        if (left <= 0) break;
-        limited.push(t.subarray(0, Math.min(left, t.length)));
-        left -= Math.min(left, t.length);
-      }
-      return file.readv(limited, position);
+      requests.push(targets.reduce((sum, t) => sum + t.length, 0));
+      return file.readv(firstBytes(targets, chunk), position);
     };
     // The native accelerator reads the same way, within the same limit.
     if (file.readLevelDBBlocks !== undefined) {
       wrapped.readLevelDBBlocks = (blocks, position, verify, runs) => {
         requests.push(blocks.reduce((sum, t) => sum + t.length, 0));
-        const perBlock = runs.length / blocks.length;
-        const limited: Uint8Array[] = [];
-        let left = chunk;
-        for (const t of blocks) {
-          if (left <= 0) break;
-          limited.push(t.subarray(0, Math.min(left, t.length)));
-          left -= Math.min(left, t.length);
-        }
-        return file.readLevelDBBlocks!(limited, position, verify, runs.subarray(0, limited.length * perBlock));
+        const limited = firstBytes(blocks, chunk);
+        return file.readLevelDBBlocks!(limited, position, verify, runs.subarray(0, limited.length * (runs.length / blocks.length)));
       };
     }
     wrapped.close = async () => {
