@@ -120,21 +120,15 @@ napi_value Crc32cFast(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
-  bool is_typed_array = false;
-  if (argc >= 1) napi_is_typedarray(env, argv[0], &is_typed_array);
-  napi_typedarray_type type = napi_int8_array;
-  size_t length = 0;
-  void* data = nullptr;
-  if (!is_typed_array ||
-      napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_uint8_array) {
+  Bytes bytes{};
+  if (argc < 1 || !GetBytes(env, argv[0], &bytes)) {
     napi_throw_type_error(env, nullptr, "data must be a Uint8Array or Buffer");
     return nullptr;
   }
   uint32_t seed = 0;
   if (argc >= 2) napi_get_value_uint32(env, argv[1], &seed);  // non-numbers leave 0
   napi_value result = nullptr;
-  napi_create_uint32(env, Crc32c(seed, static_cast<const uint8_t*>(data), length), &result);
+  napi_create_uint32(env, Crc32c(seed, bytes.data, bytes.length), &result);
   return result;
 }
 
@@ -145,14 +139,8 @@ napi_value ScanLevelDBFullRecordsFast(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4] = {nullptr, nullptr, nullptr, nullptr};
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
-  napi_typedarray_type type = napi_int8_array;
-  size_t length = 0;
-  void* data = nullptr;
-  bool is_typed_array = false;
-  if (argc >= 1) napi_is_typedarray(env, argv[0], &is_typed_array);
-  if (!is_typed_array ||
-      napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_uint8_array) {
+  Bytes block{};
+  if (argc < 1 || !GetBytes(env, argv[0], &block)) {
     napi_throw_type_error(env, nullptr, "block must be a Uint8Array or Buffer");
     return nullptr;
   }
@@ -164,10 +152,10 @@ napi_value ScanLevelDBFullRecordsFast(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, nullptr, "expected (block, from, to, verify)");
     return nullptr;
   }
-  const size_t end = to < length ? to : length;
+  const size_t end = to < block.length ? to : block.length;
   const size_t start = from < end ? from : end;
   napi_value result = nullptr;
-  napi_create_uint32(env, static_cast<uint32_t>(ScanLevelDBFullRecords(static_cast<const uint8_t*>(data), start, end, verify)), &result);
+  napi_create_uint32(env, static_cast<uint32_t>(ScanLevelDBFullRecords(block.data, start, end, verify)), &result);
   return result;
 }
 
