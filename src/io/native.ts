@@ -87,6 +87,14 @@ function loadAddon(): { addon: NativeAddon; from: string } {
   return { addon: require(file) as NativeAddon, from };
 }
 
+/** Every function the TypeScript side calls on the addon. */
+const REQUIRED_CALLS = [
+  'crc32c', 'crc32cChain', 'crc32cWith', 'scanLevelDBFullRecords', 'allocAligned', 'open', 'openSync', 'write',
+  'writeSync', 'read', 'readSync', 'readv', 'readLevelDBBlocks', 'datasync', 'datasyncSync', 'fsync', 'fsyncSync',
+  'fsyncDir', 'fsyncDirSync', 'truncate', 'truncateSync', 'allocate', 'allocateSync', 'size', 'sizeSync', 'lock',
+  'lockSync', 'unlock', 'unlockSync', 'close', 'closeSync',
+] as const satisfies readonly (keyof NativeAddon)[];
+
 /** Loads and self-tests the addon; never throws (the caller decides whether a failure is fatal). */
 export function loadNativeBackend(): { backend?: IoBackend; error?: string } {
   let loaded: { addon: NativeAddon; from: string };
@@ -96,6 +104,11 @@ export function loadNativeBackend(): { backend?: IoBackend; error?: string } {
     return { error: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
   }
   const { addon, from } = loaded;
+  // A binary built from older sources (a stale prebuild, WAL_NATIVE_PATH) lacks newer calls.
+  const missing = REQUIRED_CALLS.filter((name) => typeof (addon as unknown as Record<string, unknown>)[name] !== 'function');
+  if (missing.length > 0) {
+    return { error: `addon from ${from} is out of date (no ${missing.join(', ')}): rebuild it (npm run build:native)` };
+  }
   try {
     const got = addon.crc32c(CHECK_INPUT, 0);
     const chained = addon.crc32cChain(CHECK_INPUT, Uint32Array.of(0, 4, 4, 9), 0)[1];

@@ -6,8 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
+import { execFileSync } from 'node:child_process';
 import { defaultBackend as io } from '../../src/io/backend';
-import { loadNativeAddonForTests } from '../../src/io/native';
+import { loadNativeAddonForTests, resolveNativeAddonPath } from '../../src/io/native';
 import { expectedBackend, tempDir } from '../support/tmp';
 
 const isNative = expectedBackend === 'native';
@@ -268,4 +269,24 @@ test('allocate of zero bytes is a no-op on every backend (etcd Preallocate seman
   assert.equal(await f.size(), 3);
   await assert.rejects(f.allocate(-1, 10), RangeError);
   await f.close();
+});
+
+test('an addon built from older sources (missing a call) is refused, and the fallback is used', () => {
+  const real = loadNativeAddonForTests();
+  assert.ok(real, 'the addon must be built for this test');
+  const dir = tempDir('nodewal-stale-addon-');
+  const shim = path.join(dir, 'stale.js');
+  // The real addon without readv, as a binary built before readv existed would be.
+  fs.writeFileSync(
+    shim,
+    `const a = require(${JSON.stringify(resolveNativeAddonPath())});\n` +
+      `module.exports = new Proxy({}, { get: (_, k) => (k === 'readv' ? undefined : typeof a[k] === 'function' ? a[k].bind(a) : a[k]) });\n`,
+  );
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', `const b = require(${JSON.stringify(path.resolve(__dirname, '../../src/io/backend'))}); console.log(JSON.stringify({ kind: b.backend.kind, reason: b.backend.reason }))`], {
+    env: { ...process.env, WAL_NATIVE: '', WAL_NATIVE_PATH: shim, NODE_NO_WARNINGS: '1' },
+    encoding: 'utf8',
+  });
+  const seen = JSON.parse(out.trim().split('\n').pop()!) as { kind: string; reason: string };
+  assert.equal(seen.kind, 'fallback');
+  assert.match(seen.reason, /out of date \(no readv\)/);
 });
