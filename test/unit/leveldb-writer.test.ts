@@ -241,3 +241,24 @@ test('after close, addRecord/addRecords/sync reject (never throw synchronously) 
   assert.equal(threw, false);
   for (const p of pending) await assert.rejects(p, { code: 'ERR_WAL_CLOSED' });
 });
+
+test('addRecordSync of records that fit their block (written header + caller bytes) matches the encoder at every block edge', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 32700, max: 32761 }), fc.integer({ min: 1000, max: 9000 })), {
+        minLength: 1,
+        maxLength: 60,
+      }),
+      async (sizes) => {
+        const file = path.join(tempDir(), '000009.log');
+        fs.rmSync(file, { force: true });
+        const records = sizes.map((n, i) => new Uint8Array(n).fill(i * 37));
+        const w = await LevelDBLogWriter.open(file);
+        for (const r of records) w.addRecordSync(r);
+        await w.close();
+        assert.ok(fs.readFileSync(file).equals(encodeLevelDBRecords(records).bytes));
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
