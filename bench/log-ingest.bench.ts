@@ -3,6 +3,8 @@
  * of S bytes. Every contender runs in a fresh child process (fallback: WAL_NATIVE=0):
  *   log-native    Log, syncPolicy 'always', addon backend
  *   log-native-fallocate  the same with preallocation 'fallocate' (etcd's way) instead of zero-fill
+ *   log-native-threadpool the same with syncThread 'threadpool': batches on libuv's threadpool instead
+ *                 of the tail file's own I/O thread (the default before 2026-11-22)
  *   log-fallback  Log, syncPolicy 'always', node:fs backend
  *   raw-fs        the floor: the same coalescing by hand — all appends pending when the loop turns
  *                 are concatenated, written with one writevSync into a zero-filled file and
@@ -44,7 +46,7 @@ interface CellResult {
   note?: string;
 }
 
-const CONTENDERS = ['log-native', 'log-native-fallocate', 'log-fallback', 'raw-fs', 'raw-fs-async', 'sqlite', 'level'] as const;
+const CONTENDERS = ['log-native', 'log-native-fallocate', 'log-native-threadpool', 'log-fallback', 'raw-fs', 'raw-fs-async', 'sqlite', 'level'] as const;
 type Contender = (typeof CONTENDERS)[number];
 
 /** Runs `producers` loops of `append` for `seconds` (after a short warm-up); returns throughput and latencies. */
@@ -93,8 +95,9 @@ async function runLog(
   producers: number,
   seconds: number,
   preallocation: 'zero-fill' | 'fallocate',
+  syncThread: 'dedicated' | 'threadpool' = 'dedicated',
 ): Promise<Omit<CellResult, 'contender'>> {
-  const log = await Log.open(dir, { preallocation });
+  const log = await Log.open(dir, { preallocation, syncThread });
   const r = await drive((d) => log.append(d), size, producers, seconds);
   const s = log.stats();
   await log.close();
@@ -210,6 +213,7 @@ async function child(contender: Contender, size: number, producers: number, seco
     let r: Omit<CellResult, 'contender'>;
     if (contender === 'log-native' || contender === 'log-fallback') r = await runLog(dir, size, producers, seconds, 'zero-fill');
     else if (contender === 'log-native-fallocate') r = await runLog(dir, size, producers, seconds, 'fallocate');
+    else if (contender === 'log-native-threadpool') r = await runLog(dir, size, producers, seconds, 'zero-fill', 'threadpool');
     else if (contender === 'raw-fs') r = await runRawFs(dir, size, producers, seconds);
     else if (contender === 'raw-fs-async') r = await runRawFs(dir, size, producers, seconds, true);
     else if (contender === 'sqlite') r = await runSqlite(dir, size, producers, seconds);
