@@ -8,7 +8,8 @@
         "native/crc32c.cc",
         "native/file.cc",
         "native/fs_error.cc",
-        "native/leveldb_scan.cc"
+        "native/leveldb_scan.cc",
+        "native/sync_thread.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -3,11 +3,15 @@
  * of S bytes. Every contender runs in a fresh child process (fallback: WAL_NATIVE=0):
  *   log-native    Log, syncPolicy 'always', addon backend
  *   log-native-fallocate  the same with preallocation 'fallocate' (etcd's way) instead of zero-fill
+ *   log-native-threadpool the same with syncThread 'threadpool': batches on libuv's threadpool instead
+ *                 of the tail file's own I/O thread (the default before 2026-11-22)
  *   log-fallback  Log, syncPolicy 'always', node:fs backend
  *   raw-fs        the floor: the same coalescing by hand — all appends pending when the loop turns
  *                 are concatenated, written with one writevSync into a zero-filled file and
  *                 fdatasyncSync'd; no framing, no CRC, no index (blocks the event loop)
  *   raw-fs-async  the same floor with fs.writev + fs.fdatasync on the threadpool, as Log does
+ *   raw-fs-append the raw-fs floor (blocking) appending to a fresh file instead of overwriting a
+ *                 zero-filled one in a circle: every byte in new space, as a log that keeps its data
  *   sqlite        better-sqlite3, WAL mode, synchronous=FULL, one transaction per append
  *   level         classic-level, put with { sync: true } (LevelDB's own writer queue coalesces)
  * Reports records/s, per-append latency p50/p99 (µs) and the mean records per sync where known:
@@ -44,7 +48,7 @@ interface CellResult {
   note?: string;
 }
 
-const CONTENDERS = ['log-native', 'log-native-fallocate', 'log-fallback', 'raw-fs', 'raw-fs-async', 'sqlite', 'level'] as const;
+const CONTENDERS = ['log-native', 'log-native-fallocate', 'log-native-threadpool', 'log-fallback', 'raw-fs', 'raw-fs-async', 'raw-fs-append', 'sqlite', 'level'] as const;
 type Contender = (typeof CONTENDERS)[number];
 
 /** Runs `producers` loops of `append` for `seconds` (after a short warm-up); returns throughput and latencies. */
@@ -93,8 +97,9 @@ async function runLog(
   producers: number,
   seconds: number,
   preallocation: 'zero-fill' | 'fallocate',
+  syncThread: 'dedicated' | 'threadpool' = 'dedicated',
 ): Promise<Omit<CellResult, 'contender'>> {
-  const log = await Log.open(dir, { preallocation });
+  const log = await Log.open(dir, { preallocation, syncThread });
   const r = await drive((d) => log.append(d), size, producers, seconds);
   const s = log.stats();
   await log.close();
@@ -107,12 +112,24 @@ async function runLog(
  * event loop, which Log never does). `offThread` true: the same coalescing with fs.writev + fs.fdatasync
  * on the threadpool, one batch in flight, later appends queued for the next — the floor on Log's terms.
  */
-async function runRawFs(dir: string, size: number, producers: number, seconds: number, offThread = false): Promise<Omit<CellResult, 'contender'>> {
+async function runRawFs(
+  dir: string,
+  size: number,
+  producers: number,
+  seconds: number,
+  offThread = false,
+  growing = false,
+): Promise<Omit<CellResult, 'contender'>> {
   const file = path.join(dir, 'raw.log');
-  const fileSize = 64 * 1024 * 1024;
+  // growing: a fresh file that only grows (every byte lands in new space, as in a log that keeps
+  // its data). Otherwise a 64 MB zero-filled file, prepared before timing and overwritten in a
+  // circle: the cheapest fdatasync there is, but a log could not keep its data that way.
+  const fileSize = growing ? Number.MAX_SAFE_INTEGER : 64 * 1024 * 1024;
   const fd = fs.openSync(file, 'w+', 0o600);
-  const zeros = Buffer.alloc(1024 * 1024);
-  for (let at = 0; at < fileSize; at += zeros.length) fs.writeSync(fd, zeros, 0, zeros.length, at);
+  if (!growing) {
+    const zeros = Buffer.alloc(1024 * 1024);
+    for (let at = 0; at < fileSize; at += zeros.length) fs.writeSync(fd, zeros, 0, zeros.length, at);
+  }
   fs.fdatasyncSync(fd);
   let pendingData: Buffer[] = [];
   let pendingDone: (() => void)[] = [];
@@ -210,8 +227,10 @@ async function child(contender: Contender, size: number, producers: number, seco
     let r: Omit<CellResult, 'contender'>;
     if (contender === 'log-native' || contender === 'log-fallback') r = await runLog(dir, size, producers, seconds, 'zero-fill');
     else if (contender === 'log-native-fallocate') r = await runLog(dir, size, producers, seconds, 'fallocate');
+    else if (contender === 'log-native-threadpool') r = await runLog(dir, size, producers, seconds, 'zero-fill', 'threadpool');
     else if (contender === 'raw-fs') r = await runRawFs(dir, size, producers, seconds);
     else if (contender === 'raw-fs-async') r = await runRawFs(dir, size, producers, seconds, true);
+    else if (contender === 'raw-fs-append') r = await runRawFs(dir, size, producers, seconds, false, true);
     else if (contender === 'sqlite') r = await runSqlite(dir, size, producers, seconds);
     else r = await runLevel(dir, size, producers, seconds);
     process.stdout.write(`${JSON.stringify({ contender, ...r })}\n`);

@@ -1,5 +1,6 @@
 // The addon's JS surface: argument conversion and registration only. The work lives in
-// crc32c.cc (checksums), file.cc (syscalls), async.cc (threadpool) and fs_error.cc (errors).
+// crc32c.cc (checksums), file.cc (syscalls), async.cc (threadpool), sync_thread.cc (the dedicated
+// write + fdatasync thread) and fs_error.cc (errors).
 //
 // Context-aware (Napi::Addon, no static JS handles), so it loads in worker threads.
 // Arguments are validated in TypeScript (src/io/native.ts); here we re-check only what could
@@ -20,6 +21,7 @@
 #include "file.h"
 #include "fs_error.h"
 #include "leveldb_scan.h"
+#include "sync_thread.h"
 
 namespace nodewal {
 namespace {
@@ -266,6 +268,7 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
         InstanceMethod("sizeSync", &NodeWalAddon::Size<false>),
         InstanceMethod("lock", &NodeWalAddon::Lock<true>),
         InstanceMethod("lockSync", &NodeWalAddon::Lock<false>),
+        InstanceValue("SyncThread", DefineSyncThread(env)),
     });
     napi_value crc32c_fn = nullptr;
     NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, Crc32cFast, nullptr, &crc32c_fn));

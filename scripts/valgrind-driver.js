@@ -2,8 +2,9 @@
 /**
  * Exercises the native addon directly (no TypeScript loader, so valgrind only pays for node and
  * the addon): N cycles of open/lock/write(+datasync)/read/truncate/allocate/size/unlock/close,
- * sync variants, error paths (bad fd, missing file, lock conflict), aligned buffers, and
- * crc32c / crc32cChain on every implementation. Usage: node valgrind-driver.js [cycles] [dir]
+ * sync variants, error paths (bad fd, missing file, lock conflict), aligned buffers, the
+ * dedicated sync thread (SyncThread), and crc32c / crc32cChain on every implementation.
+ * Usage: node valgrind-driver.js [cycles] [dir]
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -77,7 +78,22 @@ async function main() {
     addon.crc32cChain(data, Uint32Array.of(0, 10, 10, 4000, 5000, 8192), 0);
     if (i % 100 === 0) for (const name of impls) addon.crc32cWith(name, buf, 0);
     if (i % 10 === 0) addon.allocAligned(4096 + (i % 3) * 512, 4096);
+    if (i % 20 === 0) {
+      // The dedicated sync thread: writes in order, an error, close with writes queued, and
+      // (every other time) an object left to the garbage collector unclosed.
+      const t = new addon.SyncThread(i % 40 === 0 ? 0 : 50);
+      const sfd = (await addon.open(file, O_RDWR | O_CREAT, 0o600, false)).fd;
+      const writes = [t.write(sfd, data, 0, true, file), t.write(sfd, data.subarray(0, 100), 8192, i % 3 === 0, file)];
+      await expectError(t.write(-1, data, 0, false, file), 'sync thread write to a bad fd');
+      if (i % 40 === 0) t.close();
+      await Promise.all(writes);
+      await addon.close(sfd, file);
+    }
   }
+  // Left open with writes in flight at exit: the environment's cleanup hook joins the thread.
+  const last = new addon.SyncThread();
+  const lfd = (await addon.open(path.join(dir, 'last'), O_RDWR | O_CREAT, 0o600, false)).fd;
+  for (let k = 0; k < 4; k++) last.write(lfd, data, k * data.length, true, '');
   fs.rmSync(dir, { recursive: true, force: true });
   console.log(`valgrind driver: ${cycles} open/lock/write/read/close cycles and crc calls done`);
 }

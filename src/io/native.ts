@@ -58,6 +58,18 @@ export interface NativeAddon {
   unlockSync(fd: number, path: string): void;
   close(fd: number, path: string): Promise<void>;
   closeSync(fd: number, path: string): void;
+  /** A dedicated write + fdatasync thread (native/sync_thread.h); `spinMicros` default 250. */
+  SyncThread: new (spinMicros?: number) => NativeSyncThread;
+}
+
+/** native/sync_thread.cc: one thread, jobs in submission order. */
+export interface NativeSyncThread {
+  /** pwrite of all of `buffer` at `position`, then fdatasync when `datasync`. Throws once closed. */
+  write(fd: number, buffer: Uint8Array, position: number, datasync: boolean, path: string): Promise<void>;
+  /** Stops the thread once the pending writes have settled. */
+  close(): void;
+  /** Writes issued and not yet settled. */
+  readonly pending: number;
 }
 
 export interface NativeOpenResult {
@@ -92,7 +104,7 @@ const REQUIRED_CALLS = [
   'crc32c', 'crc32cChain', 'crc32cWith', 'scanLevelDBFullRecords', 'allocAligned', 'open', 'openSync', 'write',
   'writeSync', 'read', 'readSync', 'readv', 'readLevelDBBlocks', 'datasync', 'datasyncSync', 'fsync', 'fsyncSync',
   'fsyncDir', 'fsyncDirSync', 'truncate', 'truncateSync', 'allocate', 'allocateSync', 'size', 'sizeSync', 'lock',
-  'lockSync', 'unlock', 'unlockSync', 'close', 'closeSync',
+  'lockSync', 'unlock', 'unlockSync', 'close', 'closeSync', 'SyncThread',
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 /** Loads and self-tests the addon; never throws (the caller decides whether a failure is fatal). */
@@ -161,6 +173,8 @@ class NativeFile implements WalFile {
   private fd: number;
   /** Operations queued on the threadpool; close() waits for them so the fd is not reused under them. */
   private readonly pending = new Set<Promise<unknown>>();
+  /** The file's own I/O thread, created by the first `dedicatedThread` write; stopped by close(). */
+  private thread: NativeSyncThread | null = null;
 
   constructor(
     private readonly addon: NativeAddon,
@@ -219,6 +233,10 @@ class NativeFile implements WalFile {
         return Promise.reject(err);
       }
       return Promise.resolve();
+    }
+    if (opts?.dedicatedThread === true && buffers.length === 1) {
+      const buffer = buffers[0]!;
+      return this.track((fd) => (this.thread ??= new this.addon.SyncThread()).write(fd, buffer, position, datasync, this.path), 'write');
     }
     // The addon keeps the array it is given alive until the write completes, and with it the
     // buffers: give it a private copy, so a caller reusing its own array cannot free a buffer
@@ -343,13 +361,22 @@ class NativeFile implements WalFile {
     const fd = this.fd;
     this.fd = -1;
     await Promise.allSettled([...this.pending]);
+    this.stopThread();
     await this.addon.close(fd, this.path);
+  }
+
+  /** Stops the file's I/O thread (it stops by itself once its pending writes settled). */
+  private stopThread(): void {
+    const thread = this.thread;
+    this.thread = null;
+    thread?.close();
   }
 
   closeSync(): void {
     if (this.fd < 0) return;
     const fd = this.fd;
     this.fd = -1;
+    this.stopThread();
     if (this.pending.size === 0) {
       this.addon.closeSync(fd, this.path);
       return;

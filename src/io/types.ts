@@ -42,6 +42,14 @@ export interface OpenOptions {
 export interface WriteOptions {
   /** fdatasync after the write, in the same call (one threadpool hop). Default false. */
   datasync?: boolean;
+  /**
+   * Run this write on the file's own I/O thread instead of the shared threadpool (native backend:
+   * created on first use and stopped by close(); after each job it spins briefly for the next,
+   * which saves the threadpool's wake-up for a writer that issues write+fdatasync back to back, as
+   * Log does; see native/sync_thread.h). Writes on it run in order. A hint: the fallback and
+   * writes of several buffers ignore it. Default false.
+   */
+  dedicatedThread?: boolean;
 }
 
 /** An open file. Positions are explicit (pread/pwrite); there is no shared cursor. */

@@ -1,7 +1,8 @@
 /**
  * Log: the ingestion API on the etcd WAL format. Many producers `append` concurrently; appends that
  * arrive while a write+fdatasync is in flight are coalesced into the next batch, written with one
- * `io` call (pwritev + fdatasync in one threadpool job), so the cost of a sync is shared.
+ * `io` call (pwrite + fdatasync in one job, on the tail file's own I/O thread by default), so the cost
+ * of a sync is shared.
  * See docs/log.md for the design and the measurements behind it.
  */
 import { EventEmitter } from 'node:events';
@@ -175,6 +176,7 @@ export class Log extends EventEmitter {
   ) {
     super();
     this.syncEach = opts.syncPolicy === 'always';
+    writer.dedicatedThread = opts.syncThread === 'dedicated';
     this.termBytes = varintBytes(opts.term);
     this.written = scan.lastIndex;
     this.durableN = scan.lastIndex;

@@ -1,7 +1,7 @@
 /**
  * Owns the tail segment's file handle, write position, running CRC and the one batch buffer.
  * A batch is encoded straight into the buffer and written with ONE `io` call (pwritev, and
- * fdatasync in the same threadpool job when asked).
+ * fdatasync in the same job when asked; with `dedicatedThread`, on the file's own I/O thread).
  *
  * O_DIRECT: the buffer is aligned, and since writes must cover whole blocks, the buffer starts with
  * the partial block already on disk before `pos` (the "carry"); each batch rewrites that block and
@@ -25,6 +25,8 @@ export class TailWriter {
   private stagedCrc = 0;
   /** The file's size as far as this writer knows (preallocated size, or more once written past it). */
   private fileSize = 0;
+  /** Write + fdatasync batches on the file's own I/O thread rather than the threadpool (Log's `syncThread`). */
+  dedicatedThread = false;
 
   private constructor(
     private readonly io: IoBackend,
@@ -129,7 +131,9 @@ export class TailWriter {
     const end = this.stagedEnd;
     const writeEnd = Math.ceil(end / a) * a;
     if (writeEnd > end) this.buf.fill(0, end, writeEnd);
-    if (end > this.carry) await this.file.write([this.buf.subarray(0, writeEnd)], this.pos - this.carry, { datasync });
+    if (end > this.carry) {
+      await this.file.write([this.buf.subarray(0, writeEnd)], this.pos - this.carry, { datasync, dedicatedThread: datasync && this.dedicatedThread });
+    }
     else if (datasync) await this.file.datasync();
     const blockStart = this.pos - this.carry;
     this.pos += end - this.carry;

@@ -12,6 +12,8 @@ test('defaults are exported and applied', () => {
   assert.equal(DEFAULT_LOG_OPTIONS.segmentSize, 64_000_000);
   assert.equal(DEFAULT_LOG_OPTIONS.slowSyncMs, 1000);
   assert.ok(Object.isFrozen(DEFAULT_LOG_OPTIONS));
+  assert.equal(o.syncThread, 'dedicated');
+  assert.equal(resolveLogOptions({ syncThread: 'threadpool' }).syncThread, 'threadpool');
 });
 
 test('a misspelt option is refused and the message names the likely one', () => {
@@ -32,6 +34,7 @@ test('bad values are refused', () => {
     { direct: 'yes' },
     { term: 1 },
     { preallocation: 'none' },
+    { syncThread: 'pool' },
     { slowSyncMs: -1 },
     { io: {} },
   ]) {
