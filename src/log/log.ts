@@ -25,7 +25,7 @@ import {
   type SegmentInfo,
 } from './segment-index';
 import { FRONT_MARKER, readFrontMarker, removeFrontMarker, writeFrontMarker } from './front-marker';
-import { SegmentPreparer, prepareRange } from './segment-preparer';
+import { SegmentPreparer, initialPreparation, prepareRange } from './segment-preparer';
 import { TailWriter } from './tail-writer';
 
 /** One record read back: its index and data (a view into a read buffer; copy it to keep many). */
@@ -65,6 +65,8 @@ export interface LogStats {
   directUnavailable: string | null;
   /** A torn tail repaired at open: the `.broken` copy kept. */
   repaired: string | null;
+  /** How the next segment is being prepared (with `preallocation: 'auto'`, chosen by fill rate). */
+  preparation: 'zero-fill' | 'fallocate';
 }
 
 /** Payload of the 'slowSync' event. */
@@ -242,7 +244,7 @@ export class Log extends EventEmitter {
         // Cut first: fallocate keeps existing bytes, and frames left beyond a hole of lost writes
         // must never become readable again after an append (etcd's ZeroToEnd truncates too).
         await plain.truncate(tailSeg.end);
-        await prepareRange(plain, tailSeg.end, zeroEnd, opts.preallocation);
+        await prepareRange(plain, tailSeg.end, zeroEnd, initialPreparation(opts.preallocation));
       } finally {
         await plain.close();
       }
@@ -869,6 +871,7 @@ export class Log extends EventEmitter {
           : 'the filesystem refused O_DIRECT'
         : null,
       repaired: this.repaired,
+      preparation: this.preparer.preparation,
     };
   }
 
@@ -935,7 +938,7 @@ async function createFirstSegment(io: IoBackend, dir: string, opts: ResolvedLogO
   const header = encodeSegmentHeader(io, 0, true);
   const f = await io.open(tmp, { read: false, write: true, create: true, truncate: true });
   try {
-    await prepareRange(f, 0, opts.segmentSize, opts.preallocation);
+    await prepareRange(f, 0, opts.segmentSize, initialPreparation(opts.preallocation));
     await f.write([header.bytes], 0, { datasync: true });
   } finally {
     await f.close();

@@ -4,7 +4,9 @@
  *
  * 'zero-fill' writes explicit zeros over the whole file and fdatasyncs it once: on ext4 an
  * fdatasync after overwriting written blocks skips the journal commit that fallocate'd
- * (unwritten) extents or a growing file cost (bench/log-sync-cost.bench.ts; docs/log.md).
+ * (unwritten) extents or a growing file cost (bench/log-sync-cost.bench.ts; docs/log.md). But it
+ * writes every segment twice, which costs more than it saves once the log itself keeps the disk
+ * busy: 'auto' zero-fills only while the last segment filled slower than AUTO_FALLOCATE_ABOVE.
  * 'fallocate' does what etcd does. Either way the file reads as zeros, as etcd's preallocated tail.
  */
 import * as path from 'node:path';
@@ -21,6 +23,21 @@ let zeros: Uint8Array | null = null;
  */
 const SYNC_EVERY = 8 * 1024 * 1024;
 
+/**
+ * Fill rate of the last segment above which 'auto' fallocates the next one instead of zero-filling
+ * it: zero-fill writes every byte twice, which pays while the disk has bandwidth to spare.
+ * Measured here (bench/log-ingest.bench.ts, 256 producers; a 100 B record is ~136 bytes framed):
+ * 100 B records fill segments at ~110 MB/s and zero-fill is the faster preparation (800 k vs
+ * 659 k records/s); 1 KiB records at ~290 MB/s with zero-fill and ~480 MB/s with fallocate, which
+ * wins (459 k vs 276 k records/s, p99 1.3 ms vs 7.2 ms). 128 MiB/s sat too close to the first.
+ */
+export const AUTO_FALLOCATE_ABOVE = 200 * 1024 * 1024; // bytes per second
+
+/** The preparation 'auto' starts with, before any segment's fill rate is known, and for the tail at open. */
+export function initialPreparation(how: Preallocation): Exclude<Preallocation, 'auto'> {
+  return how === 'auto' ? 'zero-fill' : how;
+}
+
 /** Writes zeros over [from, to) of `file` in chunks, fdatasyncing every SYNC_EVERY bytes. */
 export async function writeZeros(file: WalFile, from: number, to: number): Promise<void> {
   zeros ??= new Uint8Array(ZERO_CHUNK);
@@ -33,7 +50,12 @@ export async function writeZeros(file: WalFile, from: number, to: number): Promi
 }
 
 /** Makes [from, size) of an open file read as zeros, allocated by the chosen method, and fdatasyncs it. */
-export async function prepareRange(file: WalFile, from: number, size: number, how: Preallocation): Promise<void> {
+export async function prepareRange(
+  file: WalFile,
+  from: number,
+  size: number,
+  how: Exclude<Preallocation, 'auto'>,
+): Promise<void> {
   if (how === 'zero-fill') await writeZeros(file, from, size);
   // Nothing to allocate when the tail already reaches `size` (a segment left full by a crash mid-cut);
   // the native fallocate rejects a zero length.
@@ -46,13 +68,29 @@ export class SegmentPreparer {
   private count = 0;
   private pending: Promise<string> | null = null;
   private closed = false;
+  /** How the file under way (or the next one) is prepared; 'auto' updates it at every take(). */
+  private method: Exclude<Preallocation, 'auto'>;
+  /**
+   * When the segment now being written was started by take(); null until the first take (the tail
+   * found at open may have been partly full, so its fill rate is not known).
+   */
+  private segmentStart: number | null = null;
 
   constructor(
     private readonly io: IoBackend,
     private readonly dir: string,
     private readonly size: number,
     private readonly how: Preallocation,
-  ) {}
+    /** Milliseconds, monotonic; a test can pass its own clock. */
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.method = initialPreparation(how);
+  }
+
+  /** The preparation method in use ('auto' switches it by fill rate). */
+  get preparation(): Exclude<Preallocation, 'auto'> {
+    return this.method;
+  }
 
   /** Starts preparing a file if none is under way. */
   start(): void {
@@ -62,12 +100,21 @@ export class SegmentPreparer {
     this.pending.catch(() => undefined);
   }
 
-  /** The path of a prepared file (now owned by the caller); starts preparing the next one. */
+  /**
+   * The path of a prepared file (now owned by the caller), taken when the current segment is full;
+   * starts preparing the next one, for 'auto' by the rate at which the full segment filled.
+   */
   async take(): Promise<string> {
     this.start();
     const ready = this.pending!;
     this.pending = null;
     const file = await ready;
+    const now = this.now();
+    if (this.how === 'auto' && this.segmentStart !== null) {
+      const bytesPerSecond = (this.size * 1000) / Math.max(now - this.segmentStart, 1e-3);
+      this.method = bytesPerSecond > AUTO_FALLOCATE_ABOVE ? 'fallocate' : 'zero-fill';
+    }
+    this.segmentStart = now;
     this.start();
     return file;
   }
@@ -85,7 +132,7 @@ export class SegmentPreparer {
   private async prepare(file: string): Promise<string> {
     const f = await this.io.open(file, { read: false, write: true, create: true, truncate: true });
     try {
-      await prepareRange(f, 0, this.size, this.how);
+      await prepareRange(f, 0, this.size, this.method);
     } finally {
       await f.close();
     }
