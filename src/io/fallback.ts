@@ -12,6 +12,7 @@ import * as fsp from 'node:fs/promises';
 import { buf as crc32cJs } from 'crc-32/crc32c';
 import { INLINE_WRITE_MAX_BYTES, type IoBackend, type OpenOptions, type WalFile, type WriteOptions } from './types';
 import { openFlags } from './open-flags';
+import { afterBytes, totalLength } from './buffer-list';
 
 /** CRC-32C with crc-32's JS implementation; results are unsigned. */
 export function crc32cFallback(data: Uint8Array, seed = 0): number {
@@ -92,7 +93,7 @@ class FallbackFile implements WalFile {
         fs.writev(fd, pending as Uint8Array[], pos, (err, n) => (err ? reject(err) : resolve(n))),
       );
       pos += written;
-      pending = dropWritten(pending, written);
+      pending = afterBytes(pending, written);
     }
     if (opts?.datasync) await this.datasync();
   }
@@ -104,7 +105,7 @@ class FallbackFile implements WalFile {
     while (pending.length > 0) {
       const written = fs.writevSync(fd, pending as Uint8Array[], pos);
       pos += written;
-      pending = dropWritten(pending, written);
+      pending = afterBytes(pending, written);
     }
     if (opts?.datasync) fs.fdatasyncSync(fd);
   }
@@ -134,7 +135,7 @@ class FallbackFile implements WalFile {
       );
       if (n === 0) break;
       done += n;
-      pending = dropWritten(pending, n);
+      pending = afterBytes(pending, n);
     }
     return done;
   }
@@ -246,25 +247,6 @@ async function tryCreateLockFile(lockPath: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function totalLength(buffers: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const b of buffers) n += b.length;
-  return n;
-}
-
-/** The buffers after the first `written` bytes of them (a partly done one as its remainder). */
-function dropWritten(buffers: Uint8Array[], written: number): Uint8Array[] {
-  let left = written;
-  let i = 0;
-  while (i < buffers.length && left >= buffers[i]!.length) {
-    left -= buffers[i]!.length;
-    i++;
-  }
-  const rest = buffers.slice(i);
-  if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
-  return rest;
 }
 
 export function createFallbackBackend(reason: string): IoBackend {

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
+import { afterBytes, totalLength } from '../io/buffer-list';
 import type { IoBackend, WalFile } from '../io/types';
 import { BLOCK_SIZE, HEADER_SIZE, RECYCLABLE_HEADER_SIZE, RecordType, sliceCrcs, unmaskCrc } from './format';
 import { scanFullRecords } from './full-scan';
@@ -175,7 +176,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private fragLen = 0;
   private fragHeader = HEADER;
 
-  // CRCs of the current block's records, computed together when the block is first parsed.
+  // RocksDB logs: CRCs of the current block's records, computed together when the block is first parsed.
   private crcPositions = new Int32Array(0);
   private crcBounds = new Uint32Array(0);
   private crcCount = 0;
@@ -325,9 +326,12 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.file = await this.io.open(this.path, { read: true });
     const size = await this.file.size();
     this.fileSize = size;
-    const records = Math.min(MAX_RECORDS_PER_BLOCK, Math.ceil(size / HEADER) + 1);
-    this.crcPositions = new Int32Array(records);
-    this.crcBounds = new Uint32Array(2 * records);
+    if (this.rocksdb) {
+      // Only RocksDB logs batch their CRCs per block here (LevelDB logs: the fast path's scan).
+      const records = Math.min(MAX_RECORDS_PER_BLOCK, Math.ceil(size / HEADER) + 1);
+      this.crcPositions = new Int32Array(records);
+      this.crcBounds = new Uint32Array(2 * records);
+    }
     // LevelDB SkipToInitialBlock: a record cannot start in a block's last 6 bytes.
     const inBlock = this.initialOffset % BLOCK;
     let blockStart = this.initialOffset - inBlock;
@@ -373,7 +377,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
       this.chunk = blocksFor(at, Math.min(most, this.fileSize));
       ({ n, runs: this.chunkRuns } = await this.readBlocks(this.chunk, at));
       // ...and extended while the file turns out to have grown since.
-      while (n === capacity(this.chunk)) {
+      while (n === totalLength(this.chunk)) {
         const end = Math.min(most, await this.file!.size());
         if (end <= at + n) break;
         const targets: Uint8Array[] = [];
@@ -395,7 +399,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     }
     // The block where the file ends may be partly read: zero the rest (buffers are not zeroed
     // when allocated), so no stale memory shows through a record's `.buffer`.
-    const full = capacity(this.chunk);
+    const full = totalLength(this.chunk);
     if (n < full) this.chunk[Math.floor(n / BLOCK)]!.fill(0, n % BLOCK);
     this.chunkStart = at;
     this.chunkLen = n;
@@ -403,13 +407,13 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     if (this.chunkAtEof || full !== BLOCKS_PER_READ * BLOCK) return;
     // Read ahead, within the file's size as of open (fill() reads directly beyond it).
     const lastAhead = this.prefetch[this.prefetch.length - 1];
-    let next = lastAhead !== undefined ? lastAhead.start + capacity(lastAhead.blocks) : at + n;
+    let next = lastAhead !== undefined ? lastAhead.start + totalLength(lastAhead.blocks) : at + n;
     while (this.prefetch.length < READS_AHEAD && next < this.fileSize) {
       const blocks = blocksFor(next, Math.min(next + BLOCKS_PER_READ * BLOCK, this.fileSize));
       const done = this.readBlocks(blocks, next);
       done.catch(() => undefined); // observed when awaited; never an unhandled rejection
       this.prefetch.push({ start: next, blocks, done });
-      next += capacity(blocks);
+      next += totalLength(blocks);
     }
   }
 
@@ -427,11 +431,11 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     try {
       n = await file.readLevelDBBlocks(blocks, at, this.checksum, runs);
     } catch (err) {
-      throw new WalError(WalErrorCodes.IO, `read failed: ${(err as Error).message}`, { file: this.path, offset: at, cause: err });
+      throw this.readFailed(err, at);
     }
-    if (n === 0 || n === capacity(blocks)) return { n, runs };
+    if (n === 0 || n === totalLength(blocks)) return { n, runs };
     // Short: the end of the file, or a short read to retry; runs found before a retry would be stale.
-    const more = await this.readInto(after(blocks, n), at + n);
+    const more = await this.readInto(afterBytes(blocks, n), at + n);
     return { n: n + more, runs: more === 0 ? runs : null };
   }
 
@@ -447,17 +451,17 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
       try {
         got = await this.file!.readv(pending, at + n);
       } catch (err) {
-        throw new WalError(WalErrorCodes.IO, `read failed: ${(err as Error).message}`, {
-          file: this.path,
-          offset: at + n,
-          cause: err,
-        });
+        throw this.readFailed(err, at + n);
       }
       if (got === 0) break;
       n += got;
-      pending = after(pending, got);
+      pending = afterBytes(pending, got);
     }
     return n;
+  }
+
+  private readFailed(err: unknown, offset: number): WalError {
+    return new WalError(WalErrorCodes.IO, `read failed: ${(err as Error).message}`, { file: this.path, offset, cause: err });
   }
 
   /** LevelDB ReportDrop: drops that begin before initialOffset are not reported (uint64 arithmetic). */
@@ -514,14 +518,14 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
           if (this.inFragmented && this.scratchSize > 0) {
             this.drop(this.scratchSize, 'partial record without end(1)', this.prospective);
           }
-          return this.emit(physicalOffset, this.copyFragment());
+          return this.emit(physicalOffset, this.fragment());
         }
         case FIRST:
           if (this.inFragmented && this.scratchSize > 0) {
             this.drop(this.scratchSize, 'partial record without end(2)', this.prospective);
           }
           this.prospective = physicalOffset;
-          this.scratch = [this.holdFragment()];
+          this.scratch = [this.fragment()];
           this.scratchSize = this.fragLen;
           this.inFragmented = true;
           break;
@@ -529,7 +533,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
           if (!this.inFragmented) {
             this.drop(this.fragLen, 'missing start of fragmented record(1)', physicalOffset);
           } else {
-            this.scratch.push(this.holdFragment());
+            this.scratch.push(this.fragment());
             this.scratchSize += this.fragLen;
           }
           break;
@@ -537,7 +541,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
           if (!this.inFragmented) {
             this.drop(this.fragLen, 'missing start of fragmented record(2)', physicalOffset);
           } else {
-            this.scratch.push(this.block.subarray(this.fragStart, this.fragStart + this.fragLen));
+            this.scratch.push(this.fragment());
             this.scratchSize += this.fragLen;
             return this.emit(this.prospective, this.concat(this.scratch, this.scratchSize));
           }
@@ -570,19 +574,12 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     }
   }
 
-  /** A FIRST/MIDDLE fragment, held until its record is joined: a view (blocks are not reused). */
-  private holdFragment(): Uint8Array {
-    return this.recordBytes(this.fragStart, this.fragLen);
-  }
-
-  /** The current fragment as a record. */
-  private copyFragment(): Uint8Array {
-    return this.recordBytes(this.fragStart, this.fragLen);
-  }
-
-  /** block[from, from + len) as a view into the block's buffer, which is never reused. */
-  private recordBytes(from: number, len: number): Uint8Array {
-    return new Uint8Array(this.block.buffer, this.block.byteOffset + from, len);
+  /**
+   * The fragment readPhysical returned last, as a view into its block's buffer: returned as is for
+   * a FULL record, held until joined for the others (block buffers are never reused).
+   */
+  private fragment(): Uint8Array {
+    return new Uint8Array(this.block.buffer, this.block.byteOffset + this.fragStart, this.fragLen);
   }
 
   /**
@@ -890,20 +887,6 @@ interface BlocksRead {
   runs: Uint32Array | null;
 }
 
-function capacity(buffers: Uint8Array[]): number {
-  let bytes = 0;
-  for (const b of buffers) bytes += b.length;
-  return bytes;
-}
-
-/** What is left of `buffers` once the first `bytes` of them are filled. */
-function after(buffers: Uint8Array[], bytes: number): Uint8Array[] {
-  let i = 0;
-  while (i < buffers.length && bytes >= buffers[i]!.length) bytes -= buffers[i++]!.length;
-  const rest = buffers.slice(i);
-  if (bytes > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(bytes);
-  return rest;
-}
 
 function isZero(b: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (b[i] !== 0) return false;
