@@ -39,6 +39,15 @@ export function maskCrc(crc: number): number {
   return ((((crc >>> 15) | (crc << 17)) >>> 0) + MASK_DELTA) >>> 0;
 }
 
+/** Stores `maskCrc(crc)` little-endian at `out[at, at + 4)`: the checksum field of a record header. */
+export function putMaskedCrc(out: Uint8Array, at: number, crc: number): void {
+  const c = maskCrc(crc);
+  out[at] = c & 0xff;
+  out[at + 1] = (c >>> 8) & 0xff;
+  out[at + 2] = (c >>> 16) & 0xff;
+  out[at + 3] = c >>> 24;
+}
+
 /** Inverse of `maskCrc`. */
 export function unmaskCrc(masked: number): number {
   const rot = (masked - MASK_DELTA) >>> 0;

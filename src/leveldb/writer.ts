@@ -7,7 +7,8 @@ import { dirname } from 'node:path';
 import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend, WalFile } from '../io/types';
-import { BLOCK_SIZE, HEADER_SIZE, RecordType, maskCrc, sliceCrcs } from './format';
+import { crc32cFallback } from '../io/fallback';
+import { BLOCK_SIZE, HEADER_SIZE, RecordType, putMaskedCrc, sliceCrcs } from './format';
 import { readLevelDBLog } from './reader';
 
 // Module-local copies of the format constants used per fragment (cheaper than another module's exports).
@@ -17,12 +18,8 @@ const FULL = RecordType.FULL;
 const FIRST = RecordType.FIRST;
 const MIDDLE = RecordType.MIDDLE;
 const LAST = RecordType.LAST;
-/** crc32c of the single byte FULL: where a FULL record's CRC starts (bitwise CRC-32C of one byte). */
-const FULL_TYPE_CRC = (() => {
-  let crc = 0xffffffff ^ FULL;
-  for (let bit = 0; bit < 8; bit++) crc = (crc >>> 1) ^ (0x82f63b78 & -(crc & 1));
-  return (crc ^ 0xffffffff) >>> 0;
-})();
+/** crc32c of the single byte FULL: where a FULL record's CRC starts. */
+const FULL_TYPE_CRC = crc32cFallback(Uint8Array.of(FULL));
 
 /** Options for `LevelDBLogWriter.open`. */
 export interface LevelDBLogWriterOptions {
@@ -124,11 +121,7 @@ export function encodeLevelDBRecords(
   const crcs = fragments === 1 ? null : sliceCrcs(io, out, bounds.subarray(0, 2 * fragments));
   for (let i = 0; i < fragments; i++) {
     const h = bounds[2 * i]! - 6;
-    const c = maskCrc(crcs === null ? io.crc32c(out.subarray(bounds[0]!, bounds[1]!)) : crcs[i]!);
-    out[h] = c & 0xff;
-    out[h + 1] = (c >>> 8) & 0xff;
-    out[h + 2] = (c >>> 16) & 0xff;
-    out[h + 3] = c >>> 24;
+    putMaskedCrc(out, h, crcs === null ? io.crc32c(out.subarray(bounds[0]!, bounds[1]!)) : crcs[i]!);
   }
   return { bytes: out, blockOffset: offset };
 }
@@ -289,11 +282,7 @@ export class LevelDBLogWriter {
    */
   private fullHeader(data: Uint8Array): Uint8Array {
     const header = this.syncHeader;
-    const crc = maskCrc(this.io.crc32c(data, FULL_TYPE_CRC));
-    header[0] = crc & 0xff;
-    header[1] = (crc >>> 8) & 0xff;
-    header[2] = (crc >>> 16) & 0xff;
-    header[3] = crc >>> 24;
+    putMaskedCrc(header, 0, this.io.crc32c(data, FULL_TYPE_CRC));
     header[4] = data.length & 0xff;
     header[5] = data.length >>> 8;
     header[6] = FULL;
