@@ -20,32 +20,34 @@ export function scanFullRecords(io: IoBackend, block: Uint8Array, from: number, 
   return scanFullRecordsJs(io, block, from, to, verify);
 }
 
+/** CRC bounds of the records of one span, reused across calls (a block holds at most 4,682 records). */
+let scratch = new Uint32Array(0);
+
 /** The TypeScript scan (exported so tests can compare it with the native one). */
 export function scanFullRecordsJs(io: IoBackend, block: Uint8Array, from: number, to: number, verify: boolean): number {
+  // One walk finds the run and, for each record, the bytes its CRC covers: the type byte and the
+  // payload, [header + 6, header + 7 + length).
   let h = from;
   let count = 0;
   while (to - h >= HEADER) {
     const length = block[h + 4]! | (block[h + 5]! << 8);
     if (block[h + 6] !== FULL || length > to - h - HEADER) break;
+    if (scratch.length < 2 * (count + 1)) {
+      const bigger = new Uint32Array(Math.max(64, 2 * scratch.length));
+      bigger.set(scratch);
+      scratch = bigger;
+    }
+    scratch[2 * count] = h + 6;
+    scratch[2 * count + 1] = h + HEADER + length;
     h += HEADER + length;
     count++;
   }
   if (!verify || count === 0) return h;
-  // The CRC covers the type byte and the payload: [header + 6, header + 7 + length).
-  const bounds = new Uint32Array(2 * count);
-  h = from;
+  const crcs = sliceCrcs(io, block, scratch.subarray(0, 2 * count));
   for (let i = 0; i < count; i++) {
-    const length = block[h + 4]! | (block[h + 5]! << 8);
-    bounds[2 * i] = h + 6;
-    bounds[2 * i + 1] = h + HEADER + length;
-    h += HEADER + length;
-  }
-  const crcs = sliceCrcs(io, block, bounds);
-  h = from;
-  for (let i = 0; i < count; i++) {
-    const stored = (block[h]! | (block[h + 1]! << 8) | (block[h + 2]! << 16) | (block[h + 3]! << 24)) >>> 0;
-    if (crcs[i] !== unmaskCrc(stored)) return h;
-    h = bounds[2 * i + 1]!;
+    const at = scratch[2 * i]! - 6;
+    const stored = (block[at]! | (block[at + 1]! << 8) | (block[at + 2]! << 16) | (block[at + 3]! << 24)) >>> 0;
+    if (crcs[i] !== unmaskCrc(stored)) return at;
   }
   return h;
 }
