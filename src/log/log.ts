@@ -178,7 +178,6 @@ export class Log extends EventEmitter {
   ) {
     super();
     this.syncEach = opts.syncPolicy === 'always';
-    writer.dedicatedThread = opts.syncThread === 'dedicated';
     this.termBytes = varintBytes(opts.term);
     this.written = scan.lastIndex;
     this.durableN = scan.lastIndex;
@@ -248,7 +247,7 @@ export class Log extends EventEmitter {
       } finally {
         await plain.close();
       }
-      const tail = await TailWriter.attach(io, tailFile, tailSeg.end, scan.tailCrc);
+      const tail = await TailWriter.attach(io, tailFile, tailSeg.end, scan.tailCrc, opts.syncThread === 'dedicated');
       const preparer = new SegmentPreparer(io, dir, opts.segmentSize, opts.preallocation);
       preparer.start();
       const log = new Log(dir, opts, io, scan.segments, tail, preparer, scan, scan.repaired);

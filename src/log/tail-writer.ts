@@ -25,9 +25,6 @@ export class TailWriter {
   private stagedCrc = 0;
   /** The file's size as far as this writer knows (preallocated size, or more once written past it). */
   private fileSize = 0;
-  /** Write + fdatasync batches on the file's own I/O thread rather than the threadpool (Log's `syncThread`). */
-  dedicatedThread = false;
-
   private constructor(
     private readonly io: IoBackend,
     public file: WalFile,
@@ -35,14 +32,16 @@ export class TailWriter {
     public pos: number,
     /** Running CRC after the last frame written. */
     public crc: number,
+    /** Write + fdatasync batches on the file's own I/O thread rather than the threadpool (Log's `syncThread`). */
+    private readonly dedicatedThread: boolean,
   ) {
     this.alignment = file.direct ? file.alignment : 1;
     this.buf = this.alloc(INITIAL_BUFFER);
   }
 
   /** A writer continuing `file` at `pos` with the chain at `crc`. */
-  static async attach(io: IoBackend, file: WalFile, pos: number, crc: number): Promise<TailWriter> {
-    const w = new TailWriter(io, file, pos, crc);
+  static async attach(io: IoBackend, file: WalFile, pos: number, crc: number, dedicatedThread = false): Promise<TailWriter> {
+    const w = new TailWriter(io, file, pos, crc, dedicatedThread);
     await w.loadCarry();
     return w;
   }
@@ -132,9 +131,9 @@ export class TailWriter {
     const writeEnd = Math.ceil(end / a) * a;
     if (writeEnd > end) this.buf.fill(0, end, writeEnd);
     if (end > this.carry) {
-      await this.file.write([this.buf.subarray(0, writeEnd)], this.pos - this.carry, { datasync, dedicatedThread: datasync && this.dedicatedThread });
-    }
-    else if (datasync) await this.file.datasync();
+      const dedicatedThread = datasync && this.dedicatedThread;
+      await this.file.write([this.buf.subarray(0, writeEnd)], this.pos - this.carry, { datasync, dedicatedThread });
+    } else if (datasync) await this.file.datasync();
     const blockStart = this.pos - this.carry;
     this.pos += end - this.carry;
     this.crc = this.stagedCrc;
