@@ -116,17 +116,25 @@ std::shared_ptr<std::vector<iovec>> ArgIovecs(const Napi::CallbackInfo& info, si
   return iov;
 }
 
+// The raw Node-API prologue of the fast functions below: up to *argc arguments into argv (missing
+// ones stay as they were), the first one read as a Uint8Array. Otherwise throws a TypeError saying
+// "<what> must be a Uint8Array or Buffer" and returns false.
+bool RawArgsWithBytes(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv, Bytes* bytes, const char* what) {
+  if (napi_get_cb_info(env, info, argc, argv, nullptr, nullptr) != napi_ok) return false;
+  if (*argc < 1 || !GetBytes(env, argv[0], bytes)) {
+    napi_throw_type_error(env, nullptr, (std::string(what) + " must be a Uint8Array or Buffer").c_str());
+    return false;
+  }
+  return true;
+}
+
 // crc32c(data, seed) -> number, on raw Node-API: at 64 B the call costs more than the CRC, and
 // node-addon-api's wrappers would query the typed array three times. One query here.
 napi_value Crc32cFast(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  napi_value argv[2] = {nullptr, nullptr};
   Bytes bytes{};
-  if (argc < 1 || !GetBytes(env, argv[0], &bytes)) {
-    napi_throw_type_error(env, nullptr, "data must be a Uint8Array or Buffer");
-    return nullptr;
-  }
+  if (!RawArgsWithBytes(env, info, &argc, argv, &bytes, "data")) return nullptr;
   uint32_t seed = 0;
   if (argc >= 2) napi_get_value_uint32(env, argv[1], &seed);  // non-numbers leave 0
   napi_value result = nullptr;
@@ -140,12 +148,8 @@ napi_value Crc32cFast(napi_env env, napi_callback_info info) {
 napi_value ScanLevelDBFullRecordsFast(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4] = {nullptr, nullptr, nullptr, nullptr};
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   Bytes block{};
-  if (argc < 1 || !GetBytes(env, argv[0], &block)) {
-    napi_throw_type_error(env, nullptr, "block must be a Uint8Array or Buffer");
-    return nullptr;
-  }
+  if (!RawArgsWithBytes(env, info, &argc, argv, &block, "block")) return nullptr;
   uint32_t from = 0;
   uint32_t to = 0;
   bool verify = true;
