@@ -299,6 +299,11 @@ export class LevelDBLogWriter {
     }
   }
 
+  /** `await using writer = await LevelDBLogWriter.open(path)`: closes the writer when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Waits for pending writes and closes the file. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
