@@ -43,6 +43,8 @@ export const WalErrorCodes = {
   NATIVE_UNAVAILABLE: 'ERR_WAL_NATIVE_UNAVAILABLE',
   /** The caller's AbortSignal fired; `cause` is `signal.reason`. Thrown as a `WalAbortError`. */
   ABORTED: 'ERR_WAL_ABORTED',
+  /** An optional peer dependency (prom-client, for metrics) is not installed. */
+  MISSING_DEPENDENCY: 'ERR_WAL_MISSING_DEPENDENCY',
   /** An operating-system call failed; `cause` is the original errno error. */
   IO: 'ERR_WAL_IO',
 } as const;

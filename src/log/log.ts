@@ -164,6 +164,7 @@ function toData(data: Uint8Array | string): Uint8Array {
  * `ReadAll` and `wal dump`). One writer per directory, enforced by a lock on the tail segment.
  *
  * Events: 'slowSync' ({@link SlowSyncEvent}) when one write+fdatasync exceeds `slowSyncMs`;
+ * 'fsync' (same shape) after every write+fdatasync or fdatasync (metrics use it);
  * 'error' is never emitted — failures reject the affected promises.
  */
 export class Log extends EventEmitter {
@@ -502,6 +503,7 @@ export class Log extends EventEmitter {
   private recordSync(micros: number, records: number, bytes: number): void {
     this.counters.fsyncs++;
     this.hist.record(micros);
+    if (this.listenerCount('fsync') > 0) this.emit('fsync', { durationMs: micros / 1000, records, bytes } satisfies SlowSyncEvent);
     if (micros >= this.opts.slowSyncMs * 1000 && this.listenerCount('slowSync') > 0) {
       const ev: SlowSyncEvent = { durationMs: micros / 1000, records, bytes };
       this.emit('slowSync', ev);

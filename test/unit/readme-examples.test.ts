@@ -79,6 +79,10 @@ test('docs/readme-sections.md: the Log, WAL and LevelDB quick starts and the CLI
   assert.ok(counts.cli >= 3, `only ${counts.cli} wal command lines`);
 });
 
+test('docs/metrics.md: the prom-client example runs and prints what a scraper would read', () => {
+  assert.equal(runFile('docs/metrics.md').ts, 1);
+});
+
 // Until the lead has written README.md this shows as skipped (with the reason), not as passed.
 test('README.md: every ts block and `npx wal` line runs', () => {
   assert.ok(fs.existsSync(path.join(repo, 'README.md')), 'README.md must exist');
