@@ -40,11 +40,14 @@ export interface PromRegistry {
 
 /** The parts of the `prom-client` module this bridge uses (`import * as client from 'prom-client'`). */
 export interface PromClient {
-  Counter: new (config: PromMetricConfig) => unknown;
-  Gauge: new (config: PromMetricConfig) => unknown;
-  Histogram: new (config: PromMetricConfig) => unknown;
+  // Loose on purpose: prom-client's own constructor types (generic, `this`-typed collect) must fit.
+  Counter: new (...args: never[]) => unknown;
+  Gauge: new (...args: never[]) => unknown;
+  Histogram: new (...args: never[]) => unknown;
   register: PromRegistry;
 }
+
+type MetricCtor = new (config: PromMetricConfig) => unknown;
 
 /** One metric family: its Prometheus name (with unit suffix), help text, type and label names. */
 export interface MetricFamily {
@@ -107,13 +110,13 @@ class Bridge {
     const config: PromMetricConfig = { name: spec.name, help: spec.help, labelNames: spec.labelNames, registers: [this.registry] };
     let metric: Family['metric'];
     if (spec.type === 'histogram') {
-      metric = new this.client.Histogram({ ...config, buckets: [...(spec.buckets ?? [])] }) as PromHistogram;
+      metric = new (this.client.Histogram as unknown as MetricCtor)({ ...config, buckets: [...(spec.buckets ?? [])] }) as PromHistogram;
     } else {
       // Read at scrape time: reset, then set (gauge) or add up to (counter) every source's value.
       config.collect = function collect(): void {
         bridge.collectInto(spec, metric as PromCounter | PromGauge);
       };
-      metric = (spec.type === 'counter' ? new this.client.Counter(config) : new this.client.Gauge(config)) as PromCounter | PromGauge;
+      metric = new ((spec.type === 'counter' ? this.client.Counter : this.client.Gauge) as unknown as MetricCtor)(config) as PromCounter | PromGauge;
     }
     const f = { spec, metric };
     this.families.set(spec.name, f);
