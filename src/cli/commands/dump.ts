@@ -30,7 +30,8 @@ Options:
   --snapshot I:T      etcd: read as OpenForRead at snapshot index I, term T (start segment,
                       entries <= I marked as skipped, snapshot record must exist)
   --full              do not shorten data, keys and values (text output)
-  --raw               LevelDB: show payloads as bytes, do not decode them as WriteBatches
+  --raw               show payloads as bytes: LevelDB records not decoded as WriteBatches, etcd
+                      entries not decoded as etcd requests (--json always has both)
   --format F          etcd | leveldb | auto (default auto)
   --no-color          no colours (NO_COLOR is honoured too)
   -h, --help          this help
@@ -74,7 +75,7 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
           }
           if (visible) {
             shown++;
-            out.line(etcdRecordText(r, out, full));
+            out.line(etcdRecordText(r, out, full, raw));
             out.record(etcdRecordJson(r));
           }
           if (r.problem) {

@@ -13,6 +13,7 @@ import { holdsWriteBatches, scanLevelDB } from '../leveldb-scan';
 import { escapeBytes, formatBytes, grouped } from '../output';
 import { Progress } from '../progress';
 import { problemJson, problemText } from '../render-problem';
+import { nodeId } from '../raft-decode';
 
 export const stat: Command = {
   name: 'stat',
@@ -80,7 +81,7 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
       out.line(`  records: ${grouped(res.records)} (${Object.entries(res.byType).map(([k, v]) => `${k} ${grouped(v)}`).join(', ')})`);
       out.line(`  entries: ${range}`);
       out.line(`  snapshots: ${res.snapshots.length === 0 ? 'none' : res.snapshots.map((s) => `${s.index}:${s.term}`).join(', ')}`);
-      out.line(`  hard state: ${res.state ? `term=${res.state.term} vote=${res.state.vote.toString(16)} commit=${res.state.commit}` : 'none'}`);
+      out.line(`  hard state: ${res.state ? `term=${res.state.term} vote=${nodeId(res.state.vote)} commit=${res.state.commit}` : 'none'}`);
       out.line(`  metadata: ${res.metadata === null ? 'none' : `${res.metadata.length} bytes "${escapeBytes(res.metadata, 48)}"`}`);
       if (res.extraFiles.length > 0) out.line(`  other files: ${res.extraFiles.join(', ')}`);
       for (const p of res.problems.slice(0, 5)) out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
