@@ -115,7 +115,7 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
       for (const file of target.files) {
         out.line(out.paint('bold', path.basename(file)));
         const res = await scanLevelDB(file, {
-          batches: !raw && holdsWriteBatches(file),
+          batches: !raw && (await holdsWriteBatches(file)),
           onProgress: (d, t) => progress.update(d, t),
           onProblem: (p) => {
             out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
