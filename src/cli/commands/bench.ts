@@ -182,8 +182,9 @@ function printTable(ctx: Context, results: { label: string; result: BenchResult 
   if (ok.length > 0) {
     const w = 26;
     out.line('');
-    out.line(`${''.padEnd(w)}${ok.map((r) => out.paint('bold', r.label.padStart(18))).join('')}`);
-    for (const [name, f] of rows) out.line(`${name.padEnd(w)}${ok.map((r) => f(r.result).padStart(18)).join('')}`);
+    const col = 22; // room for "OK, 2,000,000 entries"
+    out.line(`${''.padEnd(w)}${ok.map((r) => out.paint('bold', r.label.padStart(col))).join('')}`);
+    for (const [name, f] of rows) out.line(`${name.padEnd(w)}${ok.map((r) => f(r.result).padStart(col)).join('')}`);
     const n = ok.find((r) => r.label === 'native');
     const fb = ok.find((r) => r.label === 'fallback');
     if (n && fb) {
@@ -194,7 +195,7 @@ function printTable(ctx: Context, results: { label: string; result: BenchResult 
       out.line(
         out.paint(
           'dim',
-          '(>1: the native addon was faster. With 100-byte records both wait on fdatasync, so ingest is close to 1; ' +
+          '(>1: the native addon was faster. With small records both wait on fdatasync, so ingest is close to 1; ' +
             'recovery reads the log back from the page cache, where a few tens of percent either way is noise on a shared machine)',
         ),
       );
