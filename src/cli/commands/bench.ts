@@ -195,8 +195,8 @@ function printTable(ctx: Context, results: { label: string; result: BenchResult 
       out.line(
         out.paint(
           'dim',
-          '(>1: the native addon was faster. With small records both wait on fdatasync, so ingest is close to 1; ' +
-            'recovery reads the log back from the page cache, where a few tens of percent either way is noise on a shared machine)',
+          '(>1: the native addon was faster. One run each, on whatever else this machine is doing: with small records ' +
+            'both wait on fdatasync, and other jobs move either figure by tens of percent; `npm run bench` gives medians)',
         ),
       );
     }
