@@ -6,7 +6,7 @@ import { EXIT } from '../command';
 import { detect } from '../detect';
 import { type Problem, scanEtcd } from '../etcd-scan';
 import { holdsWriteBatches, scanLevelDB } from '../leveldb-scan';
-import { grouped } from '../output';
+import { count, grouped } from '../output';
 import { Progress } from '../progress';
 import { etcdRecordJson, etcdRecordText } from '../render-etcd';
 import { levelDBRecordJson, levelDBRecordLines } from '../render-leveldb';
@@ -95,7 +95,7 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
       }
       problems.push(...res.problems);
       const range = res.firstEntry === null ? 'no entries' : `entries ${res.firstEntry}..${res.lastEntry}`;
-      out.line(`${grouped(res.records)} records in ${res.segments.length} segment(s), ${range}; ${grouped(shown)} shown; ${problemsText(res.problems.length)}`);
+      out.line(`${count(res.records, 'record')} in ${count(res.segments.length, 'segment')}, ${range}; ${grouped(shown)} shown; ${problemsText(res.problems.length)}`);
       out.record({
         kind: 'summary',
         format: 'etcd',
@@ -144,5 +144,5 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
 };
 
 function problemsText(n: number): string {
-  return n === 0 ? 'no problems' : `${n} problem(s)`;
+  return n === 0 ? 'no problems' : count(n, 'problem');
 }
