@@ -1,5 +1,4 @@
-// Keeps the addon loadable on glibc 2.28 / libstdc++ 8 (Debian 10, Ubuntu 20.04, RHEL 8, Amazon
-// Linux 2) when it is built with a newer toolchain (the prebuild is made on Debian 12: glibc 2.36,
+// Keeps the addon loadable on glibc 2.28 / libstdc++ 8 (Debian 10, Ubuntu 20.04, RHEL 8) when it is built with a newer toolchain (the prebuild is made on Debian 12: glibc 2.36,
 // GCC 12). Each definition below replaces an import that only newer systems export; the test
 // test/unit/native-glibc-symbols.test.ts fails if the binary imports any newer symbol version.
 #include <new>

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Checks that a Linux ELF binary (the addon) imports no symbol version newer than what glibc 2.28
-// systems (Debian 10, Ubuntu 20.04, RHEL 8, Amazon Linux 2) provide: GLIBC 2.28, and the
+// systems (Debian 10, Ubuntu 20.04, RHEL 8) provide: GLIBC 2.28, and the
 // libstdc++ of GCC 8 (GLIBCXX 3.4.25, CXXABI 1.3.11). A newer import makes dlopen fail there
 // ("version `GLIBC_2.33' not found"). Uses binutils' objdump, present wherever g++ is.
 //

@@ -1,7 +1,7 @@
-// The addon must load on glibc 2.28 systems (Debian 10, Ubuntu 20.04, RHEL 8, Amazon Linux 2):
-// it may import no symbol version newer than glibc 2.28 and GCC 8's libstdc++ provide. No
-// glibc-2.28 userland can be had on this machine (Debian's archive of buster is not reachable),
-// so this checks the binary's version needs, which is what the dynamic loader checks.
+// The addon must load on glibc 2.28 systems (Debian 10, Ubuntu 20.04, RHEL 8): it may import no
+// symbol version newer than glibc 2.28 and GCC 8's libstdc++ provide. No glibc-2.28 userland can be
+// had here (Debian's mirrors no longer serve buster), so this checks the binary's version needs,
+// which is what the dynamic loader checks; scripts/test-old-glibc.sh runs it in a Debian 11 root.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
