@@ -8,6 +8,7 @@
         "native/crc32c.cc",
         "native/file.cc",
         "native/fs_error.cc",
+        "native/glibc_compat.cc",
         "native/leveldb_scan.cc",
         "native/sync_thread.cc"
       ],

@@ -183,9 +183,12 @@ IoStatus Allocate(int fd, int64_t offset, int64_t length) {
 }
 
 IoStatus FileSize(int fd, int64_t* size) {
-  struct stat st{};
-  if (fstat(fd, &st) != 0) return IoStatus::Fail(errno, "fstat");
-  *size = static_cast<int64_t>(st.st_size);
+  // statx, not fstat: glibc 2.33 made fstat64 a real symbol (GLIBC_2.33), and the prebuild must
+  // load on glibc 2.28 (docs/native.md, "Which Linux the prebuild runs on").
+  struct statx stx{};
+  // Reported as fstat, the call it stands for (and what the fallback's fs.fstat reports).
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_SIZE, &stx) != 0) return IoStatus::Fail(errno, "fstat");
+  *size = static_cast<int64_t>(stx.stx_size);
   return IoStatus::Ok();
 }
 

@@ -22,6 +22,7 @@
 
 #include "file.h"
 #include "fs_error.h"
+#include "glibcxx_compat.h"
 
 
 namespace nodewal {

@@ -2,7 +2,7 @@
 # Installs the Debian packages the native build and the interop tests need (root or sudo).
 set -euo pipefail
 packages=(g++ make cmake python3 golang-go golang-etcd-server-dev etcd-server etcd-client
-  libleveldb-dev golang-github-syndtr-goleveldb-dev valgrind)
+  libleveldb-dev golang-github-syndtr-goleveldb-dev valgrind debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

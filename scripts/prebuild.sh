@@ -53,6 +53,8 @@ for f in "$out"/*.node; do
     if (crc !== 0xe3069283) { console.error("prebuild: CRC self-test failed: 0x" + crc.toString(16)); process.exit(1); }
   ' "$f" || { rm -rf "$out"; exit 1; }
 done
+# ... and must import no glibc/libstdc++ symbol version newer than glibc-2.28 systems have.
+node "$root/scripts/check-glibc-symbols.js" "$out"/*.node || { rm -rf "$out"; exit 1; }
 for f in "$out"/*.node; do
   echo "prebuild: $(realpath --relative-to="$root" "$f") ($(stat -c %s "$f") bytes)"
 done

@@ -41,6 +41,10 @@ export const WalErrorCodes = {
   BAD_WRITE_BATCH: 'ERR_WAL_BAD_WRITE_BATCH',
   /** The native addon was required (WAL_NATIVE=1) but could not be loaded. */
   NATIVE_UNAVAILABLE: 'ERR_WAL_NATIVE_UNAVAILABLE',
+  /** The caller's AbortSignal fired; `cause` is `signal.reason`. Thrown as a `WalAbortError`. */
+  ABORTED: 'ERR_WAL_ABORTED',
+  /** An optional peer dependency (prom-client, for metrics) is not installed. */
+  MISSING_DEPENDENCY: 'ERR_WAL_MISSING_DEPENDENCY',
   /** An operating-system call failed; `cause` is the original errno error. */
   IO: 'ERR_WAL_IO',
 } as const;
@@ -72,6 +76,18 @@ export class WalError extends Error {
     this.file = details.file;
     this.offset = details.offset;
     Error.captureStackTrace?.(this, WalError);
+  }
+}
+
+/**
+ * The wait was given up because the caller's `AbortSignal` fired. A `WalError` with code
+ * ERR_WAL_ABORTED whose `name` is 'AbortError', the name Node's own APIs (fs, timers, events) use,
+ * so `err.name === 'AbortError'` checks keep working; `cause` is `signal.reason`.
+ */
+export class WalAbortError extends WalError {
+  constructor(message: string, reason: unknown) {
+    super(WalErrorCodes.ABORTED, message, { cause: reason });
+    Object.defineProperty(this, 'name', { value: 'AbortError', enumerable: false, configurable: true });
   }
 }
 

@@ -1,5 +1,5 @@
 /** Public exports only. */
-export { WalError, WalErrorCodes, isWalError } from './errors';
+export { WalError, WalAbortError, WalErrorCodes, isWalError } from './errors';
 export type { WalErrorCode, WalErrorDetails } from './errors';
 export { backend } from './io/backend';
 export type { IoBackend, WalFile, OpenOptions, WriteOptions } from './io/types';
@@ -12,11 +12,16 @@ export { decodeWriteBatch, encodeWriteBatch } from './leveldb/write-batch';
 export type { WriteBatch, WriteBatchOp } from './leveldb/write-batch';
 export { BLOCK_SIZE as LEVELDB_BLOCK_SIZE, maskCrc as leveldbMaskCrc, unmaskCrc as leveldbUnmaskCrc } from './leveldb/format';
 export { WAL, DEFAULT_SEGMENT_SIZE_BYTES } from './etcd/wal';
-export type { WalOptions, ReadAllResult, WalErrorWithResult } from './etcd/wal';
+export type { WalOptions, ReadAllResult, WalErrorWithResult, SnapshotPosition } from './etcd/wal';
 export { RecordType, encodeEntry, decodeEntry, encodeHardState, decodeHardState, encodeSnapshot, decodeSnapshot, encodeConfState, decodeConfState, encodeRecord, decodeRecord, isEmptyHardState } from './etcd/codec';
 export type { Entry, HardState, Snapshot, ConfState, WalRecord } from './etcd/codec';
 export { Log } from './log/log';
-export type { LogEntry, EntriesRange, LogStats, SlowSyncEvent } from './log/log';
+export type { LogEntry, EntriesRange, TailOptions, AppendOptions, WaitOptions, LogStats, LogStatsJSON, SlowSyncEvent } from './log/log';
+export type { IndexArg } from './index-arg';
 export { DEFAULT_LOG_OPTIONS } from './log/options';
 export type { LogOptions, SyncPolicy, Preallocation } from './log/options';
 export type { LatencySummary } from './log/histogram';
+export { registerLogMetrics, LOG_METRIC_FAMILIES, FSYNC_BUCKETS_SECONDS } from './metrics/log-metrics';
+export type { LogMetricsOptions, ConsumerPosition } from './metrics/log-metrics';
+export { registerMetricsSource } from './metrics/bridge';
+export type { MetricFamily, MetricsSource, MetricsRegistration, Sample, BridgeOptions, PromClient, PromRegistry } from './metrics/bridge';

@@ -1,12 +1,14 @@
 /**
  * Which format PATH holds. A directory with `*.wal` segments is an etcd WAL; a `NNNNNN.log` file
  * (or a directory of them, such as a LevelDB database) is a LevelDB log; `--format` overrides.
- * A single `*.wal` file is read as a one-segment etcd WAL.
+ * A single `*.wal` file is read as a one-segment etcd WAL; a file named otherwise is recognised by
+ * its first record (src/cli/sniff.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './args';
 import { parseWalName } from '../etcd/segments';
+import { sniffFormat } from './sniff';
 
 export type Target =
   | { format: 'etcd'; dir: string; /** Segment paths in etcd's order (byte order of names). */ segments: string[]; single: boolean }
@@ -45,7 +47,14 @@ export function detect(target: string, format: string | undefined): Target {
   if (want === 'etcd' || (want === undefined && base.endsWith('.wal'))) {
     return { format: 'etcd', dir: path.dirname(target), segments: [target], single: true };
   }
-  throw new UsageError(`${target}: cannot tell the format from the name; pass --format etcd|leveldb`);
+  // The name tells nothing (a backup, a renamed file): the first record does.
+  const sniffed = st.size > 0 ? sniffFormat(target) : null;
+  if (sniffed === 'leveldb') return { format: 'leveldb', files: [target] };
+  if (sniffed === 'etcd') return { format: 'etcd', dir: path.dirname(target), segments: [target], single: true };
+  throw new UsageError(
+    `${target}: neither its name (NNNNNN.log, *.wal) nor its first record looks like a LevelDB log or an etcd segment` +
+      `${st.size === 0 ? ' (the file is empty)' : ''}; pass --format etcd|leveldb to read it anyway`,
+  );
 }
 
 function byteOrder(a: string, b: string): number {

@@ -55,9 +55,27 @@ export interface LevelDBScanOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Whether a LevelDB log file's payloads are WriteBatches (a DB's NNNNNN.log, not a MANIFEST). */
-export function holdsWriteBatches(file: string): boolean {
-  return /^\d+\.log$/.test(path.basename(file));
+/**
+ * Whether a LevelDB log file's payloads are WriteBatches: yes for a database's NNNNNN.log, no for
+ * a MANIFEST (VersionEdits); for any other name (a backup, a file read with --format leveldb),
+ * yes when its first record decodes as a WriteBatch, so other payloads are shown as bytes rather
+ * than reported as damage.
+ */
+export async function holdsWriteBatches(file: string): Promise<boolean> {
+  const base = path.basename(file);
+  if (/^\d+\.log$/.test(base)) return true;
+  if (/^MANIFEST-\d+$/.test(base)) return false;
+  const reader = readLevelDBLog(file, { onCorruption: () => undefined });
+  try {
+    const first = await reader.next();
+    if (first.done === true) return false;
+    decodeWriteBatch(first.value.data);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await reader.return();
+  }
 }
 
 /** Offset just past a record of `size` bytes that starts at `offset`, laid out as log::Writer does. */

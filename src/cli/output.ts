@@ -111,6 +111,11 @@ export function hex32(v: number): string {
   return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
 }
 
+/** `1 snapshot`, `2 snapshots`, `1,024 records`: a grouped count and the word in the right number. */
+export function count(n: number | bigint, singular: string, plural = `${singular}s`): string {
+  return `${grouped(n)} ${n === 1 || n === 1n ? singular : plural}`;
+}
+
 /** A number with thousands separators (1,234,567), independent of locale. */
 export function grouped(n: number | bigint): string {
   const s = typeof n === 'bigint' ? n.toString() : Math.round(n).toString();

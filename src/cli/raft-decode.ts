@@ -22,9 +22,11 @@ export interface ConfChangeInfo {
   contextBytes: number;
 }
 
-type Field = { fn: number; wt: number; v?: bigint; bytes?: Uint8Array };
+/** One protobuf field: number, wire type, and its varint value or length-delimited bytes. */
+export type Field = { fn: number; wt: number; v?: bigint; bytes?: Uint8Array };
 
-function fields(buf: Uint8Array): Field[] | null {
+/** The fields of a protobuf message (fixed32/64 values skipped), or null when it does not parse. */
+export function fields(buf: Uint8Array): Field[] | null {
   const out: Field[] = [];
   let pos = 0;
   const varint = (): bigint | null => {
@@ -61,6 +63,9 @@ function fields(buf: Uint8Array): Field[] | null {
   return out;
 }
 
+/** Raft node ids are shown in hex, as etcd prints member ids, with the 0x that says so. */
+export const nodeId = (id: bigint): string => `0x${id.toString(16)}`;
+
 const typeName = (v: bigint | undefined): string => CONF_CHANGE_TYPES[Number(v ?? 0n)] ?? `ConfChangeType(${v})`;
 
 /** raftpb.ConfChange: id=1, type=2, node_id=3, context=4. */
@@ -78,7 +83,7 @@ export function decodeConfChange(data: Uint8Array): ConfChangeInfo | null {
     else if (f.fn === 4 && f.bytes !== undefined) ctx = f.bytes.length;
   }
   const changes = [{ type: typeName(type), nodeId: node }];
-  return { summary: `${typeName(type)} ${node.toString(16)}`, changes, id, contextBytes: ctx };
+  return { summary: `${typeName(type)} ${nodeId(node)}`, changes, id, contextBytes: ctx };
 }
 
 /** raftpb.ConfChangeV2: transition=1, changes=2 (ConfChangeSingle: type=1, node_id=2), context=3. */
@@ -104,6 +109,6 @@ export function decodeConfChangeV2(data: Uint8Array): ConfChangeInfo | null {
     }
   }
   const tr = TRANSITIONS[Number(transition)] ?? `Transition(${transition})`;
-  const list = changes.map((c) => `${c.type} ${c.nodeId.toString(16)}`).join(', ');
+  const list = changes.map((c) => `${c.type} ${nodeId(c.nodeId)}`).join(', ');
   return { summary: `${list || 'leave joint'} (transition ${tr})`, changes, transition: tr, contextBytes: ctx };
 }

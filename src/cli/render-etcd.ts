@@ -3,12 +3,13 @@ import { RecordType } from '../etcd/codec';
 import type { EtcdRecord } from './etcd-scan';
 import { recordTypeName } from './etcd-scan';
 import { type Output, escapeBytes, hex32 } from './output';
-import { decodeConfChange, decodeConfChangeV2, entryTypeName } from './raft-decode';
+import { decodeEtcdRequest, requestJson } from './etcd-request-decode';
+import { decodeConfChange, decodeConfChangeV2, entryTypeName, nodeId } from './raft-decode';
 
 const PREVIEW = 64;
 
 /** One text line per record: offset, type, index/term, size, crc, decoded content. */
-export function etcdRecordText(r: EtcdRecord, out: Output, full: boolean): string {
+export function etcdRecordText(r: EtcdRecord, out: Output, full: boolean, raw = false): string {
   const max = full ? Infinity : PREVIEW;
   const head = `  ${String(r.offset).padStart(10)}  ${out.paint('cyan', recordTypeName(r.type).padEnd(9))}`;
   const crc = `crc=${hex32(r.crc)} ${out.paint('green', 'ok')}`;
@@ -22,7 +23,13 @@ export function etcdRecordText(r: EtcdRecord, out: Output, full: boolean): strin
       }
       const data = e.data ?? new Uint8Array(0);
       let content: string;
-      if (e.type === 0) content = data.length === 0 ? out.paint('dim', '(empty: leader no-op)') : `"${escapeBytes(data, max)}"`;
+      if (e.type === 0) {
+        // An etcd server's requests are decoded (as etcd-dump-logs does) unless --raw asks for bytes.
+        const req = raw ? null : decodeEtcdRequest(data);
+        content =
+          data.length === 0 ? out.paint('dim', '(empty: leader no-op)') : req !== null ? out.paint('magenta', req.summary) : `"${escapeBytes(data, max)}"`;
+      }
+      else if (raw) content = `"${escapeBytes(data, max)}"`;
       else {
         const cc = e.type === 1 ? decodeConfChange(data) : e.type === 2 ? decodeConfChangeV2(data) : null;
         content = cc !== null ? out.paint('magenta', cc.summary) : `"${escapeBytes(data, max)}"`;
@@ -33,12 +40,12 @@ export function etcdRecordText(r: EtcdRecord, out: Output, full: boolean): strin
     }
     case RecordType.State: {
       const s = r.state;
-      body = s ? `term=${s.term} vote=${s.vote.toString(16)} commit=${s.commit} ${crc}` : `size=${r.size} ${crc}`;
+      body = s ? `term=${s.term} vote=${nodeId(s.vote)} commit=${s.commit} ${crc}` : `size=${r.size} ${crc}`;
       break;
     }
     case RecordType.Snapshot: {
       const s = r.snapshot;
-      const cs = s?.confState ? ` voters=[${s.confState.voters.map((v) => v.toString(16)).join(',')}]` : '';
+      const cs = s?.confState ? ` voters=[${s.confState.voters.map(nodeId).join(',')}]` : '';
       body = s ? `index=${s.index} term=${s.term}${cs} ${crc}` : `size=${r.size} ${crc}`;
       break;
     }
@@ -76,6 +83,10 @@ export function etcdRecordJson(r: EtcdRecord): Record<string, unknown> {
     if (r.entry.type === 1 || r.entry.type === 2) {
       const cc = data ? (r.entry.type === 1 ? decodeConfChange(data) : decodeConfChangeV2(data)) : null;
       if (cc) o['confChange'] = { summary: cc.summary, changes: cc.changes, transition: cc.transition ?? null };
+    }
+    if (r.entry.type === 0 && data) {
+      const req = decodeEtcdRequest(data);
+      if (req !== null) o['request'] = { kind: req.kind, summary: req.summary, fields: requestJson(req.request) };
     }
     o['data'] = data;
     o['text'] = data ? escapeBytes(data, 256) : null;

@@ -5,8 +5,9 @@ import { type Output, escapeBytes } from './output';
 
 const PREVIEW = 64;
 
+/** How a record was stored: one FULL fragment, or FIRST, n MIDDLE and LAST ones. */
 function fragmentsText(n: number): string {
-  return n === 1 ? 'full' : `first+${n - 2}middle+last`;
+  return n === 1 ? 'full' : n === 2 ? 'first+last' : `first+${n - 2} middle+last`;
 }
 
 /** A header line per record, then one indented line per WriteBatch op. */

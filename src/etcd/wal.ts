@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { WalError, WalErrorCodes, type WalErrorCode } from '../errors';
+import { indexToBigint, type IndexArg } from '../index-arg';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend, WalFile } from '../io/types';
 import {
@@ -80,8 +81,17 @@ function checkOptions(opts: WalOptions): Required<Omit<WalOptions, 'io'>> & { io
   };
 }
 
-function checkSnap(snap: { index: bigint; term: bigint }): void {
-  checkSnapshot({ index: snap.index, term: snap.term });
+/** Where to open a WAL: etcd's `walpb.Snapshot` {index, term}; numbers are accepted for either. */
+export interface SnapshotPosition {
+  index: IndexArg;
+  term: IndexArg;
+}
+
+function checkSnap(snap: SnapshotPosition): { index: bigint; term: bigint } {
+  if (snap === null || typeof snap !== 'object') throw new WalError(WalErrorCodes.INVALID_ARGUMENT, 'snapshot must be an object');
+  const s = { index: indexToBigint('snap.index', snap.index), term: indexToBigint('snap.term', snap.term) };
+  checkSnapshot(s);
+  return s;
 }
 
 function isLockedError(err: unknown): boolean {
@@ -204,22 +214,22 @@ export class WAL {
    * read-write and locks them without waiting (ERR_WAL_LOCKED if another process — etcd
    * included, with the native backend — holds one). Call `readAll()` before appending.
    */
-  static async open(dir: string, snap: { index: bigint; term: bigint }, opts: WalOptions = {}): Promise<WAL> {
+  static async open(dir: string, snap: SnapshotPosition, opts: WalOptions = {}): Promise<WAL> {
     return WAL.openAtIndex(dir, snap, checkOptions(opts), true);
   }
 
   /** etcd `OpenForRead`: like `open` but no locks, no preallocation, never modifies a file. */
-  static async openForRead(dir: string, snap: { index: bigint; term: bigint }, opts: WalOptions = {}): Promise<WAL> {
+  static async openForRead(dir: string, snap: SnapshotPosition, opts: WalOptions = {}): Promise<WAL> {
     return WAL.openAtIndex(dir, snap, checkOptions(opts), false);
   }
 
   private static async openAtIndex(
     dir: string,
-    snap: { index: bigint; term: bigint },
+    position: SnapshotPosition,
     o: ReturnType<typeof checkOptions>,
     write: boolean,
   ): Promise<WAL> {
-    checkSnap(snap);
+    const snap = checkSnap(position);
     const io = o.io;
     const names = await selectWalFiles(io, dir, snap.index);
     const w = new WAL(dir, o, !write);
@@ -460,10 +470,10 @@ export class WAL {
    * etcd `ReleaseLockTo`: releases the locks of segments whose start index is below `index`,
    * except the last such one (it may hold entries >= index). The files stay on disk.
    */
-  releaseLockTo(index: bigint): Promise<void> {
+  releaseLockTo(indexArg: IndexArg): Promise<void> {
     return this.serialize(async () => {
       this.checkOpen();
-      if (typeof index !== 'bigint') throw walError(WalErrorCodes.INVALID_ARGUMENT, 'index must be a bigint');
+      const index = indexToBigint('index', indexArg);
       if (this.locks.length === 0) return;
       let smaller = this.locks.length - 1;
       for (let i = 0; i < this.locks.length; i++) {
@@ -478,6 +488,11 @@ export class WAL {
       this.locks = this.locks.slice(smaller);
       for (const s of released) await s.file.close();
     });
+  }
+
+  /** `await using wal = await WAL.open(...)`: closes the WAL when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** etcd `Close`: stops the pipeline (removing its tmp file), syncs the tail, releases every lock. */
@@ -508,8 +523,8 @@ export class WAL {
   }
 
   /** etcd 3.5 `Verify`: checks the WAL from `snap` on without modifying it; returns the last HardState. */
-  static verify(dir: string, snap: { index: bigint; term: bigint }, opts: WalOptions = {}): Promise<HardState> {
-    checkSnap(snap);
+  static verify(dir: string, position: SnapshotPosition, opts: WalOptions = {}): Promise<HardState> {
+    const snap = checkSnap(position);
     const o = checkOptions(opts);
     return verify(o.io, dir, snap, o.readChunkSize);
   }

@@ -304,6 +304,11 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     return out;
   }
 
+  /** `await using reader = readLevelDBLog(path)`: closes the file when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /** Stops reading and closes the file (called by `break` in `for await`). */
   async return(): Promise<IteratorResult<LevelDBRecord>> {
     await this.close();

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend, WalFile } from '../io/types';
+import { makeDirsDurably } from '../io/make-dirs';
 import { crc32cFallback } from '../io/fallback';
 import { BLOCK_SIZE, HEADER_SIZE, RecordType, putMaskedCrc, sliceCrcs } from './format';
 import { readLevelDBLog } from './reader';
@@ -167,7 +168,7 @@ export class LevelDBLogWriter {
   }
 
   /**
-   * Opens (creating if needed) `path` for appending. An existing file is resumed at
+   * Opens (creating if needed, with any missing parent directories, mode 0700) `path` for appending. An existing file is resumed at
    * `size % 32768`, as LevelDB's `Writer(dest, dest_length)`; see `repairTail` to cut a torn tail first.
    */
   static async open(path: string, options: LevelDBLogWriterOptions = {}): Promise<LevelDBLogWriter> {
@@ -184,6 +185,9 @@ export class LevelDBLogWriter {
   private static async openFile(path: string, options: LevelDBLogWriterOptions): Promise<LevelDBLogWriter> {
     const io = options.io ?? defaultBackend;
     if (options.repairTail) await truncateTornTail(path, io);
+    // Like Log.open: a missing parent directory is created (0700), so `open('./data/000003.log')`
+    // works in a fresh folder.
+    await makeDirsDurably(io, dirname(path));
     const { file, created } = await openOrCreate(path, io);
     try {
       // A new file's directory entry is not durable until its directory is fsynced: without this,
@@ -297,6 +301,11 @@ export class LevelDBLogWriter {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** `await using writer = await LevelDBLogWriter.open(path)`: closes the writer when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Waits for pending writes and closes the file. Safe to call twice. */

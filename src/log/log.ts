@@ -9,6 +9,9 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { readWalNames, walName } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
+import { indexToNumber as toIndex, type IndexArg } from '../index-arg';
+import { abortError, onAbort, throwIfAborted } from './abort';
+import { statsToJSON } from './stats-json';
 import type { IoBackend, WalFile } from '../io/types';
 import { MAX_ENTRY_DATA, RecordType, encodeSegmentHeader, encodeSnapshotFrame, varintBytes } from './frames';
 import { LatencyHistogram, type LatencySummary } from './histogram';
@@ -36,8 +39,34 @@ export interface LogEntry {
 
 /** Range of `entries()`; both ends inclusive, clamped to [firstIndex, lastIndex]. */
 export interface EntriesRange {
-  from?: bigint;
-  to?: bigint;
+  from?: IndexArg;
+  to?: IndexArg;
+  /** Ends the iteration with a WalAbortError (ERR_WAL_ABORTED), checked before each entry. */
+  signal?: AbortSignal;
+}
+
+/** Options of `tail()`. */
+export interface TailOptions {
+  /** First index to yield (default: the next one to become durable). */
+  from?: IndexArg;
+  /** Ends the follower with a WalAbortError, also while it waits for new entries. */
+  signal?: AbortSignal;
+}
+
+/** Options of `append()` / `appendBatch()`. */
+export interface AppendOptions {
+  /**
+   * Withdraws an append still waiting for queue space (backpressure): it rejects with a
+   * WalAbortError and is never written. An append already in the queue is not affected: it is
+   * written and acknowledged as usual.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of `durable()`. */
+export interface WaitOptions {
+  /** Stops waiting (rejects with a WalAbortError); the entries still become durable. */
+  signal?: AbortSignal;
 }
 
 /** Counters and latencies of a Log since it was opened. */
@@ -67,7 +96,14 @@ export interface LogStats {
   repaired: string | null;
   /** How the next segment is being prepared (with `preallocation: 'auto'`, chosen by fill rate). */
   preparation: 'zero-fill' | 'fallocate';
+  /** `JSON.stringify(log.stats())` works: indexes (always <= 2^53 - 1 in a Log) become numbers. */
+  toJSON(): LogStatsJSON;
 }
+
+/** `LogStats` as JSON: the bigint indexes as numbers. */
+export type LogStatsJSON = {
+  [K in Exclude<keyof LogStats, 'toJSON'>]: LogStats[K] extends bigint ? number : LogStats[K];
+};
 
 /** Payload of the 'slowSync' event. */
 export interface SlowSyncEvent {
@@ -92,6 +128,8 @@ interface Blocked {
   bytes: number;
   resolve: Resolver;
   reject: Reject;
+  /** Removes the AbortSignal listener once the append is admitted. */
+  detach: () => void;
 }
 
 interface Op {
@@ -121,18 +159,12 @@ function toData(data: Uint8Array | string): Uint8Array {
   return data;
 }
 
-function toIndex(name: string, v: bigint): number {
-  if (typeof v !== 'bigint' || v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `${name} must be a non-negative bigint`);
-  }
-  return Number(v);
-}
-
 /**
  * A durable, append-only log of records in an etcd-format WAL directory (readable by etcd's own
  * `ReadAll` and `wal dump`). One writer per directory, enforced by a lock on the tail segment.
  *
  * Events: 'slowSync' ({@link SlowSyncEvent}) when one write+fdatasync exceeds `slowSyncMs`;
+ * 'fsync' (same shape) after every write+fdatasync or fdatasync (metrics use it);
  * 'error' is never emitted — failures reject the affected promises.
  */
 export class Log extends EventEmitter {
@@ -268,8 +300,9 @@ export class Log extends EventEmitter {
    * the queue is full and `onQueueFull` is 'reject'; ERR_WAL_CLOSED after close; ERR_WAL_FAILED
    * after a write or fdatasync failed (the log then refuses everything until reopened).
    */
-  append(data: Uint8Array | string): Promise<bigint> {
+  append(data: Uint8Array | string, options?: AppendOptions): Promise<bigint> {
     if (this.state !== State.Open) return Promise.reject(this.unusable());
+    if (options?.signal?.aborted === true) return Promise.reject(abortError(options.signal, 'append'));
     let d: Uint8Array;
     if (data instanceof Uint8Array && data.length <= MAX_DATA) d = data;
     else {
@@ -280,7 +313,7 @@ export class Log extends EventEmitter {
       }
     }
     if (this.blocked.length > 0 || (this.queuedBytes + d.length > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
-      return this.backpressure([d], d.length);
+      return this.backpressure([d], d.length, options?.signal);
     }
     const promise = new Promise<bigint>(capture as (resolve: (v: bigint) => void) => void);
     this.qData.push(d);
@@ -292,8 +325,9 @@ export class Log extends EventEmitter {
   }
 
   /** Appends records as consecutive entries; resolves with the index of the last one. */
-  appendBatch(datas: readonly (Uint8Array | string)[]): Promise<bigint> {
+  appendBatch(datas: readonly (Uint8Array | string)[], options?: AppendOptions): Promise<bigint> {
     if (this.state !== State.Open) return Promise.reject(this.unusable());
+    if (options?.signal?.aborted === true) return Promise.reject(abortError(options.signal, 'appendBatch'));
     if (!Array.isArray(datas) || datas.length === 0) {
       return Promise.reject(new WalError(WalErrorCodes.INVALID_ARGUMENT, 'appendBatch needs a non-empty array'));
     }
@@ -306,7 +340,7 @@ export class Log extends EventEmitter {
       return Promise.reject(err);
     }
     if (this.blocked.length > 0 || (this.queuedBytes + bytes > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
-      return this.backpressure(list, bytes);
+      return this.backpressure(list, bytes, options?.signal);
     }
     return new Promise<bigint>((resolve) => this.enqueue(list, bytes, resolve as Resolver));
   }
@@ -321,13 +355,24 @@ export class Log extends EventEmitter {
     this.kick();
   }
 
-  private backpressure(datas: Uint8Array[], bytes: number): Promise<bigint> {
+  private backpressure(datas: Uint8Array[], bytes: number, signal: AbortSignal | undefined): Promise<bigint> {
     if (this.opts.onQueueFull === 'reject') {
       return Promise.reject(
         new WalError(WalErrorCodes.QUEUE_FULL, `append queue holds ${this.queuedBytes} bytes (maxQueuedBytes ${this.opts.maxQueuedBytes})`),
       );
     }
-    return new Promise<bigint>((resolve, reject) => this.blocked.push({ datas, bytes, resolve: resolve as Resolver, reject }));
+    return new Promise<bigint>((resolve, reject) => {
+      const b: Blocked = { datas, bytes, resolve: resolve as Resolver, reject, detach: () => undefined };
+      // Aborted while waiting for space: leave the wait queue whole; nothing of it was queued.
+      b.detach = onAbort(signal, () => {
+        const at = this.blocked.indexOf(b);
+        if (at < 0) return;
+        this.blocked.splice(at, 1);
+        reject(abortError(signal!, 'append'));
+        this.admitBlocked();
+      });
+      this.blocked.push(b);
+    });
   }
 
   /** Moves waiting appends into the queue while there is room (always at least one when it is empty). */
@@ -337,6 +382,7 @@ export class Log extends EventEmitter {
       const empty = this.qData.length === this.qHead;
       if (!empty && this.queuedBytes + b.bytes > this.opts.maxQueuedBytes) break;
       this.blocked.shift();
+      b.detach();
       this.enqueue(b.datas, b.bytes, b.resolve);
     }
   }
@@ -457,6 +503,7 @@ export class Log extends EventEmitter {
   private recordSync(micros: number, records: number, bytes: number): void {
     this.counters.fsyncs++;
     this.hist.record(micros);
+    if (this.listenerCount('fsync') > 0) this.emit('fsync', { durationMs: micros / 1000, records, bytes } satisfies SlowSyncEvent);
     if (micros >= this.opts.slowSyncMs * 1000 && this.listenerCount('slowSync') > 0) {
       const ev: SlowSyncEvent = { durationMs: micros / 1000, records, bytes };
       this.emit('slowSync', ev);
@@ -540,20 +587,31 @@ export class Log extends EventEmitter {
    * Resolves once entry `index` (default: the last one written) is durable. Under 'none' this
    * requests a sync; under an interval it waits for the next one.
    */
-  async durable(index?: bigint): Promise<void> {
+  async durable(index?: IndexArg, options?: WaitOptions): Promise<void> {
     const target = index === undefined ? this.written : toIndex('index', index);
+    const signal = options?.signal;
+    throwIfAborted(signal, 'durable');
     if (this.durableN >= target) return;
     if (this.opts.syncPolicy === 'none') {
       await this.sync();
       if (this.durableN >= target) return;
     }
-    await this.waitDurable(target);
+    await this.waitDurable(target, signal, 'durable');
     if (this.durableN < target) throw this.unusable();
   }
 
-  private waitDurable(index: number): Promise<void> {
+  private waitDurable(index: number, signal?: AbortSignal, what = 'wait'): Promise<void> {
     if (this.durableN >= index || this.state === State.Closed || this.state === State.Failed) return Promise.resolve();
-    return new Promise((resolve) => this.durableWaiters.push({ index, resolve }));
+    if (signal === undefined) return new Promise((resolve) => this.durableWaiters.push({ index, resolve }));
+    return new Promise((resolve, reject) => {
+      throwIfAborted(signal, what);
+      const w = { index, resolve: () => (detach(), resolve()) };
+      const detach = onAbort(signal, () => {
+        this.durableWaiters = this.durableWaiters.filter((x) => x !== w);
+        reject(abortError(signal, what));
+      });
+      this.durableWaiters.push(w);
+    });
   }
 
   private notifyDurable(): void {
@@ -600,6 +658,8 @@ export class Log extends EventEmitter {
    */
   async *entries(range: EntriesRange = {}): AsyncGenerator<LogEntry, void, undefined> {
     this.checkReadable();
+    const signal = range.signal;
+    throwIfAborted(signal, 'entries');
     let next = Math.max(range.from === undefined ? 0 : toIndex('from', range.from), this.firstIndexN());
     const end = Math.min(range.to === undefined ? this.written : toIndex('to', range.to), this.written);
     while (next <= end) {
@@ -633,6 +693,7 @@ export class Log extends EventEmitter {
           if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: dec.recOffset });
           if (e.index < next) continue;
           if (e.index > end) return;
+          throwIfAborted(signal, 'entries');
           yield { index: BigInt(e.index), data: e.data };
           next = e.index + 1;
         }
@@ -650,7 +711,9 @@ export class Log extends EventEmitter {
    * become durable, waiting for new ones; ends when the log closes. Throws ERR_WAL_OUT_OF_RANGE if
    * truncateBack removes entries this follower already yielded.
    */
-  async *tail(opts: { from?: bigint } = {}): AsyncGenerator<LogEntry, void, undefined> {
+  async *tail(opts: TailOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
+    const signal = opts.signal;
+    throwIfAborted(signal, 'tail');
     let next = opts.from === undefined ? this.durableN + 1 : Math.max(toIndex('from', opts.from), this.firstIndexN());
     for (;;) {
       if (this.state === State.Closed || this.state === State.Failed) return;
@@ -658,19 +721,19 @@ export class Log extends EventEmitter {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entries before ${next} were truncated`, { file: this.dir });
       }
       if (next <= this.durableN) {
-        for await (const e of this.entries({ from: BigInt(next), to: BigInt(this.durableN) })) {
+        for await (const e of this.entries(signal === undefined ? { from: next, to: this.durableN } : { from: next, to: this.durableN, signal })) {
           yield e;
           next = Number(e.index) + 1;
         }
         continue;
       }
       if (this.state === State.Closing) return;
-      await this.waitDurable(next);
+      await this.waitDurable(next, signal, 'tail');
     }
   }
 
   /** The data of entry `index` (a copy). ERR_WAL_OUT_OF_RANGE when it is not in [firstIndex, lastIndex]. */
-  async get(index: bigint): Promise<Uint8Array> {
+  async get(index: IndexArg): Promise<Uint8Array> {
     const e = await this.readEntry(toIndex('index', index));
     return e.data.slice();
   }
@@ -711,7 +774,7 @@ export class Log extends EventEmitter {
    * snapshot record {index-1, term} is written and synced, then every whole segment that etcd's
    * `Open` at that snapshot would not select is unlinked, then the directory is fsynced.
    */
-  async truncateFront(index: bigint): Promise<void> {
+  async truncateFront(index: IndexArg): Promise<void> {
     const idx = toIndex('index', index);
     return this.exclusive(async () => {
       if (idx <= this.firstIndexN()) return;
@@ -756,7 +819,7 @@ export class Log extends EventEmitter {
    * later segments are unlinked and the bytes from entry index+1 on are overwritten with zeros and
    * synced, so neither this Log nor etcd's ReadAll can see them again, even after a reopen.
    */
-  async truncateBack(index: bigint): Promise<void> {
+  async truncateBack(index: IndexArg): Promise<void> {
     const idx = toIndex('index', index);
     return this.exclusive(async () => {
       if (idx >= this.written) return;
@@ -852,7 +915,7 @@ export class Log extends EventEmitter {
 
   /** Counters, fsync latency percentiles and the state of the queue. */
   stats(): LogStats {
-    return {
+    return statsToJSON({
       ...this.counters,
       fsyncLatency: this.hist.summary(),
       queueDepth: this.qData.length - this.qHead,
@@ -871,7 +934,7 @@ export class Log extends EventEmitter {
         : null,
       repaired: this.repaired,
       preparation: this.preparer.preparation,
-    };
+    });
   }
 
   private unusable(): WalError {
@@ -909,6 +972,11 @@ export class Log extends EventEmitter {
   close(): Promise<void> {
     this.closePromise ??= this.doClose();
     return this.closePromise;
+  }
+
+  /** `await using log = await Log.open(dir)`: closes the log when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   private async doClose(): Promise<void> {

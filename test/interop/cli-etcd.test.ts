@@ -57,7 +57,7 @@ test('etcd-written WAL: verify, dump and stat read every record as etcd wrote it
     const data = dataOf(want.data);
     assert.deepEqual(e['data'] === null ? null : new Uint8Array(Buffer.from(e['data'], 'base64')), data, `entry ${e['index']}`);
   }
-  assert.equal(entries[6]!['confChange']['summary'], 'RemoveNode 3');
+  assert.equal(entries[6]!['confChange']['summary'], 'RemoveNode 0x3');
   // Every frame etcd wrote is listed at its offset.
   const frames = segments(dir).flatMap((s) => etcdFrames(s).map((f) => `${path.basename(s)}@${f.offset}`));
   assert.deepEqual(recs.map((r) => `${r['segment']}@${r['offset']}`), frames);

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { runGo } from './etcd/harness';
 import { entriesResult, goCode } from './etcd/script';
 import { WAL } from '../../src/etcd/wal';
+import { decodeEtcdRequest } from '../../src/cli/etcd-request-decode';
 import { tempDir } from '../support/tmp';
 
 const ETCD = '/usr/bin/etcd';
@@ -181,6 +182,18 @@ test(`real etcd server: ${PUTS} puts, then its member/wal read by us and by etcd
   assert.equal(res.metadata === null ? null : Buffer.from(res.metadata).toString('base64'), go[2]!.metadata);
   // nil data (the leader's empty entry of each term) is preserved, as etcd returns it
   assert.ok(res.entries.some((e) => e.data === null));
+
+  // `wal dump` decodes every request this server wrote, as etcd-dump-logs does (cli decoder).
+  const kinds = new Set<string>();
+  for (const e of res.entries) {
+    if (e.type !== 0 || e.data === null || e.data.length === 0) continue;
+    const req = decodeEtcdRequest(e.data);
+    assert.ok(req !== null, `entry ${e.index} does not decode: ${Buffer.from(e.data).toString('hex').slice(0, 80)}`);
+    kinds.add(req.kind);
+  }
+  for (const k of ['put', 'delete_range', 'txn', 'lease_grant', 'compaction']) assert.ok(kinds.has(k), `no ${k} among ${[...kinds].join(',')}`);
+  const firstPut = res.entries.map((e) => (e.data ? decodeEtcdRequest(e.data) : null)).find((q) => q?.kind === 'put');
+  assert.match(firstPut!.summary, /^put key="first" value="value" header=\{ID=\d+\}$/);
 
   // Opening at the newest valid snapshot, as the server does on restart.
   const newest = snaps[snaps.length - 1]!;

@@ -21,6 +21,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { extractBlocks, walCommandLines } from '../support/markdown';
 
 const repo = path.join(__dirname, '..', '..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-package-'));
@@ -252,8 +254,13 @@ async function main(): Promise<void> {
   await Log.open('dir', { syncPolicy: 'sometimes' });
   // @ts-expect-error append takes bytes or a string
   await log.append(42);
-  // @ts-expect-error indexes are bigints
-  await log.get(1);
+  // @ts-expect-error indexes are bigints or numbers, not strings
+  await log.get('1');
+  // Numbers are indexes too, and stats() is JSON-typed.
+  const one: Uint8Array = await log.get(1);
+  const json: { lastIndex: number } = log.stats().toJSON();
+  void one;
+  void json;
 }
 void main;
 `;
@@ -378,6 +385,43 @@ void main;
       node(app, `require('nodewal').WAL.open(${JSON.stringify(dir)}, { index: 0n, term: 0n }).then(async (w) => { await w.readAll(); await w.close(); console.log('opened'); });`),
       'opened',
     );
+  });
+});
+
+describe("a newcomer's path: the README top to bottom in a fresh folder, on the installed package", () => {
+  // The README's `npm install nodewal` is the install above (a fresh project, nothing else in it);
+  // then every ts block and `npx wal` line runs in order in that folder, importing the installed
+  // package (not the sources), with the installed `wal` bin. TypeScript blocks run through tsx, as
+  // a newcomer running them would need a TypeScript runner too.
+  test('every ts block and `npx wal` line of README.md runs; the linked docs are in the package', () => {
+    const readme = fs.readFileSync(path.join(repo, 'README.md'), 'utf8');
+    const folder = path.join(app, 'newcomer');
+    fs.mkdirSync(folder);
+    const tsx = require.resolve('tsx', { paths: [repo] });
+    let ts = 0;
+    let cli = 0;
+    for (const block of extractBlocks(readme)) {
+      if (block.lang === 'ts') {
+        const file = path.join(folder, `readme-${block.line}.mts`);
+        fs.writeFileSync(file, block.code);
+        const r = run(process.execPath, ['--import', pathToFileURL(tsx).href, file], folder);
+        ok(r, `README.md:${block.line} (ts block)`);
+        for (const m of block.code.matchAll(/\/\/=> (.*)$/gm)) {
+          assert.ok(r.stdout.split('\n').map((l) => l.trimEnd()).includes(m[1]!.trim()), `README.md:${block.line}: expected "${m[1]}" in\n${r.stdout}`);
+        }
+        ts++;
+      } else {
+        for (const args of walCommandLines(block)) {
+          ok(run(path.join(app, 'node_modules', '.bin', 'wal'), args, folder), `README.md:${block.line}: npx wal ${args.join(' ')}`);
+          cli++;
+        }
+      }
+    }
+    assert.ok(ts >= 3 && cli >= 3, `ran ${ts} ts blocks and ${cli} wal lines`);
+    // Links into docs/ resolve inside the installed package (docs/ ships in the tarball).
+    const installed = path.join(app, 'node_modules', 'nodewal');
+    const missing = [...readme.matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]!).filter((d) => !fs.existsSync(path.join(installed, d)));
+    assert.deepEqual(missing, []);
   });
 });
 

@@ -59,3 +59,15 @@ test('bench: Ctrl-C mid-run removes the benchmark directory and exits 130', asyn
   assert.equal(await exited, 130);
   assert.deepEqual(fs.readdirSync(parent), []);
 });
+
+test('bench text (npm run demo): entries counted alike in both rows, the ratio line says which way it goes', () => {
+  const r = wal(['bench', '--records', '2000', '--producers', '4', '--size', '100', '--dir', tempDir()]);
+  assert.equal(r.status, 0, r.stderr);
+  const verified = /records verified\s+(\S+)\s+(\S+)/.exec(r.stdout);
+  assert.ok(verified, r.stdout);
+  assert.deepEqual([verified[1], verified[2]], ['2,000', '2,000']);
+  // Same unit as "records verified": 2,000 entries, not 2,003 WAL records.
+  assert.match(r.stdout, /etcd-format check\s+OK, 2,000 entries\s+OK, 2,000 entries/);
+  assert.match(r.stdout, /native \/ fallback, records\/s of this run: ingest \d+\.\d\dx \((native faster|fallback faster|about the same)\), recovery \d+\.\d\dx \(/);
+  assert.match(r.stdout, />1: the native addon was faster/);
+});

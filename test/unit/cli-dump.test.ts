@@ -13,9 +13,9 @@ test('dump: etcd WAL, text — every entry, conf change decoded, hard state, sna
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(hashTree(dir), before);
   for (let i = 1; i <= 40; i++) assert.match(r.stdout, new RegExp(`entry\\s+index=${i} term=\\d`), `entry ${i}`);
-  assert.match(r.stdout, /index=5 term=2 conf-change size=6 .*AddNode 2/);
+  assert.match(r.stdout, /index=5 term=2 conf-change size=6 .*AddNode 0x2/);
   assert.match(r.stdout, /index=7 term=2 normal size=\d+ crc=0x[0-9a-f]{8} ok "entry-7:xxxxxxx"/);
-  assert.match(r.stdout, /hardstate term=2 vote=1 commit=39/);
+  assert.match(r.stdout, /hardstate term=2 vote=0x1 commit=39/);
   assert.match(r.stdout, /snapshot\s+index=10 term=2/);
   assert.match(r.stdout, /metadata\s+size=8 .*"cli-test"/);
   assert.ok(!r.stdout.includes('\x1b['), 'no colour when piped');

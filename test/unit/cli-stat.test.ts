@@ -38,7 +38,7 @@ test('stat etcd: per-segment size, used and preallocated bytes match the files; 
   assert.equal(summary['metadataBytes'], 8);
   const text = wal(['stat', dir]);
   assert.match(text.stdout, /entries: 1\.\.60 \(last term 2\)/);
-  assert.match(text.stdout, /hard state: term=2 vote=1 commit=59/);
+  assert.match(text.stdout, /hard state: term=2 vote=0x1 commit=59/);
 });
 
 test('stat LevelDB: records, operations and sequence range', async () => {

@@ -11,26 +11,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../support/tmp';
+import { type Block, extractBlocks, walCommandLines } from '../support/markdown';
 
 const repo = path.join(__dirname, '..', '..');
 const entry = path.join(repo, 'src', 'index.ts');
 const cli = path.join(repo, 'src', 'cli', 'main.ts');
-
-interface Block {
-  lang: 'ts' | 'sh';
-  code: string;
-  line: number;
-}
-
-export function extractBlocks(markdown: string): Block[] {
-  const blocks: Block[] = [];
-  const re = /^```(ts|typescript|sh|bash|shell)\s*\n([\s\S]*?)^```\s*$/gm;
-  for (let m = re.exec(markdown); m !== null; m = re.exec(markdown)) {
-    const lang = m[1] === 'ts' || m[1] === 'typescript' ? 'ts' : 'sh';
-    blocks.push({ lang, code: m[2]!, line: markdown.slice(0, m.index).split('\n').length });
-  }
-  return blocks;
-}
 
 function runTs(block: Block, cwd: string, where: string): void {
   const code = block.code.replace(/from 'nodewal'/g, `from ${JSON.stringify(entry)}`);
@@ -47,12 +32,10 @@ function runTs(block: Block, cwd: string, where: string): void {
 
 function runSh(block: Block, cwd: string, where: string): number {
   let ran = 0;
-  for (const raw of block.code.split('\n')) {
-    const line = raw.replace(/\s+#.*$/, '').trim();
-    if (!line.startsWith('npx wal ')) continue; // `npm install` and the like are not run
-    const args = line.slice('npx wal '.length).split(/\s+/);
+  for (const args of walCommandLines(block)) {
+    // `npm install` and the like are not run
     const r = spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { cwd, env: process.env, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, `${where}: \`${line}\` exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+    assert.equal(r.status, 0, `${where}: \`wal ${args.join(' ')}\` exited ${r.status}\n${r.stdout}\n${r.stderr}`);
     ran++;
   }
   return ran;
@@ -77,6 +60,10 @@ test('docs/readme-sections.md: the Log, WAL and LevelDB quick starts and the CLI
   const counts = runFile('docs/readme-sections.md');
   assert.ok(counts.ts >= 3, `only ${counts.ts} ts blocks`);
   assert.ok(counts.cli >= 3, `only ${counts.cli} wal command lines`);
+});
+
+test('docs/metrics.md: the prom-client example runs and prints what a scraper would read', () => {
+  assert.equal(runFile('docs/metrics.md').ts, 1);
 });
 
 // Until the lead has written README.md this shows as skipped (with the reason), not as passed.

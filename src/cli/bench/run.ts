@@ -52,7 +52,8 @@ export interface BenchResult {
     mbPerSec: number;
     verified: number;
   };
-  etcdCheck: { seconds: number; records: number; problems: number };
+  /** etcd's own reading: WAL records (entries plus crc, metadata, snapshot, hard-state records). */
+  etcdCheck: { seconds: number; records: number; entries: number; problems: number };
   bytesOnDisk: number;
 }
 
@@ -163,7 +164,7 @@ async function measure(dir: string, p: BenchParams): Promise<BenchResult> {
       mbPerSec: mb / recoverySeconds,
       verified,
     },
-    etcdCheck: { seconds: checkSeconds, records: check.records, problems: check.problems.length },
+    etcdCheck: { seconds: checkSeconds, records: check.records, entries: check.entries, problems: check.problems.length },
     bytesOnDisk: dirBytes(logDir),
   };
 }

@@ -6,7 +6,7 @@ import { EXIT } from '../command';
 import { detect } from '../detect';
 import { type Problem, scanEtcd } from '../etcd-scan';
 import { holdsWriteBatches, scanLevelDB } from '../leveldb-scan';
-import { grouped } from '../output';
+import { count, grouped } from '../output';
 import { Progress } from '../progress';
 import { etcdRecordJson, etcdRecordText } from '../render-etcd';
 import { levelDBRecordJson, levelDBRecordLines } from '../render-leveldb';
@@ -30,7 +30,8 @@ Options:
   --snapshot I:T      etcd: read as OpenForRead at snapshot index I, term T (start segment,
                       entries <= I marked as skipped, snapshot record must exist)
   --full              do not shorten data, keys and values (text output)
-  --raw               LevelDB: show payloads as bytes, do not decode them as WriteBatches
+  --raw               show payloads as bytes: LevelDB records not decoded as WriteBatches, etcd
+                      entries not decoded as etcd requests (--json always has both)
   --format F          etcd | leveldb | auto (default auto)
   --no-color          no colours (NO_COLOR is honoured too)
   -h, --help          this help
@@ -74,7 +75,7 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
           }
           if (visible) {
             shown++;
-            out.line(etcdRecordText(r, out, full));
+            out.line(etcdRecordText(r, out, full, raw));
             out.record(etcdRecordJson(r));
           }
           if (r.problem) {
@@ -94,7 +95,7 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
       }
       problems.push(...res.problems);
       const range = res.firstEntry === null ? 'no entries' : `entries ${res.firstEntry}..${res.lastEntry}`;
-      out.line(`${grouped(res.records)} records in ${res.segments.length} segment(s), ${range}; ${grouped(shown)} shown; ${problemsText(res.problems.length)}`);
+      out.line(`${count(res.records, 'record')} in ${count(res.segments.length, 'segment')}, ${range}; ${grouped(shown)} shown; ${problemsText(res.problems.length)}`);
       out.record({
         kind: 'summary',
         format: 'etcd',
@@ -114,7 +115,7 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
       for (const file of target.files) {
         out.line(out.paint('bold', path.basename(file)));
         const res = await scanLevelDB(file, {
-          batches: !raw && holdsWriteBatches(file),
+          batches: !raw && (await holdsWriteBatches(file)),
           onProgress: (d, t) => progress.update(d, t),
           onProblem: (p) => {
             out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
@@ -143,5 +144,5 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
 };
 
 function problemsText(n: number): string {
-  return n === 0 ? 'no problems' : `${n} problem(s)`;
+  return n === 0 ? 'no problems' : count(n, 'problem');
 }

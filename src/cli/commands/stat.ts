@@ -8,11 +8,12 @@ import { COMMON_OPTIONS, onePath } from '../args';
 import type { Command } from '../command';
 import { EXIT } from '../command';
 import { detect } from '../detect';
-import { scanEtcd } from '../etcd-scan';
+import { type EtcdScanResult, scanEtcd } from '../etcd-scan';
 import { holdsWriteBatches, scanLevelDB } from '../leveldb-scan';
-import { escapeBytes, formatBytes, grouped } from '../output';
+import { count, escapeBytes, formatBytes, grouped } from '../output';
 import { Progress } from '../progress';
 import { problemJson, problemText } from '../render-problem';
+import { nodeId } from '../raft-decode';
 
 export const stat: Command = {
   name: 'stat',
@@ -74,13 +75,14 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
       }
       const range = res.firstEntry === null ? 'none' : `${res.firstEntry}..${res.lastEntry} (last term ${res.lastTerm})`;
       out.line(
-        `  total: ${res.segments.length} segment(s), ${formatBytes(res.bytesTotal)} on disk, ${formatBytes(used)} used, ${formatBytes(preallocated)} preallocated` +
+        `  total: ${count(res.segments.length, 'segment')}, ${formatBytes(res.bytesTotal)} on disk, ${formatBytes(used)} used, ${formatBytes(preallocated)} preallocated` +
           (unknown > 0 ? `, ${formatBytes(unknown)} unread (at or after damage)` : ''),
       );
-      out.line(`  records: ${grouped(res.records)} (${Object.entries(res.byType).map(([k, v]) => `${k} ${grouped(v)}`).join(', ')})`);
-      out.line(`  entries: ${range}`);
+      const byType = Object.entries(res.byType).map(([k, v]) => `${k} ${grouped(v)}`);
+      out.line(`  records: ${grouped(res.records)}${byType.length > 0 ? ` (${byType.join(', ')})` : ''}`);
+      out.line(`  entries: ${range}${readableFrom(res)}`);
       out.line(`  snapshots: ${res.snapshots.length === 0 ? 'none' : res.snapshots.map((s) => `${s.index}:${s.term}`).join(', ')}`);
-      out.line(`  hard state: ${res.state ? `term=${res.state.term} vote=${res.state.vote.toString(16)} commit=${res.state.commit}` : 'none'}`);
+      out.line(`  hard state: ${res.state ? `term=${res.state.term} vote=${nodeId(res.state.vote)} commit=${res.state.commit}` : 'none'}`);
       out.line(`  metadata: ${res.metadata === null ? 'none' : `${res.metadata.length} bytes "${escapeBytes(res.metadata, 48)}"`}`);
       if (res.extraFiles.length > 0) out.line(`  other files: ${res.extraFiles.join(', ')}`);
       for (const p of res.problems.slice(0, 5)) out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
@@ -110,14 +112,15 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
     }
     let problems = 0;
     for (const file of target.files) {
-      const res = await scanLevelDB(file, { batches: !raw && holdsWriteBatches(file), onProgress: (d, t) => progress.update(d, t) });
+      const batches = await holdsWriteBatches(file);
+      const res = await scanLevelDB(file, { batches: !raw && batches, onProgress: (d, t) => progress.update(d, t) });
       progress.done();
       problems += res.problems.length;
       const seq = res.firstSequence === null ? 'none' : `${res.firstSequence}..${res.lastSequence ?? res.firstSequence}`;
       out.line(out.paint('bold', `LevelDB log ${file}`));
-      out.line(`  size: ${formatBytes(res.size)} (${grouped(res.size)} bytes), ${Math.ceil(res.size / 32768)} block(s) of 32 KiB`);
+      out.line(`  size: ${formatBytes(res.size)} (${grouped(res.size)} bytes), ${count(Math.ceil(res.size / 32768), 'block')} of 32 KiB`);
       out.line(`  records: ${grouped(res.records)}, payload ${formatBytes(res.payloadBytes)}, complete up to offset ${grouped(res.endOfLastRecord)}`);
-      if (holdsWriteBatches(file)) out.line(`  operations: ${grouped(res.puts)} puts, ${grouped(res.deletes)} deletes; sequence ${seq}`);
+      if (batches) out.line(`  operations: ${grouped(res.puts)} puts, ${grouped(res.deletes)} deletes; sequence ${seq}`);
       for (const p of res.problems.slice(0, 5)) out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
       for (const p of res.problems) out.record(problemJson(p));
       out.record({
@@ -138,3 +141,15 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
     return problems === 0 ? EXIT.OK : EXIT.PROBLEM;
   },
 };
+
+/**
+ * Entries at or below the newest snapshot record are still on disk but not what a reader opening
+ * at that snapshot sees (a Log after truncateFront: its firstIndex is the snapshot index + 1).
+ */
+function readableFrom(res: EtcdScanResult): string {
+  const last = res.snapshots[res.snapshots.length - 1];
+  if (last === undefined || res.firstEntry === null || res.lastEntry === null || last.index < res.firstEntry) return '';
+  const from = last.index + 1n;
+  const range = from > res.lastEntry ? 'none' : `${from}..${res.lastEntry}`;
+  return `; after the newest snapshot (${last.index}:${last.term}): ${range}`;
+}

@@ -10,7 +10,8 @@ import { EXIT } from '../command';
 import { detect } from '../detect';
 import { type Problem, scanEtcd } from '../etcd-scan';
 import { holdsWriteBatches, scanLevelDB } from '../leveldb-scan';
-import { formatBytes, grouped } from '../output';
+import { WalErrorCodes } from '../../errors';
+import { count, formatBytes } from '../output';
 import { Progress } from '../progress';
 import { problemJson, problemText } from '../render-problem';
 
@@ -52,9 +53,9 @@ Exit status: 0 healthy, 1 corrupt (or unreadable), 2 usage error.`,
       problems = res.problems;
       const range = res.firstEntry === null ? 'no entries' : `entries ${res.firstEntry}..${res.lastEntry}`;
       line =
-        `etcd WAL ${target.single ? target.segments[0] : target.dir}: ${res.segments.length} segment(s), ${formatBytes(res.bytesTotal)}, ` +
-        `${grouped(res.records)} records (${grouped(res.entries)} entries, ${range}; ${res.byType['hardstate'] ?? 0} hard states, ` +
-        `${res.snapshots.length} snapshots)`;
+        `etcd WAL ${target.single ? target.segments[0] : target.dir}: ${count(res.segments.length, 'segment')}, ${formatBytes(res.bytesTotal)}, ` +
+        `${count(res.records, 'record')} (${count(res.entries, 'entry', 'entries')}, ${range}; ${count(res.byType['hardstate'] ?? 0, 'hard state')}, ` +
+        `${count(res.snapshots.length, 'snapshot')})`;
       summary = {
         kind: 'summary',
         format: 'etcd',
@@ -75,7 +76,7 @@ Exit status: 0 healthy, 1 corrupt (or unreadable), 2 usage error.`,
       let bytes = 0;
       let ops = 0;
       for (const file of target.files) {
-        const res = await scanLevelDB(file, { batches: !raw && holdsWriteBatches(file), onProgress: (d, t) => progress.update(d, t) });
+        const res = await scanLevelDB(file, { batches: !raw && (await holdsWriteBatches(file)), onProgress: (d, t) => progress.update(d, t) });
         progress.done();
         problems.push(...res.problems);
         records += res.records;
@@ -83,7 +84,7 @@ Exit status: 0 healthy, 1 corrupt (or unreadable), 2 usage error.`,
         ops += res.puts + res.deletes;
       }
       const name = target.files.length === 1 ? target.files[0]! : `${path.dirname(target.files[0]!)} (${target.files.length} logs)`;
-      line = `LevelDB log ${name}: ${formatBytes(bytes)}, ${grouped(records)} records, ${grouped(ops)} operations`;
+      line = `LevelDB log ${name}: ${formatBytes(bytes)}, ${count(records, 'record')}, ${count(ops, 'operation')}`;
       summary = { kind: 'summary', format: 'leveldb', files: target.files.map((f) => path.basename(f)), bytes, records, operations: ops };
     }
     report(ctx, line, problems);
@@ -91,6 +92,9 @@ Exit status: 0 healthy, 1 corrupt (or unreadable), 2 usage error.`,
     return problems.length === 0 ? EXIT.OK : EXIT.PROBLEM;
   },
 };
+
+/** Problems that say the --snapshot argument does not fit the WAL, not that the WAL is damaged. */
+const ARGUMENT_PROBLEMS = new Set<string>([WalErrorCodes.SNAPSHOT_NOT_FOUND, WalErrorCodes.SNAPSHOT_MISMATCH, WalErrorCodes.FILE_NOT_FOUND]);
 
 function report(ctx: Context, line: string, problems: Problem[]): void {
   const { out } = ctx;
@@ -101,9 +105,15 @@ function report(ctx: Context, line: string, problems: Problem[]): void {
     return;
   }
   const first = problems[0]!;
+  if (problems.every((p) => ARGUMENT_PROBLEMS.has(p.code))) {
+    // The WAL was not found damaged: the --snapshot asked for does not match what it holds.
+    out.line(`${out.paint('red', 'SNAPSHOT NOT USABLE')}: ${problemText(first, out)}`);
+    out.line(`  the files were not found damaged; 'wal stat' lists the snapshots this WAL holds (index:term)`);
+    return;
+  }
   out.line(`${out.paint('red', 'CORRUPT')}: first problem: ${problemText(first, out)}`);
   if (first.repairable) out.line(`  this is a torn or truncated tail: 'wal repair' cuts it off (keeping a backup)`);
-  if (problems.length > 1) out.line(`  ${problems.length - 1} more problem(s):`);
+  if (problems.length > 1) out.line(`  ${count(problems.length - 1, 'more problem', 'more problems')}:`);
   for (const p of problems.slice(1, 11)) out.line(`    ${problemText(p, out)}`);
   if (problems.length > 11) out.line(`    ... ${problems.length - 11} more (use --json for all)`);
 }
