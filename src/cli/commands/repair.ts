@@ -19,6 +19,9 @@ import { formatBytes, grouped } from '../output';
 import { problemJson, problemText } from '../render-problem';
 import { WAL } from '../../etcd/wal';
 import { defaultBackend } from '../../io/backend';
+import { fileSpot } from '../../lock/directory';
+import { Lease } from '../../lock/lease';
+import { DEFAULT_LOCK_OPTIONS } from '../../lock/options';
 
 export const repair: Command = {
   name: 'repair',
@@ -131,11 +134,21 @@ async function repairEtcd(target: Extract<Target, { format: 'etcd' }>, flags: Fl
 }
 
 async function repairLevelDB(target: Extract<Target, { format: 'leveldb' }>, flags: Flags, ctx: Context): Promise<number> {
-  const { out } = ctx;
   if (target.files.length !== 1) {
     throw new UsageError(`${target.files.length} LevelDB logs in this directory; pass the one to repair (usually the newest)`);
   }
   const file = target.files[0]!;
+  // The log's lease (as LevelDBLogWriter takes it) before the check: a live writer's tail is never cut.
+  const lease = await Lease.acquire(fileSpot(file), { ...DEFAULT_LOCK_OPTIONS, io: defaultBackend, what: 'the LevelDB log' });
+  try {
+    return await repairLevelDBLeased(file, flags, ctx);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function repairLevelDBLeased(file: string, flags: Flags, ctx: Context): Promise<number> {
+  const { out } = ctx;
   // Repair is about the log's framing: payloads that are not WriteBatches are not its business.
   const res = await scanLevelDB(file, { batches: false });
   if (res.problems.length === 0) {
