@@ -567,7 +567,7 @@ export class WAL {
     try {
       return await repair(o.io, dir, o.readChunkSize);
     } finally {
-      await lease.release();
+      await lease.abandon(); // leaves the lease files as they were: a repair that cut nothing changes nothing
     }
   }
 

@@ -174,6 +174,19 @@ async function watch(spot: LeaseSpot, top: Top, fallback: ResolvedLockOptions): 
   return 'stale';
 }
 
+/** Drafts live for milliseconds; one older than this was left by an opener killed mid-acquire. */
+const DRAFT_ABANDONED_MS = 60_000;
+
+async function removeOldDrafts(spot: LeaseSpot): Promise<void> {
+  const prefix = `${spot.base}-draft.`;
+  for (const name of await fsp.readdir(spot.dir)) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const file = path.join(spot.dir, name);
+    const st = await fsp.stat(file).catch(() => null);
+    if (st !== null && Date.now() - st.mtimeMs > DRAFT_ABANDONED_MS) await fsp.unlink(file).catch(() => undefined);
+  }
+}
+
 export interface AcquireOptions extends ResolvedLockOptions {
   io: IoBackend;
   /** What is locked, for messages ('the log', 'the WAL', ...). */
@@ -218,6 +231,7 @@ export class Lease {
     ownTokens.add(token);
     try {
       for (let attempt = 0; ; attempt++) {
+        ownTokens.add(token); // again: a lost race's abandon() dropped it
         const top = await readTop(spot);
         let watched = false;
         if (top !== null) {
@@ -283,19 +297,6 @@ export class Lease {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       await fsp.unlink(draft);
-      if (linked && watched && previous !== null) {
-        // A stalled holder may write until its confirmation is staleMs/2 old: let that pass.
-        const c = previous.content;
-        await sleep(clampMs(c?.staleMs, opts.staleMs) / 2 + clampMs(c?.renewMs, opts.renewMs));
-      }
-      if (linked) {
-        const gens = await listGenerations(spot);
-        if (gens[gens.length - 1] !== generation) {
-          // A racer linked a higher generation from a later view: ours is not the top, drop it.
-          await fsp.unlink(target).catch(() => undefined);
-          linked = false;
-        }
-      }
     } catch (err) {
       if (linked) await fsp.unlink(target).catch(() => undefined);
       await fsp.unlink(draft).catch(() => undefined);
@@ -306,7 +307,23 @@ export class Lease {
       await ofdFile?.close().catch(() => undefined);
       return null;
     }
-    return new Lease(spot, generation, content, ofdFile, opts);
+    // Renewing from here on, so nobody watching us during the grace below takes us for dead.
+    const lease = new Lease(spot, generation, content, ofdFile, opts);
+    try {
+      if (watched && previous !== null) {
+        // A stalled holder may write until its confirmation is staleMs/2 old: let that pass.
+        const c = previous.content;
+        await sleep(clampMs(c?.staleMs, opts.staleMs) / 2 + clampMs(c?.renewMs, opts.renewMs));
+      }
+      const gens = await listGenerations(spot);
+      if (gens[gens.length - 1] === generation) return lease;
+    } catch (err) {
+      await lease.abandon();
+      throw err;
+    }
+    // A racer linked a higher generation from a later view: ours is not the top, drop it.
+    await lease.abandon();
+    return null;
   }
 
   /**
@@ -350,7 +367,11 @@ export class Lease {
     }
   }
 
-  /** Failed open: removes our generation, leaving the directory as it was before acquire. */
+  /**
+   * Failed open, or a short job done (repair): removes our generation, leaving the lease files as
+   * they were before acquire. Safe because nothing older was removed while we held it, so the top
+   * goes back to exactly what every other opener could have judged before.
+   */
   async abandon(): Promise<void> {
     if (this.done) return;
     this.stop();
@@ -370,6 +391,7 @@ export class Lease {
         await writeDraft(draft, { ...this.content, released: true });
         await fsp.rename(draft, this.path);
         for (const g of gens) if (g < this.generation) await fsp.unlink(generationPath(this.spot, g)).catch(() => undefined);
+        await removeOldDrafts(this.spot);
       }
     } finally {
       await this.ofdFile?.close().catch(() => undefined);

@@ -15,6 +15,11 @@ export const unshareWorks: boolean = (() => {
   return r.status === 0 && r.stdout.trim() === '1';
 })();
 
+/** For tests that need a second PID namespace: false, or why they cannot run here. */
+export const needsUnshare: false | string = unshareWorks
+  ? false
+  : 'unshare --pid --fork --mount-proc does not work here (needs root / CAP_SYS_ADMIN); lock-lease.test.ts simulates it with planted leases';
+
 export interface WorkerOptions {
   /** WAL_NATIVE for the child; default the parent's. */
   native?: '0' | '1';
@@ -93,22 +98,30 @@ export class Worker {
     return this.next();
   }
 
-  /** kill -9 (the whole PID namespace, when it has one) and wait until it is gone. */
-  async kill9(): Promise<void> {
+  /** The node process's pid as this (the parent's) namespace sees it: unshare's forked child, if any. */
+  nodePid(): number {
     const hostPid = this.child.pid!;
-    // In a PID namespace, unshare's forked child is the node process: kill it, not only unshare.
-    let target = hostPid;
+    if (this.child.spawnfile !== 'unshare') return hostPid;
     try {
       const kids = fs.readFileSync(`/proc/${hostPid}/task/${hostPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-      if (this.child.spawnfile === 'unshare' && kids.length === 1) target = Number(kids[0]);
+      if (kids.length === 1) return Number(kids[0]);
     } catch {
       // already gone
     }
+    return hostPid;
+  }
+
+  signal(sig: NodeJS.Signals): void {
     try {
-      process.kill(target, 'SIGKILL');
+      process.kill(this.nodePid(), sig);
     } catch {
       // already gone
     }
+  }
+
+  /** kill -9 (the node process itself, inside its PID namespace if it has one) and wait until it is gone. */
+  async kill9(): Promise<void> {
+    this.signal('SIGKILL');
     await this.exited;
   }
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { TEST_LOCK, Worker, unshareWorks, type WorkerOptions } from './lock-helpers';
+import { TEST_LOCK, Worker, needsUnshare, type WorkerOptions } from './lock-helpers';
 
 const OPENERS = 3;
 const ROUNDS = Number(process.env['LOCK_RACE_ROUNDS'] ?? 4);
@@ -100,11 +100,6 @@ test('racing openers after a clean close: one writer per round, nothing lost', (
 
 test('racing openers after the writer was killed with SIGKILL: one writer takes over, nothing lost', () => race('kill', {}));
 
-test('racing openers, each PID 1 of its own PID namespace, after a SIGKILL (the stale lease holds their own pid)', async () => {
-  if (!unshareWorks) {
-    // Without unshare (not root, or no user namespaces): lock-lease.test.ts plants a lease holding
-    // this process's own pid instead; here the race still runs with plain processes.
-    return race('kill', {});
-  }
-  return race('kill', { pidNamespace: true });
-});
+test('racing openers, each PID 1 of its own PID namespace, after a SIGKILL (the stale lease holds their own pid)', { skip: needsUnshare }, () =>
+  race('kill', { pidNamespace: true }),
+);

@@ -143,7 +143,7 @@ async function repairLevelDB(target: Extract<Target, { format: 'leveldb' }>, fla
   try {
     return await repairLevelDBLeased(file, flags, ctx);
   } finally {
-    await lease.release();
+    await lease.abandon(); // the lease files as they were: a refused repair leaves the directory untouched
   }
 }
 
