@@ -10,7 +10,8 @@
  *  - same kernel (boot id) and the holder was native: its OFD lock on its lease file is free
  *    (native openers only; works across PID namespaces);
  *  - same kernel and PID namespace: its pid is not alive (or is a zombie, or is a recycled pid
- *    with another start time), or is our own pid while this process does not hold the lease;
+ *    with another start time), or is our own pid with another start time (an earlier process:
+ *    PID 1 restarting in a container); our own pid and start time is another thread of ours;
  *  - another boot of a machine with the same hostname, and it last renewed before this kernel
  *    booted (by more than its staleMs);
  *  - otherwise (another PID namespace, another host on a network filesystem) only when it was
@@ -120,7 +121,12 @@ async function judge(top: Top, io: IoBackend): Promise<Verdict> {
       if (held === true) return { kind: 'live', why: 'its OFD lock is held' };
     }
     if (c.pidNamespace !== null && c.pidNamespace === me.pidNamespace) {
-      if (c.pid === me.pid) return { kind: 'free', why: 'it is our own pid, and this process does not hold it' };
+      if (c.pid === me.pid) {
+        // Our pid: this very process (another worker thread: tokens are per thread) when the start
+        // time matches; otherwise an earlier process that had our pid (PID 1 restarting).
+        if (c.startTime !== null && c.startTime === me.startTime) return { kind: 'live', why: 'held by another thread of this process' };
+        return { kind: 'free', why: 'our own pid, left by an earlier process' };
+      }
       return processAlive(c.pid, c.startTime) ? { kind: 'live', why: 'the process is alive' } : { kind: 'free', why: 'the process is gone' };
     }
     return { kind: 'watch' };

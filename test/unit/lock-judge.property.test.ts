@@ -1,5 +1,6 @@
 // Property: for any lease a holder could have left (released or not; this boot or another; this
-// host or another; our PID namespace or another; its pid ours, dead, alive or recycled; native or
+// host or another; our PID namespace or another; its pid this process's (another worker thread),
+// ours from an earlier process, dead, alive or recycled; native or
 // fallback; renewing or silent), Log.open decides as the table in docs/durability.md ("How a holder
 // is judged dead") says: taken at once, refused at once, or watched — and then refused if it
 // renews, taken if it stands still. "At once" is checked by planting a lease that would take a
@@ -18,7 +19,7 @@ import { selfIdentity } from '../../src/lock/identity';
 import { encodeContent, type LeaseContent } from '../../src/lock/lease-file';
 import { tempDir } from '../support/tmp';
 
-type PidKind = 'own' | 'dead' | 'alive' | 'recycled';
+type PidKind = 'this process' | 'own pid, earlier process' | 'dead' | 'alive' | 'recycled';
 interface Case {
   released: boolean;
   sameBoot: boolean;
@@ -36,7 +37,7 @@ function expected(c: Case, nativeOpener: boolean): Outcome {
   if (c.released) return 'taken at once';
   if (c.sameBoot) {
     if (c.backend === 'native' && nativeOpener) return 'taken at once'; // a planted file holds no OFD lock
-    if (c.sameNamespace) return c.pid === 'alive' ? 'refused at once' : 'taken at once';
+    if (c.sameNamespace) return c.pid === 'alive' || c.pid === 'this process' ? 'refused at once' : 'taken at once';
   } else if (c.sameHost && c.beforeBoot) return 'taken at once';
   return c.renewing ? 'refused after watching' : 'taken after watching';
 }
@@ -55,7 +56,7 @@ test('Log.open judges any planted lease as the documented table says', async () 
           sameHost: fc.boolean(),
           beforeBoot: fc.boolean(),
           sameNamespace: fc.boolean(),
-          pid: fc.constantFrom<PidKind>('own', 'dead', 'alive', 'recycled'),
+          pid: fc.constantFrom<PidKind>('this process', 'own pid, earlier process', 'dead', 'alive', 'recycled'),
           backend: fc.constantFrom<'native' | 'fallback'>('native', 'fallback'),
           renewing: fc.boolean(),
         }),
@@ -64,7 +65,8 @@ test('Log.open judges any planted lease as the documented table says', async () 
           const watched = want.endsWith('watching');
           const dir = path.join(tempDir(), 'log');
           fs.mkdirSync(dir);
-          const pid = { own: me.pid, dead: deadPid, alive: sleeper.pid!, recycled: sleeper.pid! }[c.pid];
+          const pid = { 'this process': me.pid, 'own pid, earlier process': me.pid, dead: deadPid, alive: sleeper.pid!, recycled: sleeper.pid! }[c.pid];
+          const startTime = { 'this process': me.startTime, 'own pid, earlier process': '1', dead: null, alive: null, recycled: '1' }[c.pid];
           const content: LeaseContent = {
             v: 1,
             token: `planted-${Math.random()}`,
@@ -72,7 +74,7 @@ test('Log.open judges any planted lease as the documented table says', async () 
             hostname: c.sameHost ? me.hostname : `other-${me.hostname}`,
             bootId: c.sameBoot ? me.bootId : 'another-boot',
             pidNamespace: c.sameNamespace ? me.pidNamespace : 'pid:[1]',
-            startTime: c.pid === 'recycled' ? '1' : null,
+            startTime,
             backend: c.backend,
             renewMs: watched ? 25 : 15_000,
             staleMs: watched ? 150 : 60_000,

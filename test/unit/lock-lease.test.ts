@@ -132,11 +132,20 @@ test('a failed open leaves the directory byte for byte as it was (lease, 0.tmp, 
 
 test('a stale lease holding our own pid (a restart as PID 1 in a container) is taken at once', async () => {
   const dir = path.join(tempDir(), 'log');
-  plant(dir, { staleMs: 60_000 }); // if judged by renewals instead, this open would wait a minute
+  // Our pid, but an earlier process's start time; judged by renewals instead, this would take a minute.
+  plant(dir, { staleMs: 60_000, startTime: '1' });
   const { value: log, ms } = await timed(() => Log.open(dir));
   assert.ok(ms < 30_000, `took ${ms} ms`);
   assert.deepEqual(leaseFiles(dir), ['nodewal-lock.1.tmp', 'nodewal-lock.2.tmp']);
   await log.close();
+});
+
+test('our own pid and start time is this process (another worker thread): refused at once', async () => {
+  const dir = path.join(tempDir(), 'log');
+  plant(dir, { staleMs: 60_000 });
+  const before = snapshot(dir);
+  await assert.rejects(Log.open(dir), (e: unknown) => locked(e) && /another thread of this process/.test((e as Error).message));
+  assert.deepEqual(snapshot(dir), before);
 });
 
 test('same PID namespace: a dead pid, a zombie or a recycled pid is taken at once; a live one refuses at once', async () => {
