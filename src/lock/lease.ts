@@ -43,8 +43,10 @@ import {
 } from './lease-file';
 import type { ResolvedLockOptions } from './options';
 
-/** Tokens of leases this process holds or is creating: another open of ours is never "dead". */
+/** Tokens of leases this thread holds or is creating: another open of ours is never "dead". */
 const ownTokens = new Set<string>();
+/** Tokens this thread released, in case the released mark could not be written. */
+const releasedTokens = new Set<string>();
 
 /** Bounds applied to the timings a foreign lease file declares, so a damaged one cannot stall us forever. */
 const MAX_DECLARED_MS = 10 * 60 * 1000;
@@ -111,7 +113,7 @@ async function ofdHeld(io: IoBackend, file: string): Promise<boolean | null> {
 async function judge(top: Top, io: IoBackend): Promise<Verdict> {
   const c = top.content;
   if (c === null) return { kind: 'watch' };
-  if (c.released === true) return { kind: 'free', why: 'released' };
+  if (c.released === true || releasedTokens.has(c.token)) return { kind: 'free', why: 'released' };
   if (ownTokens.has(c.token)) return { kind: 'live', why: 'held by another open in this process' };
   const me = selfIdentity();
   if (c.bootId !== null && c.bootId === me.bootId) {
@@ -386,19 +388,33 @@ export class Lease {
     this.ofdFile = null;
   }
 
-  /** Close: marks our generation released in place (never removed: see the header) and drops older ones. */
+  /**
+   * Close: marks our generation released in place (never removed: see the header) and drops older
+   * ones. Never throws: when the mark cannot be written (a full or read-only disk) the generation
+   * is removed instead — safe, as for abandon(), because nothing older was dropped yet — and this
+   * thread remembers the token as released, for the case where even that fails.
+   */
   async release(): Promise<void> {
     if (this.done) return;
     this.stop();
+    releasedTokens.add(this.content.token);
     try {
       const gens = await listGenerations(this.spot);
       if (this.lost === null && gens[gens.length - 1] === this.generation) {
         const draft = draftPath(this.spot, this.content.token);
-        await writeDraft(draft, { ...this.content, released: true });
-        await fsp.rename(draft, this.path);
+        try {
+          await writeDraft(draft, { ...this.content, released: true });
+          await fsp.rename(draft, this.path);
+        } catch {
+          await fsp.unlink(draft).catch(() => undefined);
+          await fsp.unlink(this.path).catch(() => undefined);
+          return;
+        }
         for (const g of gens) if (g < this.generation) await fsp.unlink(generationPath(this.spot, g)).catch(() => undefined);
         await removeOldDrafts(this.spot);
       }
+    } catch {
+      // Listing failed: the lease file stays as it is; releasedTokens covers this thread.
     } finally {
       await this.ofdFile?.close().catch(() => undefined);
       this.ofdFile = null;
