@@ -51,8 +51,9 @@ export function draftPath(spot: LeaseSpot, token: string): string {
 export function parseGeneration(spot: LeaseSpot, name: string): number | null {
   if (!name.startsWith(`${spot.base}.`) || !name.endsWith('.tmp')) return null;
   const digits = name.slice(spot.base.length + 1, -4);
-  if (!/^[1-9][0-9]{0,14}$/.test(digits)) return null;
-  return Number(digits);
+  if (!/^[1-9][0-9]{0,15}$/.test(digits)) return null;
+  const g = Number(digits);
+  return Number.isSafeInteger(g) ? g : null;
 }
 
 /** Generations present, ascending. */
@@ -102,6 +103,35 @@ export function decodeContent(text: string): LeaseContent | null {
     return null;
   }
   return c as LeaseContent;
+}
+
+/** A lease file is one short line; anything longer, or not a regular file, is not one of ours. */
+const MAX_LEASE_BYTES = 4096;
+
+/**
+ * Reads a generation file without following a symlink or reading more than a lease can hold (a
+ * hostile `nodewal-lock.9.tmp -> /dev/zero` must not hang or allocate): null when it is not a
+ * readable lease; 'gone' when it vanished.
+ */
+export async function readLeaseFile(file: string): Promise<LeaseContent | null | 'gone'> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'gone';
+    if (code === 'ELOOP' || code === 'EACCES' || code === 'ENXIO' || code === 'EISDIR') return null;
+    throw err;
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile() || st.size > MAX_LEASE_BYTES) return null;
+    const buf = Buffer.alloc(MAX_LEASE_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, MAX_LEASE_BYTES, 0);
+    return decodeContent(buf.subarray(0, bytesRead).toString('utf8'));
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Writes `content` durably under a new private name (O_EXCL). */

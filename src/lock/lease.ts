@@ -32,11 +32,11 @@ import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
 import { processAlive, selfIdentity } from './identity';
 import {
-  decodeContent,
   draftPath,
   generationPath,
   listGenerations,
   listGenerationsSync,
+  readLeaseFile,
   writeDraft,
   type LeaseContent,
   type LeaseSpot,
@@ -82,14 +82,9 @@ async function readTop(spot: LeaseSpot): Promise<Top | null> {
   const generation = gens[gens.length - 1];
   if (generation === undefined) return null;
   const file = generationPath(spot, generation);
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return readTop(spot); // abandoned meanwhile: look again
-    throw err;
-  }
-  return { generation, path: file, content: decodeContent(text) };
+  const content = await readLeaseFile(file);
+  if (content === 'gone') return readTop(spot); // abandoned meanwhile: look again
+  return { generation, path: file, content };
 }
 
 /** Native openers only: whether the holder's OFD lock on its lease file is still held. */
@@ -135,7 +130,7 @@ async function judge(top: Top, io: IoBackend): Promise<Verdict> {
   }
   if (c.hostname === me.hostname && c.bootId !== me.bootId) {
     const bootedAt = Date.now() - os.uptime() * 1000;
-    const renewedAt = (await fsp.stat(top.path).catch(() => null))?.mtimeMs;
+    const renewedAt = (await fsp.lstat(top.path).catch(() => null))?.mtimeMs;
     if (renewedAt !== undefined && renewedAt < bootedAt - clampMs(c.staleMs, 0)) {
       return { kind: 'free', why: 'it last renewed before this machine booted' };
     }
@@ -146,7 +141,7 @@ async function judge(top: Top, io: IoBackend): Promise<Verdict> {
 /** A stat that changes at every renewal (utimes sets ctime with nanoseconds) and at every replacement. */
 async function renewalMark(file: string): Promise<string | null> {
   try {
-    const st = await fsp.stat(file, { bigint: true });
+    const st = await fsp.lstat(file, { bigint: true });
     return `${st.ino}:${st.ctimeNs}:${st.mtimeNs}`;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -255,7 +250,11 @@ export class Lease {
         if (attempt >= 20) {
           throw new WalError(WalErrorCodes.LOCKED, `${opts.what} is contended: gave up after ${attempt} attempts`, { file: spot.dir });
         }
-        const lease = await Lease.tryCreate(spot, (top?.generation ?? 0) + 1, token, top, watched, opts);
+        const next = (top?.generation ?? 0) + 1;
+        if (!Number.isSafeInteger(next)) {
+          throw new WalError(WalErrorCodes.LOCKED, `${opts.what}: lease generation ${top!.generation} cannot grow`, { file: top!.path });
+        }
+        const lease = await Lease.tryCreate(spot, next, token, top, watched, opts);
         if (lease !== null) return lease;
       }
     } catch (err) {
