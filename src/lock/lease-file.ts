@@ -134,13 +134,16 @@ export async function readLeaseFile(file: string): Promise<LeaseContent | null |
   }
 }
 
-/** Writes `content` durably under a new private name (O_EXCL). */
-export async function writeDraft(file: string, content: LeaseContent): Promise<void> {
+/**
+ * Writes `content` under a new private name (O_EXCL); `durable`: fdatasync before it is linked, so a
+ * generation that survives power loss is never empty (an empty one would be watched for staleMs
+ * after the reboot instead of being judged by its boot id at once).
+ */
+export async function writeDraft(file: string, content: LeaseContent, durable: boolean): Promise<void> {
   const handle = await fsp.open(file, 'wx', 0o600);
   try {
     await handle.writeFile(encodeContent(content));
-    // Content before name: a generation that survives power loss is never empty.
-    await handle.datasync();
+    if (durable) await handle.datasync();
   } finally {
     await handle.close();
   }

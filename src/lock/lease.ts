@@ -291,7 +291,7 @@ export class Lease {
     let ofdFile: WalFile | null = null;
     let linked = false;
     try {
-      await writeDraft(draft, content);
+      await writeDraft(draft, content, true);
       if (opts.io.kind === 'native') {
         // Locked before it is visible, so no native opener ever sees it unlocked while we live.
         ofdFile = await opts.io.open(draft, { read: true, write: true });
@@ -402,7 +402,8 @@ export class Lease {
       if (this.lost === null && gens[gens.length - 1] === this.generation) {
         const draft = draftPath(this.spot, this.content.token);
         try {
-          await writeDraft(draft, { ...this.content, released: true });
+          // Not synced: lost with a power cut, the lease is still judged free by its boot id.
+          await writeDraft(draft, { ...this.content, released: true }, false);
           await fsp.rename(draft, this.path);
         } catch {
           await fsp.unlink(draft).catch(() => undefined);
