@@ -302,6 +302,9 @@ export class Lease {
         linked = true;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        // NFS: a retried link whose first attempt succeeded reports EEXIST; the content says who won.
+        const there = await readLeaseFile(target);
+        linked = there !== null && there !== 'gone' && there.token === token;
       }
       await fsp.unlink(draft);
     } catch (err) {

@@ -4,7 +4,7 @@
 // fallback; renewing or silent), Log.open decides as the table in docs/durability.md ("How a holder
 // is judged dead") says: taken at once, refused at once, or watched — and then refused if it
 // renews, taken if it stands still. "At once" is checked by planting a lease that would take a
-// minute to watch; a watched one declares staleMs of 150 ms.
+// minute to watch; a watched one declares staleMs of 300 ms.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -76,8 +76,10 @@ test('Log.open judges any planted lease as the documented table says', async () 
             pidNamespace: c.sameNamespace ? me.pidNamespace : 'pid:[1]',
             startTime,
             backend: c.backend,
+            // Watched: 300 ms of silence, while the renewer below touches it every 20 ms (a loaded
+            // machine may delay a timer by tens of ms, not by 300).
             renewMs: watched ? 25 : 15_000,
-            staleMs: watched ? 150 : 60_000,
+            staleMs: watched ? 300 : 60_000,
             acquiredAt: new Date().toISOString(),
             ...(c.released ? { released: true as const } : {}),
           };
@@ -92,7 +94,7 @@ test('Log.open judges any planted lease as the documented table says', async () 
               // taken over and cleaned up at close: nothing left to renew
             }
           };
-          const renewer = c.renewing ? setInterval(renew, 25) : null;
+          const renewer = c.renewing ? setInterval(renew, 20) : null;
           let timer: NodeJS.Timeout | undefined;
           const deadline = new Promise<'too slow'>((r) => (timer = setTimeout(() => r('too slow'), 20_000)));
           try {
