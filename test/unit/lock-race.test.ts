@@ -1,9 +1,10 @@
 // Issue 12, findings 1, 2, 3 and 6: many rounds of several processes opening one Log directory at
 // once — after a clean close, after the writer was killed with SIGKILL, and after a SIGKILL when
 // every opener is PID 1 of its own PID namespace (a container restart: the stale lease holds the
-// opener's own pid). Each round: exactly one opener gets in, the others get ERR_WAL_LOCKED; the
-// refused opens (again while the winner writes through several cuts) never harm it; at the end
-// every acknowledged record of every round is there, in order, and nothing else is.
+// opener's own pid), and with openers on both backends. Each round: exactly one opener gets in, the
+// others get ERR_WAL_LOCKED; the refused opens (again while the winner writes through several
+// cuts) never harm it; at the end every acknowledged record of every round is there, in order,
+// and nothing else is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -37,9 +38,13 @@ async function readAll(dir: string): Promise<string[]> {
   return out;
 }
 
-async function race(ending: Ending, worker: WorkerOptions): Promise<void> {
+/** How opener `i` is started: the same for all, or per opener (mixed backends). */
+type Starting = WorkerOptions | ((i: number) => WorkerOptions);
+
+async function race(ending: Ending, starting: Starting): Promise<void> {
   const dir = path.join(tempDir(), 'log');
-  const workers = await Promise.all(Array.from({ length: OPENERS }, () => Worker.start(worker)));
+  const how = (i: number): WorkerOptions => (typeof starting === 'function' ? starting(i) : starting);
+  const workers = await Promise.all(Array.from({ length: OPENERS }, (_, i) => Worker.start(how(i))));
   const ackedByRound: bigint[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -72,7 +77,7 @@ async function race(ending: Ending, worker: WorkerOptions): Promise<void> {
       assert.equal(winner.streamFailure, null);
       ackedByRound[round] = winner.acked;
       await winner.kill9();
-      workers[wi] = await Worker.start(worker);
+      workers[wi] = await Worker.start(how(wi));
     }
   } finally {
     await Promise.all(workers.map((w) => w.kill9()));
@@ -102,4 +107,8 @@ test('racing openers after the writer was killed with SIGKILL: one writer takes 
 
 test('racing openers, each PID 1 of its own PID namespace, after a SIGKILL (the stale lease holds their own pid)', { skip: needsUnshare }, () =>
   race('kill', { pidNamespace: true }),
+);
+
+test('racing openers on mixed backends (native, fallback, native) after a SIGKILL: one writer per round', () =>
+  race('kill', (i) => ({ native: i % 2 === 0 ? '1' : '0' })),
 );
