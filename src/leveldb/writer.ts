@@ -326,8 +326,11 @@ export class LevelDBLogWriter {
     try {
       await this.lastDone.catch(() => undefined);
     } finally {
-      await this.file.close();
-      await this.lease.release();
+      try {
+        await this.file.close();
+      } finally {
+        await this.lease.release();
+      }
     }
   }
 

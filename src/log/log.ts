@@ -197,7 +197,8 @@ export class Log extends EventEmitter {
    * Opens the log in `dir`, creating it (mode 0700, first segment as etcd's `Create` writes it)
    * unless `mustExist`. A torn tail (a crash mid-write) is repaired as etcd's `Repair` does, keeping
    * a `.broken` copy; corruption before the tail is an error. Fails with ERR_WAL_LOCKED when another
-   * writer (this library or etcd, through the native OFD lock) holds the directory.
+   * writer holds the directory: this library on either backend (the directory lease,
+   * src/lock/lease.ts), or etcd (through the native OFD lock); a refused open changes nothing.
    */
   static async open(dir: string, options?: LogOptions): Promise<Log> {
     try {
@@ -949,9 +950,12 @@ export class Log extends EventEmitter {
     const ws = this.durableWaiters;
     this.durableWaiters = [];
     for (const w of ws) w.resolve();
-    await this.preparer.close();
-    await this.writer.file.close();
-    await this.lease.release();
+    try {
+      await this.preparer.close();
+      await this.writer.file.close();
+    } finally {
+      await this.lease.release(); // even after a failed close: this process must not look like the holder
+    }
   }
 }
 
