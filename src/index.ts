@@ -19,4 +19,5 @@ export { Log } from './log/log';
 export type { LogEntry, EntriesRange, LogStats, SlowSyncEvent } from './log/log';
 export { DEFAULT_LOG_OPTIONS } from './log/options';
 export type { LogOptions, SyncPolicy, Preallocation } from './log/options';
+export type { LockOptions } from './lock/options';
 export type { LatencySummary } from './log/histogram';
