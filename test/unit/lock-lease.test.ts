@@ -300,3 +300,17 @@ test('hostile lease files (a symlink to /dev/zero, a directory, a 256 KiB file) 
     await log.close();
   }
 });
+
+test('a draft left by an opener killed mid-acquire is removed at the next close once it is a minute old', async () => {
+  const dir = path.join(tempDir(), 'log');
+  fs.mkdirSync(dir);
+  const old = path.join(dir, 'nodewal-lock-draft.killed.tmp');
+  const fresh = path.join(dir, 'nodewal-lock-draft.racing.tmp');
+  fs.writeFileSync(old, '{}');
+  fs.writeFileSync(fresh, '{}');
+  const minutesAgo = new Date(Date.now() - 120_000);
+  fs.utimesSync(old, minutesAgo, minutesAgo);
+  await (await Log.open(dir)).close();
+  assert.equal(fs.existsSync(old), false);
+  assert.equal(fs.existsSync(fresh), true, 'a draft of a live racer is left alone');
+});
