@@ -20,6 +20,7 @@ export type { LogEntry, EntriesRange, TailOptions, AppendOptions, WaitOptions, L
 export type { IndexArg } from './index-arg';
 export { DEFAULT_LOG_OPTIONS } from './log/options';
 export type { LogOptions, SyncPolicy, Preallocation } from './log/options';
+export type { LockOptions } from './lock/options';
 export type { LatencySummary } from './log/histogram';
 export { registerLogMetrics, LOG_METRIC_FAMILIES, FSYNC_BUCKETS_SECONDS } from './metrics/log-metrics';
 export type { LogMetricsOptions, ConsumerPosition } from './metrics/log-metrics';

@@ -7,6 +7,9 @@ import { WalError, WalErrorCodes, type WalErrorCode } from '../errors';
 import { indexToBigint, type IndexArg } from '../index-arg';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend, WalFile } from '../io/types';
+import { directorySpot } from '../lock/directory';
+import { Lease } from '../lock/lease';
+import { resolveLockOptions, type LockOptions, type ResolvedLockOptions } from '../lock/options';
 import {
   type Entry,
   type HardState,
@@ -41,6 +44,8 @@ export interface WalOptions {
   unsafeNoFsync?: boolean;
   /** Read chunk size for `readAll`. Default 1 MiB. */
   readChunkSize?: number;
+  /** The directory lease's timings (docs/durability.md "One writer per directory"). Default { renewMs: 1000, staleMs: 10000 }. */
+  lock?: LockOptions;
 }
 
 /** What `readAll` returns (etcd's `metadata, state, ents`). */
@@ -64,8 +69,8 @@ function walError(code: WalErrorCode, message: string, file?: string, cause?: un
   return new WalError(code, message, { file, cause });
 }
 
-function checkOptions(opts: WalOptions): Required<Omit<WalOptions, 'io'>> & { io: IoBackend } {
-  const known = new Set(['io', 'segmentSizeBytes', 'unsafeNoFsync', 'readChunkSize']);
+function checkOptions(opts: WalOptions): Required<Omit<WalOptions, 'io' | 'lock'>> & { io: IoBackend; lock: ResolvedLockOptions } {
+  const known = new Set(['io', 'segmentSizeBytes', 'unsafeNoFsync', 'readChunkSize', 'lock']);
   for (const k of Object.keys(opts)) {
     if (!known.has(k)) throw walError(WalErrorCodes.INVALID_OPTION, `unknown WAL option '${k}'`);
   }
@@ -78,6 +83,7 @@ function checkOptions(opts: WalOptions): Required<Omit<WalOptions, 'io'>> & { io
     segmentSizeBytes,
     unsafeNoFsync: opts.unsafeNoFsync ?? false,
     readChunkSize: opts.readChunkSize ?? 1 << 20,
+    lock: resolveLockOptions(opts.lock, 'WAL'),
   };
 }
 
@@ -92,6 +98,11 @@ function checkSnap(snap: SnapshotPosition): { index: bigint; term: bigint } {
   const s = { index: indexToBigint('snap.index', snap.index), term: indexToBigint('snap.term', snap.term) };
   checkSnapshot(s);
   return s;
+}
+
+/** The lease of a WAL directory; taken before anything in it is read or written. */
+function acquireLease(dir: string, o: ReturnType<typeof checkOptions>): Promise<Lease> {
+  return Lease.acquire(directorySpot(dir), { ...o.lock, io: o.io, what: 'the WAL' });
 }
 
 function isLockedError(err: unknown): boolean {
@@ -131,6 +142,8 @@ export class WAL {
   private enti = 0n;
   private failed: WalError | null = null;
   private closed = false;
+  /** The directory lease (write mode). */
+  private lease: Lease | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -158,10 +171,29 @@ export class WAL {
       throw walError(WalErrorCodes.INVALID_ARGUMENT, 'metadata must be a Uint8Array or null');
     }
     const io = o.io;
-    if (await exist(io, dir)) throw walError(WalErrorCodes.EXISTS, 'file already exists', dir);
+    // The lease lives in `dir`, so `dir` exists from here on (etcd's Create replaces it anyway).
+    let lease: Lease;
+    try {
+      await io.mkdir(dir, 0o700);
+      lease = await acquireLease(dir, o);
+    } catch (err) {
+      throw ioError('wal: create failed', dir, err);
+    }
+    let exists: boolean;
+    try {
+      exists = await exist(io, dir);
+    } catch (err) {
+      await lease.abandon();
+      throw ioError('wal: create failed', dir, err);
+    }
+    if (exists) {
+      await lease.abandon();
+      throw walError(WalErrorCodes.EXISTS, 'file already exists', dir);
+    }
     const clean = path.normalize(dir).replace(/(.)\/+$/, '$1');
     const tmp = `${clean}.tmp`;
     const w = new WAL(dir, o, false);
+    w.lease = lease;
     let first: WalFile | null = null;
     try {
       await io.rm(tmp);
@@ -182,8 +214,11 @@ export class WAL {
       await io.fsyncDir(tmp);
       await first.close();
       first = null;
-      await io.rm(dir);
-      await io.rename(tmp, dir);
+      // The lease moves with the directory: linked into tmp before the old `dir` goes.
+      await lease.moveWith(tmp, async () => {
+        await io.rm(dir);
+        await io.rename(tmp, dir);
+      });
       // Lock under the final path (the lock belongs to the file, taken before anyone can see it
       // as `dir` in etcd; here right after the rename).
       const finalPath = path.join(dir, name);
@@ -195,6 +230,7 @@ export class WAL {
     } catch (err) {
       if (first !== null) await first.close().catch(() => undefined);
       await w.closeFiles();
+      await lease.abandon();
       throw ioError('wal: create failed', dir, err);
     }
     try {
@@ -231,8 +267,22 @@ export class WAL {
   ): Promise<WAL> {
     const snap = checkSnap(position);
     const io = o.io;
-    const names = await selectWalFiles(io, dir, snap.index);
+    // Write mode: the lease first, then anything in the directory is read.
+    let lease: Lease | null = null;
+    let names: string[];
+    try {
+      if (write) lease = await acquireLease(dir, o);
+      names = await selectWalFiles(io, dir, snap.index);
+    } catch (err) {
+      await lease?.abandon();
+      if (err instanceof WalError) throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw walError(WalErrorCodes.FILE_NOT_FOUND, `wal: file not found: cannot list ${dir}`, dir, err); // as etcd
+      }
+      throw ioError('wal: open failed', dir, err);
+    }
     const w = new WAL(dir, o, !write);
+    w.lease = lease;
     w.start = { index: snap.index, term: snap.term };
     const sources: DecoderSource[] = [];
     try {
@@ -254,6 +304,7 @@ export class WAL {
       }
     } catch (err) {
       for (const s of sources) await s.file.close().catch(() => undefined);
+      await lease?.abandon();
       throw ioError('wal: open failed', dir, err);
     }
     if (!write) w.readFiles = sources;
@@ -509,6 +560,7 @@ export class WAL {
         syncError = err;
       }
       await this.closeFiles();
+      await this.lease?.release();
       if (syncError !== null) throw ioError('wal: close failed', this.dir, syncError);
     });
   }
@@ -517,9 +569,21 @@ export class WAL {
   // Static helpers
 
   /** etcd `Repair`: fixes a torn last record of the last segment (keeping a `.broken` copy). */
-  static repair(dir: string, opts: WalOptions = {}): Promise<boolean> {
+  static async repair(dir: string, opts: WalOptions = {}): Promise<boolean> {
     const o = checkOptions(opts);
-    return repair(o.io, dir, o.readChunkSize);
+    // A live writer's tail is never cut: ERR_WAL_LOCKED while another writer holds the directory.
+    let lease: Lease;
+    try {
+      lease = await acquireLease(dir, o);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // no directory: nothing to repair
+      throw err;
+    }
+    try {
+      return await repair(o.io, dir, o.readChunkSize);
+    } finally {
+      await lease.abandon(); // leaves the lease files as they were: a repair that cut nothing changes nothing
+    }
   }
 
   /** etcd 3.5 `Verify`: checks the WAL from `snap` on without modifying it; returns the last HardState. */
@@ -554,6 +618,7 @@ export class WAL {
   private writable(): Encoder {
     this.checkOpen();
     if (this.readOnly) throw walError(WalErrorCodes.READ_ONLY, 'wal: opened for reading only', this.dir);
+    this.lease?.assertHeld(); // a clock compare; after a lost lease every write is refused
     if (this.failed !== null) {
       throw new WalError(WalErrorCodes.FAILED, 'wal: an earlier write failed; close and reopen', { file: this.dir, cause: this.failed });
     }

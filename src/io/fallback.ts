@@ -2,13 +2,14 @@
  * The pure-TypeScript backend: node:fs for files and crc-32's CRC32C (slicing-by-16) for checksums.
  * Same bytes and same behaviour as the addon, only slower. What it cannot do from JS:
  *  - O_DIRECT: never used (`direct` is always false);
- *  - OFD fcntl locks: replaced by a lock file `<file>.lock` created with O_EXCL holding our pid,
- *    plus an in-process registry. It excludes other processes using this library's fallback
- *    (a lock file whose pid is dead is taken over), but NOT etcd or the native backend, which
- *    use OFD locks; it is not safe on NFS, and pid reuse can make a stale lock look held.
+ *  - OFD fcntl locks: `lock()` only excludes other opens in this process (a registry of paths).
+ *    Between processes, Log, WAL and LevelDBLogWriter are excluded by their directory lease
+ *    (src/lock/lease.ts), which both backends take; etcd itself is excluded only by the native
+ *    backend's OFD locks.
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { resolve as pathResolve } from 'node:path';
 import { buf as crc32cJs } from 'crc-32/crc32c';
 import { INLINE_WRITE_MAX_BYTES, type IoBackend, type OpenOptions, type WalFile, type WriteOptions } from './types';
 import { openFlags } from './open-flags';
@@ -34,17 +35,8 @@ export function crc32cChainFallback(data: Uint8Array, bounds: Uint32Array, seed 
 }
 
 
-/** Paths locked by this process (the lock file alone would let us lock twice). */
+/** Paths locked by this process: a file lock that excludes every other open in this process. */
 const heldLocks = new Set<string>();
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function lockedError(path: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(`EAGAIN: resource temporarily unavailable, lock '${path}'`);
@@ -188,24 +180,23 @@ class FallbackFile implements WalFile {
   async lock(opts: { wait: boolean }): Promise<void> {
     this.checkOpen();
     if (this.lockPath !== null) return;
-    const lockPath = `${this.path}.lock`;
-    for (;;) {
-      if (!heldLocks.has(lockPath) && (await tryCreateLockFile(lockPath))) {
-        heldLocks.add(lockPath);
-        this.lockPath = lockPath;
-        return;
-      }
+    const key = pathResolve(this.path);
+    while (heldLocks.has(key)) {
       if (!opts.wait) throw lockedError(this.path);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    heldLocks.add(key);
+    this.lockPath = key;
   }
 
   async unlock(): Promise<void> {
+    this.releaseLock();
+  }
+
+  private releaseLock(): void {
     if (this.lockPath === null) return;
-    const lockPath = this.lockPath;
+    heldLocks.delete(this.lockPath);
     this.lockPath = null;
-    heldLocks.delete(lockPath);
-    await fsp.rm(lockPath, { force: true });
   }
 
   async close(): Promise<void> {
@@ -218,34 +209,10 @@ class FallbackFile implements WalFile {
 
   closeSync(): void {
     if (this.fd < 0) return;
-    if (this.lockPath !== null) {
-      heldLocks.delete(this.lockPath);
-      fs.rmSync(this.lockPath, { force: true });
-      this.lockPath = null;
-    }
+    this.releaseLock();
     const fd = this.fd;
     this.fd = -1;
     fs.closeSync(fd);
-  }
-}
-
-/** Creates the lock file, or takes over one whose owner process is gone. */
-async function tryCreateLockFile(lockPath: string): Promise<boolean> {
-  try {
-    await fsp.writeFile(lockPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  const owner = Number.parseInt(await fsp.readFile(lockPath, 'utf8').catch(() => ''), 10);
-  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && pidAlive(owner)) return false;
-  if (owner === process.pid) return false; // held by another open of ours (registry was checked first)
-  await fsp.rm(lockPath, { force: true });
-  try {
-    await fsp.writeFile(lockPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -8,6 +8,9 @@ import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend, WalFile } from '../io/types';
 import { makeDirsDurably } from '../io/make-dirs';
+import { fileSpot } from '../lock/directory';
+import { Lease } from '../lock/lease';
+import { resolveLockOptions, type LockOptions } from '../lock/options';
 import { crc32cFallback } from '../io/fallback';
 import { BLOCK_SIZE, HEADER_SIZE, RecordType, putMaskedCrc, sliceCrcs } from './format';
 import { readLevelDBLog } from './reader';
@@ -33,6 +36,11 @@ export interface LevelDBLogWriterOptions {
    * current size exactly as LevelDB does.
    */
   repairTail?: boolean;
+  /**
+   * Timings of the file's lease (`<file>.nodewal-lock.<n>.tmp` beside it; docs/durability.md
+   * "One writer per directory"). Default { renewMs: 1000, staleMs: 10000 }.
+   */
+  lock?: LockOptions;
 }
 
 /** Per-call options for `addRecord` / `addRecords`. */
@@ -162,6 +170,7 @@ export class LevelDBLogWriter {
     private readonly file: WalFile,
     private readonly io: IoBackend,
     size: number,
+    private readonly lease: Lease,
   ) {
     this.position = size;
     this.blockOffset = size % BLOCK;
@@ -184,18 +193,27 @@ export class LevelDBLogWriter {
 
   private static async openFile(path: string, options: LevelDBLogWriterOptions): Promise<LevelDBLogWriter> {
     const io = options.io ?? defaultBackend;
-    if (options.repairTail) await truncateTornTail(path, io);
     // Like Log.open: a missing parent directory is created (0700), so `open('./data/000003.log')`
-    // works in a fresh folder.
+    // works in a fresh folder; the lease file lives in it, so this comes first.
     await makeDirsDurably(io, dirname(path));
-    const { file, created } = await openOrCreate(path, io);
+    const lock = resolveLockOptions(options.lock, 'LevelDBLogWriter.open');
+    // The lease first: the file is not read, cut or created before it is held.
+    const lease = await Lease.acquire(fileSpot(path), { ...lock, io, what: 'the LevelDB log' });
     try {
-      // A new file's directory entry is not durable until its directory is fsynced: without this,
-      // records synced into it could vanish with the whole file on power loss.
-      if (created) await io.fsyncDir(dirname(path));
-      return new LevelDBLogWriter(file, io, await file.size());
+      if (options.repairTail) await truncateTornTail(path, io);
+      const { file, created } = await openOrCreate(path, io);
+      try {
+        // A new file's directory entry is not durable until its directory is fsynced: without this,
+        // records synced into it could vanish with the whole file on power loss.
+        if (created) await io.fsyncDir(dirname(path));
+        return new LevelDBLogWriter(file, io, await file.size(), lease);
+      } catch (err) {
+        await file.close();
+        if (created) await io.unlink(path).catch(() => undefined); // a failed open leaves no new file
+        throw err;
+      }
     } catch (err) {
-      await file.close();
+      await lease.abandon();
       throw err;
     }
   }
@@ -269,9 +287,11 @@ export class LevelDBLogWriter {
       buffers = [bytes];
     }
     try {
+      this.lease.assertHeld();
       this.file.writeSync(buffers, position, { datasync: options.sync === true });
     } catch (err) {
       this.failure = err;
+      if (err instanceof WalError) throw err;
       throw new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, {
         file: this.file.path,
         offset: position,
@@ -315,12 +335,17 @@ export class LevelDBLogWriter {
     try {
       await this.lastDone.catch(() => undefined);
     } finally {
-      await this.file.close();
+      try {
+        await this.file.close();
+      } finally {
+        await this.lease.release();
+      }
     }
   }
 
   private checkWritable(): void {
     if (this.closed) throw new WalError(WalErrorCodes.CLOSED, 'LevelDB log writer is closed', { file: this.file.path });
+    if (this.failure instanceof WalError && this.failure.code === WalErrorCodes.LOCKED) throw this.failure; // lease lost
     if (this.failure !== null) {
       throw new WalError(WalErrorCodes.FAILED, 'an earlier write failed; reopen the log to continue', {
         file: this.file.path,
@@ -368,11 +393,12 @@ export class LevelDBLogWriter {
       error = new WalError(WalErrorCodes.FAILED, 'an earlier write failed', { ...where, cause: this.failure });
     } else {
       try {
+        this.lease.assertHeld(); // a clock compare; a lost lease stops every write from here on
         if (group.buffers.length > 0) await this.file.write(group.buffers, group.position, { datasync: group.sync });
         else if (group.sync) await this.file.datasync();
       } catch (err) {
         this.failure = err;
-        error = new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, { ...where, cause: err });
+        error = err instanceof WalError ? err : new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, { ...where, cause: err });
       }
     }
     // Idle (or on to the next group) before the callers resume, so they may write synchronously.

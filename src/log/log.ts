@@ -13,6 +13,8 @@ import { indexToNumber as toIndex, type IndexArg } from '../index-arg';
 import { abortError, onAbort, throwIfAborted } from './abort';
 import { statsToJSON } from './stats-json';
 import type { IoBackend, WalFile } from '../io/types';
+import { directorySpot } from '../lock/directory';
+import { Lease } from '../lock/lease';
 import { MAX_ENTRY_DATA, RecordType, encodeSegmentHeader, encodeSnapshotFrame, varintBytes } from './frames';
 import { LatencyHistogram, type LatencySummary } from './histogram';
 import { resolveLogOptions, type LogOptions, type ResolvedLogOptions } from './options';
@@ -207,6 +209,7 @@ export class Log extends EventEmitter {
     private readonly preparer: SegmentPreparer,
     scan: { lastIndex: number; snapshotIndex: number; snapshotTerm: bigint; snapshotAt: Log['snapshotAt'] },
     private readonly repaired: string | null,
+    private readonly lease: Lease,
   ) {
     super();
     this.syncEach = opts.syncPolicy === 'always';
@@ -226,7 +229,8 @@ export class Log extends EventEmitter {
    * Opens the log in `dir`, creating it (mode 0700, first segment as etcd's `Create` writes it)
    * unless `mustExist`. A torn tail (a crash mid-write) is repaired as etcd's `Repair` does, keeping
    * a `.broken` copy; corruption before the tail is an error. Fails with ERR_WAL_LOCKED when another
-   * writer (this library or etcd, through the native OFD lock) holds the directory.
+   * writer holds the directory: this library on either backend (the directory lease,
+   * src/lock/lease.ts), or etcd (through the native OFD lock); a refused open changes nothing.
    */
   static async open(dir: string, options?: LogOptions): Promise<Log> {
     try {
@@ -242,11 +246,22 @@ export class Log extends EventEmitter {
   private static async openLocked(dir: string, options?: LogOptions): Promise<Log> {
     const opts = resolveLogOptions(options);
     const io = opts.io;
-    await io.mkdir(dir, 0o700);
-    for (const name of await io.readdir(dir)) {
-      // Our prepared-but-unused next segments; a crash may leave one behind.
-      if (/^[01]\.tmp$/.test(name)) await io.unlink(path.join(dir, name));
+    if (!opts.mustExist) await io.mkdir(dir, 0o700);
+    else if (!(await io.stat(dir).catch(() => null))?.isDirectory) {
+      throw new WalError(WalErrorCodes.FILE_NOT_FOUND, 'no log in directory', { file: dir }); // and nothing created
     }
+    // The lease first: nothing in the directory is looked at, cleaned or created before it is held.
+    const lease = await Lease.acquire(directorySpot(dir), { ...opts.lock, io, what: 'the log' });
+    try {
+      return await Log.openLeased(dir, opts, lease);
+    } catch (err) {
+      await lease.abandon();
+      throw err;
+    }
+  }
+
+  private static async openLeased(dir: string, opts: ResolvedLogOptions, lease: Lease): Promise<Log> {
+    const io = opts.io;
     let names = await readWalNames(io, dir);
     if (names.length === 0) {
       if (opts.mustExist) throw new WalError(WalErrorCodes.FILE_NOT_FOUND, 'no log in directory', { file: dir });
@@ -266,6 +281,10 @@ export class Log extends EventEmitter {
     }
     try {
       const scan = await scanLog(io, dir, names, opts.readBufferBytes);
+      for (const name of await io.readdir(dir)) {
+        // Our prepared-but-unused next segments (a crash may leave one): the preparer recreates them.
+        if (/^[01]\.tmp$/.test(name)) await io.unlink(path.join(dir, name));
+      }
       const tailSeg = scan.segments[scan.segments.length - 1]!;
       // Zeros after the last record (etcd ZeroToEnd), prepared like a new segment so syncs stay cheap.
       const size = await tailFile.size();
@@ -282,7 +301,7 @@ export class Log extends EventEmitter {
       const tail = await TailWriter.attach(io, tailFile, tailSeg.end, scan.tailCrc, opts.syncThread === 'dedicated');
       const preparer = new SegmentPreparer(io, dir, opts.segmentSize, opts.preallocation);
       preparer.start();
-      const log = new Log(dir, opts, io, scan.segments, tail, preparer, scan, scan.repaired);
+      const log = new Log(dir, opts, io, scan.segments, tail, preparer, scan, scan.repaired, lease);
       await log.restoreFront();
       return log;
     } catch (err) {
@@ -412,6 +431,7 @@ export class Log extends EventEmitter {
 
   /** One batch, or the next exclusive operation once every append before it is written. */
   private async step(): Promise<void> {
+    this.lease.assertHeld(); // a clock compare; a lost lease stops every write from here on
     const op = this.ops[0];
     if (op !== undefined && this.taken >= op.barrier) {
       this.ops.shift();
@@ -946,10 +966,14 @@ export class Log extends EventEmitter {
   private fail(err: unknown): void {
     if (this.state === State.Failed) return;
     this.state = State.Failed;
-    this.failure = new WalError(WalErrorCodes.FAILED, `the log failed and refuses further writes: ${String((err as Error)?.message ?? err)}`, {
-      file: this.dir,
-      cause: err,
-    });
+    // A lost lease is reported as what it is: another writer holds the directory now.
+    this.failure =
+      err instanceof WalError && err.code === WalErrorCodes.LOCKED
+        ? err
+        : new WalError(WalErrorCodes.FAILED, `the log failed and refuses further writes: ${String((err as Error)?.message ?? err)}`, {
+            file: this.dir,
+            cause: err,
+          });
     const rejected: Promise<never> = Promise.reject(this.failure);
     rejected.catch(() => undefined); // only the appends' own promises should report it
     for (let i = this.qHead; i < this.qRes.length; i++) this.qRes[i]?.(rejected);
@@ -994,8 +1018,12 @@ export class Log extends EventEmitter {
     const ws = this.durableWaiters;
     this.durableWaiters = [];
     for (const w of ws) w.resolve();
-    await this.preparer.close();
-    await this.writer.file.close();
+    try {
+      await this.preparer.close();
+      await this.writer.file.close();
+    } finally {
+      await this.lease.release(); // even after a failed close: this process must not look like the holder
+    }
   }
 }
 

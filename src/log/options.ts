@@ -6,6 +6,7 @@
 import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend } from '../io/types';
+import { DEFAULT_LOCK_OPTIONS, resolveLockOptions, type LockOptions, type ResolvedLockOptions } from '../lock/options';
 
 /** When appended records are fdatasync'd. */
 export type SyncPolicy =
@@ -57,6 +58,8 @@ export interface LogOptions {
   readBufferBytes?: number;
   /** Open for writing only if the directory already holds a log. Default false (create if missing). */
   mustExist?: boolean;
+  /** The directory lease's timings (see docs/durability.md "One writer per directory"). Default { renewMs: 1000, staleMs: 10000 }. */
+  lock?: LockOptions;
   /** The I/O backend (tests inject a recording layer). Default: the package's backend. */
   io?: IoBackend;
 }
@@ -75,6 +78,7 @@ export interface ResolvedLogOptions {
   slowSyncMs: number;
   readBufferBytes: number;
   mustExist: boolean;
+  lock: ResolvedLockOptions;
   io: IoBackend;
 }
 
@@ -92,6 +96,7 @@ export const DEFAULT_LOG_OPTIONS: Readonly<Omit<ResolvedLogOptions, 'io'>> = Obj
   slowSyncMs: 1000,
   readBufferBytes: 1024 * 1024,
   mustExist: false,
+  lock: DEFAULT_LOCK_OPTIONS,
 } as const);
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULT_LOG_OPTIONS), 'io']);
@@ -184,6 +189,7 @@ export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogO
     slowSyncMs,
     readBufferBytes: positiveInteger('readBufferBytes', pick('readBufferBytes'), 4096),
     mustExist: pick('mustExist') as boolean,
+    lock: resolveLockOptions(o['lock'], 'Log.open'),
     io: io as IoBackend,
   };
 }

@@ -1,8 +1,9 @@
 // Whole-file write locks across processes and within one, through the backend WAL_NATIVE selects.
-// Native: OFD fcntl locks; fallback: the `<file>.lock` scheme described in src/io/fallback.ts.
+// Native: OFD fcntl locks; fallback: a process-local registry (src/io/fallback.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultBackend as io } from '../../src/io/backend';
 import { expectedBackend, tempDir } from '../support/tmp';
@@ -52,7 +53,23 @@ function startHolder(file: string): Holder {
 const exited = (child: ChildProcessWithoutNullStreams): Promise<number | null> =>
   child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', r));
 
-test('a lock held by another process refuses a try, and a waiting lock gets it on release', async () => {
+// The fallback's file lock is process-local by design: between processes the formats are excluded
+// by their directory lease (src/lock/lease.ts; lock-*.test.ts), which has no stale-pid failure modes.
+async function fallbackLockIsProcessLocal(): Promise<void> {
+  const dir = tempDir();
+  const file = path.join(dir, 'local.wal');
+  const f = await io.open(file, { write: true, create: true });
+  await f.lock({ wait: false });
+  const other = startHolder(file);
+  assert.equal(await other.nextLine(), 'locked', 'another process is not excluded by the fallback file lock');
+  other.child.stdin.end();
+  assert.equal(await other.nextLine(), 'released');
+  assert.deepEqual(fs.readdirSync(dir), ['local.wal']);
+  await f.close();
+}
+
+test('a lock held by another process: native refuses a try and a waiting lock gets it on release; the fallback lock is process-local', async () => {
+  if (expectedBackend === 'fallback') return fallbackLockIsProcessLocal();
   const file = path.join(tempDir(), 'held.wal');
   const holder = startHolder(file);
   assert.equal(await holder.nextLine(), 'locked');
@@ -96,8 +113,8 @@ test('two opens in one process exclude each other; close releases', async () => 
   await b.close();
 });
 
-// Native: OFD locks exclude other programs' OFD locks (and so etcd). Fallback: its lock file does
-// not — the documented limitation (docs/native.md); this test pins both behaviours.
+// Native: OFD locks exclude other programs' OFD locks (and so etcd). Fallback: its process-local
+// lock does not — the documented limitation (docs/native.md); this test pins both behaviours.
 test('OFD lock interplay with another program (python3 fcntl): native excludes it, the fallback documents it does not', async () => {
   const file = path.join(tempDir(), 'ofd.wal');
   const f = await io.open(file, { write: true, create: true });
@@ -116,7 +133,7 @@ except OSError as e:
   const held = spawnSync('python3', ['-c', probe, file], { encoding: 'utf8' });
   assert.equal(held.error, undefined, 'python3 is needed for this check');
   if (expectedBackend === 'native') assert.match(held.stdout, /^refused (11|13)\b/, held.stdout + held.stderr);
-  else assert.equal(held.stdout.trim(), 'acquired', 'the fallback lock file cannot exclude an OFD lock');
+  else assert.equal(held.stdout.trim(), 'acquired', 'the fallback lock cannot exclude an OFD lock');
   await f.close();
   const free = spawnSync('python3', ['-c', probe, file], { encoding: 'utf8' });
   assert.equal(free.stdout.trim(), 'acquired', free.stderr);

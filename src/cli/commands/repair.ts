@@ -18,7 +18,11 @@ import { scanLevelDB } from '../leveldb-scan';
 import { formatBytes, grouped } from '../output';
 import { problemJson, problemText } from '../render-problem';
 import { WAL } from '../../etcd/wal';
+import { repair as repairWal } from '../../etcd/repair';
 import { defaultBackend } from '../../io/backend';
+import { directorySpot, fileSpot } from '../../lock/directory';
+import { Lease } from '../../lock/lease';
+import { DEFAULT_LOCK_OPTIONS } from '../../lock/options';
 
 export const repair: Command = {
   name: 'repair',
@@ -79,7 +83,6 @@ async function mayProceed(flags: Flags, ctx: Context): Promise<number | null> {
 }
 
 async function repairEtcd(target: Extract<Target, { format: 'etcd' }>, flags: Flags, ctx: Context): Promise<number> {
-  const { out } = ctx;
   const dir = target.dir;
   if (target.single) {
     const all = (await WAL.exist(dir)) ? fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort() : [];
@@ -88,6 +91,18 @@ async function repairEtcd(target: Extract<Target, { format: 'etcd' }>, flags: Fl
     }
     target = detect(dir, 'etcd') as Extract<Target, { format: 'etcd' }>;
   }
+  // The directory's lease (as WAL.open takes it) before the check, the backup's move and the cut.
+  const lease = await Lease.acquire(directorySpot(dir), { ...DEFAULT_LOCK_OPTIONS, io: defaultBackend, what: 'the WAL' });
+  try {
+    return await repairEtcdLeased(target, flags, ctx);
+  } finally {
+    await lease.abandon(); // the lease files as they were: a refused repair leaves the directory untouched
+  }
+}
+
+async function repairEtcdLeased(target: Extract<Target, { format: 'etcd' }>, flags: Flags, ctx: Context): Promise<number> {
+  const { out } = ctx;
+  const dir = target.dir;
   const res = await scanEtcd(target);
   if (res.problems.length === 0) {
     out.line(`etcd WAL ${dir}: ${grouped(res.records)} records, no damage: nothing to repair`);
@@ -112,7 +127,7 @@ async function repairEtcd(target: Extract<Target, { format: 'etcd' }>, flags: Fl
 
   const moved = moveAsideOldBackup(seg.path);
   if (moved !== null) out.line(`kept the earlier backup as ${path.basename(moved)}`);
-  const ok = await WAL.repair(dir);
+  const ok = await repairWal(defaultBackend, dir, 1 << 20); // WAL.repair's work, under the lease held above
   const after = await scanEtcd(detect(dir, 'etcd') as Extract<Target, { format: 'etcd' }>);
   const backup = `${seg.path}.broken`;
   const backupOk = fs.existsSync(backup) && fs.statSync(backup).size === seg.size;
@@ -131,11 +146,21 @@ async function repairEtcd(target: Extract<Target, { format: 'etcd' }>, flags: Fl
 }
 
 async function repairLevelDB(target: Extract<Target, { format: 'leveldb' }>, flags: Flags, ctx: Context): Promise<number> {
-  const { out } = ctx;
   if (target.files.length !== 1) {
     throw new UsageError(`${target.files.length} LevelDB logs in this directory; pass the one to repair (usually the newest)`);
   }
   const file = target.files[0]!;
+  // The log's lease (as LevelDBLogWriter takes it) before the check: a live writer's tail is never cut.
+  const lease = await Lease.acquire(fileSpot(file), { ...DEFAULT_LOCK_OPTIONS, io: defaultBackend, what: 'the LevelDB log' });
+  try {
+    return await repairLevelDBLeased(file, flags, ctx);
+  } finally {
+    await lease.abandon(); // the lease files as they were: a refused repair leaves the directory untouched
+  }
+}
+
+async function repairLevelDBLeased(file: string, flags: Flags, ctx: Context): Promise<number> {
+  const { out } = ctx;
   // Repair is about the log's framing: payloads that are not WriteBatches are not its business.
   const res = await scanLevelDB(file, { batches: false });
   if (res.problems.length === 0) {
