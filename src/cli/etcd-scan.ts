@@ -298,6 +298,17 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
   // Segments the decoder reached: all of them, or up to the one where damage stopped it.
   const stop = stoppedAt === null ? segments.length - 1 : segments.findIndex((s) => s.path === stoppedAt);
   for (let i = 0; i <= (stop < 0 ? segments.length - 1 : stop); i++) segments[i]!.scanned = true;
+  if (start === null && !target.single && problems.length === 0 && result.snapshots.length === 0) {
+    // Every etcd Open starts at a snapshot record (Create writes {0,0} into the first segment):
+    // a directory without any (a 0-byte or zeroed first segment) is one neither etcd nor WAL opens.
+    problems.push({
+      code: WalErrorCodes.SNAPSHOT_NOT_FOUND,
+      message: 'no snapshot record in the WAL: the first segment lacks the header etcd writes (crc, metadata, snapshot)',
+      file: segments[0]!.path,
+      offset: 0,
+      repairable: false,
+    });
+  }
   if (start !== null && result.snapshotFound === false && !problems.some((p) => p.code === WalErrorCodes.FILE_NOT_FOUND)) {
     problems.push({
       code: WalErrorCodes.SNAPSHOT_NOT_FOUND,
