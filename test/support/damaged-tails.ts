@@ -1,0 +1,183 @@
+/**
+ * Damage of every kind applied to a directory the Log wrote, shared by the unit test (Log.open,
+ * WAL.open, WAL.repair and the `wal` CLI agree) and the interop test (etcd's own Repair and
+ * Open agree with them). Each case says what etcd's rules decide (spec §7.2-§8): 'cut' — a torn
+ * or truncated last record of the last segment, which Repair cuts; 'clean' — the data ends
+ * where a zero length word is (etcd's end mark), nothing to repair; otherwise the WalError code
+ * that makes etcd refuse. The interop suite checks every expectation against etcd 3.4.23.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Log } from '../../src/log/log';
+
+export type Decision = 'cut' | 'clean' | string;
+
+/** One frame of a segment: offset of its length word and its whole length. */
+export interface Frame {
+  offset: number;
+  length: number;
+}
+
+export interface DamageCase {
+  name: string;
+  /** What etcd decides for these bytes. */
+  expect: Decision;
+  /** Last entry index a reader sees afterwards (for 'cut' and 'clean'). */
+  lastIndex?: number;
+  damage(dir: string): void;
+}
+
+export const RECORDS = 40;
+export const SEGMENT_SIZE = 16 * 1024;
+/** Record i's payload: 700 bytes, so records cross 512-byte sectors. */
+export const payload = (i: number): Buffer => Buffer.alloc(700, `record ${i};`);
+
+/** A closed Log directory with RECORDS entries over several segments. */
+export async function writeLogDir(dir: string): Promise<void> {
+  const log = await Log.open(dir, { segmentSize: SEGMENT_SIZE });
+  for (let i = 1; i <= RECORDS; i++) await log.append(payload(i));
+  await log.close();
+}
+
+export function walFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((n) => path.join(dir, n));
+}
+
+/** The frames of a segment, walked from the length words up to the first zero word. */
+export function frames(file: string): Frame[] {
+  const buf = fs.readFileSync(file);
+  const out: Frame[] = [];
+  for (let pos = 0; pos + 8 <= buf.length; ) {
+    const lo = buf.readUInt32LE(pos);
+    const hi = buf.readUInt32LE(pos + 4);
+    if (lo === 0 && hi === 0) break;
+    const n = lo + (hi & 0xffffff) * 2 ** 32;
+    const pad = hi & 0x80000000 ? (hi >>> 24) & 7 : 0;
+    out.push({ offset: pos, length: 8 + n + pad });
+    pos += 8 + n + pad;
+  }
+  return out;
+}
+
+/** Deterministic bytes that are not a frame (xorshift32). */
+export function garbage(n: number, seed: number): Buffer {
+  const out = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+function edit(file: string, fn: (b: Buffer) => void): void {
+  const b = fs.readFileSync(file);
+  fn(b);
+  fs.writeFileSync(file, b);
+}
+
+const tail = (dir: string): string => walFiles(dir).at(-1)!;
+const lastFrame = (file: string): Frame => frames(file).at(-1)!;
+/** Entries in the segments before the tail plus the tail's own, minus `lost` at the end. */
+const keptBefore = (lost: number): number => RECORDS - lost;
+
+export const DAMAGE_CASES: DamageCase[] = [
+  {
+    name: 'torn write: the last record ends in a zeroed sector',
+    expect: 'cut',
+    lastIndex: keptBefore(1),
+    damage(dir) {
+      const f = tail(dir);
+      const fr = lastFrame(f);
+      // etcd's isTornEntry: a piece of the record, split at 512-byte file offsets, that is all zeros
+      const end = fr.offset + fr.length;
+      const from = Math.max(fr.offset + 8, Math.floor((end - 1) / 512) * 512);
+      edit(f, (b) => b.fill(0, from, end));
+    },
+  },
+  {
+    name: 'torn write: the file ends inside the last record',
+    expect: 'cut',
+    lastIndex: keptBefore(1),
+    damage(dir) {
+      const f = tail(dir);
+      fs.truncateSync(f, lastFrame(f).offset + 100);
+    },
+  },
+  {
+    name: 'a length word below the limit that runs past the end of the file',
+    expect: 'cut',
+    lastIndex: keptBefore(1),
+    damage(dir) {
+      const f = tail(dir);
+      edit(f, (b) => b.writeBigUInt64LE(5n << 20n, lastFrame(f).offset));
+    },
+  },
+  {
+    name: 'garbage (8 KiB of random bytes) over the last record',
+    expect: 'ERR_WAL_RECORD_TOO_LARGE',
+    damage(dir) {
+      const f = tail(dir);
+      const at = lastFrame(f).offset;
+      edit(f, (b) => garbage(Math.min(8192, b.length - at), 7).copy(b, at));
+    },
+  },
+  {
+    name: 'garbage over the whole start of the tail segment (its first record)',
+    expect: 'ERR_WAL_RECORD_TOO_LARGE',
+    damage(dir) {
+      edit(tail(dir), (b) => garbage(8192, 11).copy(b, 0));
+    },
+  },
+  {
+    name: 'a bit flip inside the last record',
+    expect: 'ERR_WAL_CRC_MISMATCH',
+    damage(dir) {
+      const f = tail(dir);
+      const fr = lastFrame(f);
+      edit(f, (b) => (b[fr.offset + fr.length - 40]! ^= 0x10));
+    },
+  },
+  {
+    name: 'a huge length word (2^55) at the last record',
+    expect: 'ERR_WAL_RECORD_TOO_LARGE',
+    damage(dir) {
+      const f = tail(dir);
+      edit(f, (b) => b.writeBigUInt64LE(1n << 55n, lastFrame(f).offset));
+    },
+  },
+  {
+    name: "the last record's length word zeroed (etcd's end-of-data mark)",
+    expect: 'clean',
+    lastIndex: keptBefore(1),
+    damage(dir) {
+      const f = tail(dir);
+      edit(f, (b) => b.fill(0, lastFrame(f).offset, lastFrame(f).offset + 8));
+    },
+  },
+  {
+    name: 'a bit flip in a segment before the tail',
+    expect: 'ERR_WAL_CRC_MISMATCH',
+    damage(dir) {
+      const f = walFiles(dir)[0]!;
+      const fr = frames(f).at(-1)!;
+      edit(f, (b) => (b[fr.offset + fr.length - 40]! ^= 0x01));
+    },
+  },
+  {
+    name: 'a huge length word (2^55) mid-log, in a segment before the tail',
+    expect: 'ERR_WAL_RECORD_TOO_LARGE',
+    damage(dir) {
+      const f = walFiles(dir)[0]!;
+      edit(f, (b) => b.writeBigUInt64LE(1n << 55n, frames(f).at(-1)!.offset));
+    },
+  },
+];
