@@ -6,8 +6,11 @@
  * where a zero length word is (etcd's end mark), nothing to repair; otherwise the WalError code
  * that makes etcd refuse. The interop suite checks every expectation against etcd 3.4.23.
  */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { WalError } from '../../src/errors';
 import { Log } from '../../src/log/log';
 
 export type Decision = 'cut' | 'clean' | string;
@@ -181,3 +184,36 @@ export const DAMAGE_CASES: DamageCase[] = [
     },
   },
 ];
+
+/** sha256 of every file in `dir` but the fallback's lock files (an open creates one, close removes it). */
+export function treeBytes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of fs.readdirSync(dir).sort()) {
+    const f = path.join(dir, n);
+    if (n.endsWith('.lock') || !fs.statSync(f).isFile()) continue;
+    out[n] = createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+  }
+  return out;
+}
+
+/** Log.open's decision on `dir`: 'cut' (it repaired the tail), 'clean', or the code it refused with; and the entries it then holds. */
+export async function logDecision(dir: string): Promise<{ decision: Decision; entries?: Buffer[] }> {
+  let log: Log;
+  try {
+    log = await Log.open(dir, { segmentSize: SEGMENT_SIZE, mustExist: true });
+  } catch (err) {
+    if (!(err instanceof WalError)) throw err;
+    assert.ok(err.file !== undefined && err.offset !== undefined, `${err.code} names a file and an offset: ${err.message}`);
+    return { decision: err.code };
+  }
+  try {
+    const entries: Buffer[] = [];
+    for await (const e of log.entries()) entries.push(Buffer.from(e.data));
+    return { decision: log.stats().repaired === null ? 'clean' : 'cut', entries };
+  } finally {
+    await log.close();
+  }
+}
+
+/** The entries a reader must see after a 'cut' or 'clean' case. */
+export const expectedEntries = (c: DamageCase): Buffer[] => Array.from({ length: c.lastIndex! }, (_, k) => payload(k + 1));

@@ -10,39 +10,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WAL } from '../../src/etcd/wal';
 import { WalError } from '../../src/errors';
-import { Log } from '../../src/log/log';
-import { DAMAGE_CASES, type Decision, payload, walFiles, writeLogDir } from '../support/damaged-tails';
+import { DAMAGE_CASES, type Decision, expectedEntries, logDecision, treeBytes, walFiles, writeLogDir } from '../support/damaged-tails';
 import { tempDir } from '../support/tmp';
-import { hashTree, jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from './cli-helpers';
 
 const root = tempDir('damaged-tail-');
 const pristine = path.join(root, 'pristine');
 
-/** Every file but the fallback's lock files, which an open creates and a close removes. */
-const bytes = (dir: string): Record<string, string> =>
-  Object.fromEntries(Object.entries(hashTree(dir)).filter(([n]) => !n.endsWith('.lock')));
+const bytes = treeBytes;
 
 function copy(from: string, to: string): string {
   fs.cpSync(from, to, { recursive: true });
   return to;
-}
-
-async function logDecision(dir: string): Promise<{ decision: Decision; entries?: Buffer[] }> {
-  let log: Log;
-  try {
-    log = await Log.open(dir, { segmentSize: 16 * 1024, mustExist: true });
-  } catch (err) {
-    if (!(err instanceof WalError)) throw err;
-    assert.ok(err.file !== undefined && err.offset !== undefined, `${err.code} names a file and an offset: ${err.message}`);
-    return { decision: err.code };
-  }
-  try {
-    const entries: Buffer[] = [];
-    for await (const e of log.entries()) entries.push(Buffer.from(e.data));
-    return { decision: log.stats().repaired === null ? 'clean' : 'cut', entries };
-  } finally {
-    await log.close();
-  }
 }
 
 /** etcd's server: Open + ReadAll; on ErrUnexpectedEOF, Repair. */
@@ -108,7 +87,7 @@ test('damaged tails: Log.open, WAL (Open/ReadAll + Repair), wal repair and wal v
       }
       assert.deepEqual(
         viaLog.entries,
-        Array.from({ length: c.lastIndex! }, (_, k) => payload(k + 1)),
+        expectedEntries(c),
         'the Log holds every record before the damage, in order',
       );
       if (c.expect === 'cut') {
