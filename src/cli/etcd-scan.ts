@@ -21,7 +21,7 @@ import {
 } from '../etcd/codec';
 import { Decoder, openSources } from '../etcd/decoder';
 import { FRAME_SIZE_BYTES, decodeFrameSize } from '../etcd/frame';
-import { parseWalName, selectWalFiles } from '../etcd/segments';
+import { checkRegularSegment, parseWalName, selectWalFiles } from '../etcd/segments';
 import type { Target } from './detect';
 import { hex32 } from './output';
 
@@ -143,7 +143,7 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
       name,
       seq: parsed?.seq ?? null,
       nameIndex: parsed?.index ?? null,
-      size: fs.statSync(p).size,
+      size: sizeOf(p),
       used: 0,
       records: 0,
       entries: 0,
@@ -173,6 +173,16 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
   if (segments.length === 0) return result;
 
   checkSequence(segments, problems);
+  for (const seg of segments) {
+    try {
+      await checkRegularSegment(io, seg.path);
+    } catch (err) {
+      if (!(err instanceof WalError)) throw err;
+      // Nothing past it is read: a device could be endless, and Log.open and WAL refuse it too.
+      problems.push({ code: err.code, message: err.message.replace(/ \(.*\)$/, ''), file: seg.path, offset: 0, repairable: false });
+      return result;
+    }
+  }
   const sources = await openSources(io, paths);
   const decoder = new Decoder(io, sources);
   const start = opts.snapshot ?? null;
@@ -318,6 +328,15 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
     });
   }
   return result;
+}
+
+/** The segment's size; 0 when it cannot be stat'ed (a dangling symlink: checkRegularSegment reports it). */
+function sizeOf(p: string): number {
+  try {
+    return fs.statSync(p).size;
+  } catch {
+    return 0;
+  }
 }
 
 /**

@@ -23,7 +23,7 @@ import {
 import { Decoder, type DecoderSource } from './decoder';
 import { Encoder } from './encoder';
 import { FilePipeline } from './file-pipeline';
-import { exist, parseWalName, selectWalFiles, walName } from './segments';
+import { checkRegularSegment, checkWritableDir, exist, parseWalName, selectWalFiles, walName } from './segments';
 import { repair } from './repair';
 import { validSnapshotEntries, verify } from './verify';
 
@@ -222,12 +222,14 @@ export class WAL {
     checkSnap(snap);
     const io = o.io;
     const names = await selectWalFiles(io, dir, snap.index);
+    if (write) await checkWritableDir(dir);
     const w = new WAL(dir, o, !write);
     w.start = { index: snap.index, term: snap.term };
     const sources: DecoderSource[] = [];
     try {
       for (const name of names) {
         const p = path.join(dir, name);
+        await checkRegularSegment(io, p);
         const file = await io.open(p, write ? { read: true, write: true } : { read: true });
         const source = { path: p, file, size: 0 };
         sources.push(source);

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { readWalNames, walName } from '../etcd/segments';
+import { checkWritableDir, readWalNames, walName } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
 import { MAX_ENTRY_DATA, RecordType, encodeSegmentHeader, encodeSnapshotFrame, varintBytes } from './frames';
@@ -233,6 +233,7 @@ export class Log extends EventEmitter {
       throw err;
     }
     try {
+      await checkWritableDir(dir);
       const scan = await scanLog(io, dir, names, opts.readBufferBytes);
       const tailSeg = scan.segments[scan.segments.length - 1]!;
       // Zeros after the last record (etcd ZeroToEnd), prepared like a new segment so syncs stay cheap.

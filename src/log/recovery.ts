@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { cutTornTail } from '../etcd/repair';
-import { parseWalName } from '../etcd/segments';
+import { checkRegularSegment, parseWalName } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
 import { RecordType } from './frames';
@@ -48,6 +48,7 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
       throw new WalError(WalErrorCodes.FILE_NOT_FOUND, `segment sequence has a gap before ${name}`, { file: seg.path });
     }
     const last = i === names.length - 1;
+    await checkRegularSegment(io, seg.path);
     const dec = await openSegment(io, seg.path, { crc, last, bufferBytes });
     try {
       let before = crc;

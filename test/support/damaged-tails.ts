@@ -190,7 +190,7 @@ export function treeBytes(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const n of fs.readdirSync(dir).sort()) {
     const f = path.join(dir, n);
-    if (n.endsWith('.lock') || !fs.statSync(f).isFile()) continue;
+    if (n.endsWith('.lock') || fs.statSync(f, { throwIfNoEntry: false })?.isFile() !== true) continue;
     out[n] = createHash('sha256').update(fs.readFileSync(f)).digest('hex');
   }
   return out;
