@@ -557,6 +557,13 @@ export class Log extends EventEmitter {
     return new Promise((resolve) => this.durableWaiters.push({ index, resolve }));
   }
 
+  /** Wakes every durability waiter: followers re-check the log (closed, failed, truncated). */
+  private wakeAllWaiters(): void {
+    const ws = this.durableWaiters;
+    this.durableWaiters = [];
+    for (const w of ws) w.resolve();
+  }
+
   private notifyDurable(): void {
     const ws = this.durableWaiters;
     if (ws.length === 0) return;
@@ -654,10 +661,11 @@ export class Log extends EventEmitter {
   async *tail(opts: { from?: bigint } = {}): AsyncGenerator<LogEntry, void, undefined> {
     let next = opts.from === undefined ? this.durableN + 1 : Math.max(toIndex('from', opts.from), this.firstIndexN());
     for (;;) {
-      if (this.state === State.Closed || this.state === State.Failed) return;
+      // Truncation first: a close racing a truncateBack must not end the follower normally.
       if (next > this.written + 1) {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entries before ${next} were truncated`, { file: this.dir });
       }
+      if (this.state === State.Closed || this.state === State.Failed) return;
       if (next <= this.durableN) {
         for await (const e of this.entries({ from: BigInt(next), to: BigInt(this.durableN) })) {
           yield e;
@@ -665,7 +673,11 @@ export class Log extends EventEmitter {
         }
         continue;
       }
-      if (this.state === State.Closing) return;
+      if (this.state === State.Closing) {
+        // Operations queued before close() (a truncateBack) still run: end only once they have.
+        await this.closePromise?.catch(() => undefined);
+        continue;
+      }
       await this.waitDurable(next);
     }
   }
@@ -795,6 +807,8 @@ export class Log extends EventEmitter {
       dropCheckpointsFrom(seg, at.offset);
       this.written = idx;
       this.durableN = idx;
+      // A follower waiting past idx must learn now that what it yielded is gone (tail()).
+      this.wakeAllWaiters();
       if (snapDropped) {
         await this.writeSnapshotRecord(this.snapshotIndex, this.snapshotTerm);
         await removeFrontMarker(this.io, this.dir);
@@ -898,9 +912,7 @@ export class Log extends EventEmitter {
     this.blocked = [];
     for (const op of this.ops) op.reject(this.failure);
     this.ops = [];
-    const ws = this.durableWaiters;
-    this.durableWaiters = [];
-    for (const w of ws) w.resolve();
+    this.wakeAllWaiters();
   }
 
   /**
@@ -924,9 +936,7 @@ export class Log extends EventEmitter {
     }
     if (this.timer !== null) clearInterval(this.timer);
     this.state = this.state === State.Failed ? State.Failed : State.Closed;
-    const ws = this.durableWaiters;
-    this.durableWaiters = [];
-    for (const w of ws) w.resolve();
+    this.wakeAllWaiters();
     await this.preparer.close();
     await this.writer.file.close();
   }
