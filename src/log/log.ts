@@ -268,6 +268,8 @@ export class Log extends EventEmitter {
    * written to the OS (interval / 'none'; see `durable()`). Rejects with ERR_WAL_QUEUE_FULL when
    * the queue is full and `onQueueFull` is 'reject'; ERR_WAL_CLOSED after close; ERR_WAL_FAILED
    * after a write or fdatasync failed (the log then refuses everything until reopened).
+   * `data` is not copied (a copy would cost more than the append): do not modify it until the
+   * promise settles — what it holds when its batch is written is what is stored.
    */
   append(data: Uint8Array | string): Promise<bigint> {
     if (this.state !== State.Open) return Promise.reject(this.unusable());
