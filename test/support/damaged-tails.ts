@@ -12,6 +12,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WalError } from '../../src/errors';
 import { Log } from '../../src/log/log';
+import { genBytes } from '../interop/etcd/script';
+import { etcdFrames } from '../unit/cli-helpers';
 
 export type Decision = 'cut' | 'clean' | string;
 
@@ -50,36 +52,11 @@ export function walFiles(dir: string): string[] {
     .map((n) => path.join(dir, n));
 }
 
-/** The frames of a segment, walked from the length words up to the first zero word. */
-export function frames(file: string): Frame[] {
-  const buf = fs.readFileSync(file);
-  const out: Frame[] = [];
-  for (let pos = 0; pos + 8 <= buf.length; ) {
-    const lo = buf.readUInt32LE(pos);
-    const hi = buf.readUInt32LE(pos + 4);
-    if (lo === 0 && hi === 0) break;
-    const n = lo + (hi & 0xffffff) * 2 ** 32;
-    const pad = hi & 0x80000000 ? (hi >>> 24) & 7 : 0;
-    out.push({ offset: pos, length: 8 + n + pad });
-    pos += 8 + n + pad;
-  }
-  return out;
-}
+/** The frames of a segment (offset and whole length), walked from the length words. */
+export const frames = (file: string): Frame[] => etcdFrames(file);
 
-/** Deterministic bytes that are not a frame (xorshift32). */
-export function garbage(n: number, seed: number): Buffer {
-  const out = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic bytes that are not a frame. */
+export const garbage = (n: number, seed: number): Buffer => Buffer.from(genBytes(seed, n));
 
 function edit(file: string, fn: (b: Buffer) => void): void {
   const b = fs.readFileSync(file);
