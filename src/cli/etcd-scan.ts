@@ -308,6 +308,18 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
   // Segments the decoder reached: all of them, or up to the one where damage stopped it.
   const stop = stoppedAt === null ? segments.length - 1 : segments.findIndex((s) => s.path === stoppedAt);
   for (let i = 0; i <= (stop < 0 ? segments.length - 1 : stop); i++) segments[i]!.scanned = true;
+  const headerless = segments.findIndex((seg, i) => i > 0 && seg.scanned && seg.used === 0);
+  if (headerless >= 0 && problems.length === 0) {
+    // Stricter than etcd (which reads it as empty and lets its Open zero what follows): every
+    // writer syncs a segment's header before the segment becomes visible, so this is damage.
+    problems.push({
+      code: WalErrorCodes.CHAIN_MISMATCH,
+      message: 'the segment has no header: its first frame (the crc record) is zeroed or missing; etcd would read it as empty',
+      file: segments[headerless]!.path,
+      offset: 0,
+      repairable: false,
+    });
+  }
   if (start === null && !target.single && problems.length === 0 && result.snapshots.length === 0) {
     // Every etcd Open starts at a snapshot record (Create writes {0,0} into the first segment):
     // a directory without any (a 0-byte or zeroed first segment) is one neither etcd nor WAL opens.

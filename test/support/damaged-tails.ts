@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseWalName } from '../../src/etcd/segments';
 import { WalError } from '../../src/errors';
 import { Log } from '../../src/log/log';
 import { genBytes } from '../interop/etcd/script';
@@ -25,8 +26,10 @@ export interface Frame {
 
 export interface DamageCase {
   name: string;
-  /** What etcd decides for these bytes. */
+  /** What Log.open, `wal repair` and `wal verify` decide for these bytes (etcd's rules unless `etcd` says otherwise). */
   expect: Decision;
+  /** Where etcd (and WAL, its mirror) decides otherwise, deliberately: what it decides. */
+  etcd?: Decision;
   /** Last entry index a reader sees afterwards (for 'cut' and 'clean'). */
   lastIndex?: number;
   damage(dir: string): void;
@@ -141,6 +144,20 @@ export const DAMAGE_CASES: DamageCase[] = [
     damage(dir) {
       const f = tail(dir);
       edit(f, (b) => b.fill(0, lastFrame(f).offset, lastFrame(f).offset + 8));
+    },
+  },
+  {
+    // The segment's own header: what a disk error, not a crash, does to a segment (the header is
+    // synced before the segment is renamed into place). etcd reads the tail as empty and its Open
+    // zeroes the records after the header; Log.open and `wal repair` refuse, keeping them.
+    name: "the tail segment's first length word zeroed (its header)",
+    expect: 'ERR_WAL_CHAIN_MISMATCH',
+    etcd: 'clean',
+    lastIndex: 23,
+    damage(dir) {
+      const f = tail(dir);
+      assert.equal(parseWalName(path.basename(f))?.index, 24n, 'writeLogDir put entries 24.. in the tail');
+      edit(f, (b) => b.fill(0, 0, 8));
     },
   },
   {
