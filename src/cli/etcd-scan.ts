@@ -199,7 +199,7 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
         rec = await decoder.next();
       } catch (err) {
         if (!(err instanceof WalError)) throw err;
-        const p = await frameProblem(err, decoder, sources.length, prevCrc);
+        const p = headerProblem(await frameProblem(err, decoder, sources.length, prevCrc), decoder.fileIndex);
         stoppedAt = p.file;
         problems.push(p);
         break;
@@ -369,6 +369,21 @@ function checkSequence(segments: SegmentInfo[], problems: Problem[]): void {
     }
     last = s.seq;
   }
+}
+
+/**
+ * A torn first frame of a segment after the first is a torn header, which no crash leaves (headers
+ * are synced before the segment is renamed into place). etcd's Repair would cut the whole segment
+ * to 0 bytes; like Log.open, wal verify and wal repair call it damage, not a torn tail.
+ */
+function headerProblem(p: Problem, fileIndex: number): Problem {
+  if (p.code !== WalErrorCodes.UNEXPECTED_EOF || p.offset !== 0 || fileIndex === 0) return p;
+  return {
+    ...p,
+    code: WalErrorCodes.CHAIN_MISMATCH,
+    message: `the segment has no header: its first frame (the crc record) is torn (${p.message})`,
+    repairable: false,
+  };
 }
 
 /**

@@ -161,6 +161,19 @@ export const DAMAGE_CASES: DamageCase[] = [
     },
   },
   {
+    // The header torn (a length word below the limit running past the end of the file): etcd's
+    // Repair cuts the whole segment to 0 bytes; Log.open and `wal repair` refuse it, as above.
+    name: "the tail segment's first frame runs past the end of the file (its header torn)",
+    expect: 'ERR_WAL_CHAIN_MISMATCH',
+    etcd: 'cut',
+    lastIndex: 23,
+    damage(dir) {
+      const f = tail(dir);
+      assert.equal(parseWalName(path.basename(f))?.index, 24n, 'writeLogDir put entries 24.. in the tail');
+      edit(f, (b) => b.writeBigUInt64LE(5n << 20n, 0));
+    },
+  },
+  {
     name: 'a bit flip in a segment before the tail',
     expect: 'ERR_WAL_CRC_MISMATCH',
     damage(dir) {
