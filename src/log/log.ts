@@ -952,9 +952,13 @@ async function createFirstSegment(io: IoBackend, dir: string, opts: ResolvedLogO
   try {
     await prepareRange(f, 0, opts.segmentSize, initialPreparation(opts.preallocation));
     await f.write([header.bytes], 0, { datasync: true });
-  } finally {
-    await f.close();
+  } catch (err) {
+    // A full disk: leave no partial 0.tmp holding the space.
+    await f.close().catch(() => undefined);
+    await io.unlink(tmp).catch(() => undefined);
+    throw err;
   }
+  await f.close();
   await io.rename(tmp, path.join(dir, walName(0n, 0n)));
   await io.fsyncDir(dir);
   await io.fsyncDir(path.dirname(path.resolve(dir)));

@@ -1,6 +1,7 @@
-// A failed preparation of the next segment (ENOSPC while zero-filling N.tmp) leaves no partial
-// file behind holding the space: before, the partial 0.tmp stayed until the next Log.open. The
-// log itself then fails at the cut that needed the file, with every acknowledged record intact.
+// A failed preparation of the next segment (ENOSPC while zero-filling N.tmp), or of the first
+// one at creation, leaves no partial file behind holding the space: before, the partial 0.tmp
+// stayed until the next Log.open. The log itself then fails at the cut that needed the file,
+// with every acknowledged record intact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -40,3 +41,14 @@ for (const preallocation of ['zero-fill', 'fallocate'] as const) {
     }
   });
 }
+
+test('ENOSPC while creating the first segment: Log.open fails with the error naming 0.tmp, and leaves no 0.tmp', async () => {
+  const dir = tempDir();
+  const io = new FaultIo(defaultBackend).fail({ op: 'write', code: 'ENOSPC', path: /0\.tmp$/, partialBytes: 4096 });
+  await assert.rejects(Log.open(dir, { segmentSize: 64 * 1024, preallocation: 'zero-fill', io }), (err: NodeJS.ErrnoException & { file?: string }) => {
+    assert.match(String(err.message), /ENOSPC/);
+    assert.match(String(err.file), /0\.tmp$/);
+    return true;
+  });
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
