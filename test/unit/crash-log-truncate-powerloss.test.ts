@@ -101,7 +101,7 @@ function check(dir: string, state: CrashState): Promise<void> {
   })();
 }
 
-const STATES = Number(process.env['CRASH_STATES_LOG_TRUNCATE'] ?? 800);
+const STATES = Number(process.env['CRASH_STATES_LOG_TRUNCATE'] ?? 600);
 
 test(`power loss during truncateBack, truncateFront and cuts: nothing truncated comes back (${STATES} crash states)`, { timeout: 240_000 }, async (t) => {
   const scratch = scratchDir('nodewal-pl-trunc-');
