@@ -69,6 +69,12 @@ function edit(file: string, fn: (b: Buffer) => void): void {
 
 const tail = (dir: string): string => walFiles(dir).at(-1)!;
 const lastFrame = (file: string): Frame => frames(file).at(-1)!;
+/** Edits the tail segment of a writeLogDir directory, whose entries start at 24 (lastIndex 23 when it is lost). */
+function editTailHeader(dir: string, fn: (b: Buffer) => void): void {
+  const f = tail(dir);
+  assert.equal(parseWalName(path.basename(f))?.index, 24n, 'writeLogDir put entries 24.. in the tail');
+  edit(f, fn);
+}
 /** Entries in the segments before the tail plus the tail's own, minus `lost` at the end. */
 const keptBefore = (lost: number): number => RECORDS - lost;
 
@@ -154,11 +160,7 @@ export const DAMAGE_CASES: DamageCase[] = [
     expect: 'ERR_WAL_CHAIN_MISMATCH',
     etcd: 'clean',
     lastIndex: 23,
-    damage(dir) {
-      const f = tail(dir);
-      assert.equal(parseWalName(path.basename(f))?.index, 24n, 'writeLogDir put entries 24.. in the tail');
-      edit(f, (b) => b.fill(0, 0, 8));
-    },
+    damage: (dir) => editTailHeader(dir, (b) => b.fill(0, 0, 8)),
   },
   {
     // The header torn (a length word below the limit running past the end of the file): etcd's
@@ -167,11 +169,7 @@ export const DAMAGE_CASES: DamageCase[] = [
     expect: 'ERR_WAL_CHAIN_MISMATCH',
     etcd: 'cut',
     lastIndex: 23,
-    damage(dir) {
-      const f = tail(dir);
-      assert.equal(parseWalName(path.basename(f))?.index, 24n, 'writeLogDir put entries 24.. in the tail');
-      edit(f, (b) => b.writeBigUInt64LE(5n << 20n, 0));
-    },
+    damage: (dir) => editTailHeader(dir, (b) => void b.writeBigUInt64LE(5n << 20n, 0)),
   },
   {
     name: 'a bit flip in a segment before the tail',
