@@ -21,7 +21,7 @@ import {
 } from '../etcd/codec';
 import { Decoder, openSources } from '../etcd/decoder';
 import { FRAME_SIZE_BYTES, decodeFrameSize } from '../etcd/frame';
-import { parseWalName, selectWalFiles } from '../etcd/segments';
+import { checkRegularSegment, parseWalName, selectWalFiles } from '../etcd/segments';
 import type { Target } from './detect';
 import { hex32 } from './output';
 
@@ -143,7 +143,7 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
       name,
       seq: parsed?.seq ?? null,
       nameIndex: parsed?.index ?? null,
-      size: fs.statSync(p).size,
+      size: sizeOf(p),
       used: 0,
       records: 0,
       entries: 0,
@@ -173,6 +173,16 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
   if (segments.length === 0) return result;
 
   checkSequence(segments, problems);
+  for (const seg of segments) {
+    try {
+      await checkRegularSegment(io, seg.path);
+    } catch (err) {
+      if (!(err instanceof WalError)) throw err;
+      // Nothing past it is read: a device could be endless, and Log.open and WAL refuse it too.
+      problems.push({ code: err.code, message: err.message.replace(/ \(.*\)$/, ''), file: seg.path, offset: 0, repairable: false });
+      return result;
+    }
+  }
   const sources = await openSources(io, paths);
   const decoder = new Decoder(io, sources);
   const start = opts.snapshot ?? null;
@@ -189,7 +199,7 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
         rec = await decoder.next();
       } catch (err) {
         if (!(err instanceof WalError)) throw err;
-        const p = await frameProblem(err, decoder, sources.length, prevCrc);
+        const p = headerProblem(await frameProblem(err, decoder, sources.length, prevCrc), decoder.fileIndex);
         stoppedAt = p.file;
         problems.push(p);
         break;
@@ -298,6 +308,29 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
   // Segments the decoder reached: all of them, or up to the one where damage stopped it.
   const stop = stoppedAt === null ? segments.length - 1 : segments.findIndex((s) => s.path === stoppedAt);
   for (let i = 0; i <= (stop < 0 ? segments.length - 1 : stop); i++) segments[i]!.scanned = true;
+  const headerless = segments.findIndex((seg, i) => i > 0 && seg.scanned && seg.used === 0);
+  if (headerless >= 0 && problems.length === 0) {
+    // Stricter than etcd (which reads it as empty and lets its Open zero what follows): every
+    // writer syncs a segment's header before the segment becomes visible, so this is damage.
+    problems.push({
+      code: WalErrorCodes.CHAIN_MISMATCH,
+      message: 'the segment has no header: its first frame (the crc record) is zeroed or missing; etcd would read it as empty',
+      file: segments[headerless]!.path,
+      offset: 0,
+      repairable: false,
+    });
+  }
+  if (start === null && !target.single && problems.length === 0 && result.snapshots.length === 0) {
+    // Every etcd Open starts at a snapshot record (Create writes {0,0} into the first segment):
+    // a directory without any (a 0-byte or zeroed first segment) is one neither etcd nor WAL opens.
+    problems.push({
+      code: WalErrorCodes.SNAPSHOT_NOT_FOUND,
+      message: 'no snapshot record in the WAL: the first segment lacks the header etcd writes (crc, metadata, snapshot)',
+      file: segments[0]!.path,
+      offset: 0,
+      repairable: false,
+    });
+  }
   if (start !== null && result.snapshotFound === false && !problems.some((p) => p.code === WalErrorCodes.FILE_NOT_FOUND)) {
     problems.push({
       code: WalErrorCodes.SNAPSHOT_NOT_FOUND,
@@ -307,6 +340,15 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
     });
   }
   return result;
+}
+
+/** The segment's size; 0 when it cannot be stat'ed (a dangling symlink: checkRegularSegment reports it). */
+function sizeOf(p: string): number {
+  try {
+    return fs.statSync(p).size;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -327,6 +369,21 @@ function checkSequence(segments: SegmentInfo[], problems: Problem[]): void {
     }
     last = s.seq;
   }
+}
+
+/**
+ * A torn first frame of a segment after the first is a torn header, which no crash leaves (headers
+ * are synced before the segment is renamed into place). etcd's Repair would cut the whole segment
+ * to 0 bytes; like Log.open, wal verify and wal repair call it damage, not a torn tail.
+ */
+function headerProblem(p: Problem, fileIndex: number): Problem {
+  if (p.code !== WalErrorCodes.UNEXPECTED_EOF || p.offset !== 0 || fileIndex === 0) return p;
+  return {
+    ...p,
+    code: WalErrorCodes.CHAIN_MISMATCH,
+    message: `the segment has no header: its first frame (the crc record) is torn (${p.message})`,
+    repairable: false,
+  };
 }
 
 /**

@@ -48,8 +48,6 @@ export interface DecoderOptions {
   offset?: number;
   /** Never read past a source's `size`: it is the end of the file (e.g. what a writer made durable). */
   stopAtSize?: boolean;
-  /** Frames of this many bytes or more (minus padding) are ERR_WAL_RECORD_TOO_LARGE. Default: etcd's limit. */
-  maxRecordBytes?: number;
   /**
    * etcd's torn-write rules for the last source: 'throw' (etcd: ERR_WAL_UNEXPECTED_EOF, the default),
    * 'report' (the decoder ends there instead and `tornAt` holds the torn frame's offset; `crc` and
@@ -104,7 +102,6 @@ export class Decoder {
 
   private readonly chunkSize: number;
   private readonly stopAtSize: boolean;
-  private readonly maxRecordBytes: number;
   private readonly tail: 'throw' | 'report' | 'none';
   private readonly customParse: DecoderOptions['parseRecord'];
   private buf: Uint8Array = new Uint8Array(0);
@@ -143,7 +140,6 @@ export class Decoder {
     this.lastValidOffset = opts.offset ?? 0;
     this.bufStart = this.lastValidOffset;
     this.stopAtSize = opts.stopAtSize ?? false;
-    this.maxRecordBytes = opts.maxRecordBytes ?? MAX_WAL_ENTRY_SIZE_LIMIT;
     this.tail = opts.tail ?? 'throw';
     this.customParse = opts.parseRecord;
     if (sources.length === 0) this.finished = true;
@@ -307,10 +303,10 @@ export class Decoder {
         this.nextFile();
         return this.scan();
       }
-      if (recBytes >= this.maxRecordBytes - pad) {
+      if (recBytes >= MAX_WAL_ENTRY_SIZE_LIMIT - pad) {
         this.pendingError = this.errorAt(
           WalErrorCodes.RECORD_TOO_LARGE,
-          `wal: max entry size limit exceeded (record of ${recBytes} bytes, limit ${this.maxRecordBytes - pad})`,
+          `wal: max entry size limit exceeded (record of ${recBytes} bytes, limit ${MAX_WAL_ENTRY_SIZE_LIMIT - pad})`,
           off,
         );
         break;

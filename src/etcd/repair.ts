@@ -1,6 +1,8 @@
 /**
  * etcd `Repair` (spec §8): only the last segment is examined; a torn or truncated last record
  * (ERR_WAL_UNEXPECTED_EOF) is cut off after copying the whole file to `<name>.broken`.
+ * `cutTornTail` is the one implementation of the cut: `WAL.repair`, `wal repair` and `Log.open`
+ * all use it, so they keep the same backup and make the same things durable in the same order.
  */
 import * as path from 'node:path';
 import { WalError, WalErrorCodes } from '../errors';
@@ -33,9 +35,7 @@ export async function repair(io: IoBackend, dir: string, chunkSize?: number): Pr
         if ((await decoder.next()) === null) return true;
       } catch (err) {
         if (!(err instanceof WalError) || err.code !== WalErrorCodes.UNEXPECTED_EOF) return false;
-        await copyToBroken(io, file, `${filePath}.broken`);
-        await file.truncate(lastOffset);
-        await file.sync();
+        await cutTornTail(io, file, filePath, lastOffset);
         return true;
       }
     }
@@ -46,22 +46,31 @@ export async function repair(io: IoBackend, dir: string, chunkSize?: number): Pr
   }
 }
 
-/** Copies the whole segment (preallocated zeros included, as etcd) to the backup, durably. */
-async function copyToBroken(io: IoBackend, from: WalFile, to: string): Promise<void> {
-  const out = await io.open(to, { read: false, write: true, create: true, truncate: true, mode: 0o600 });
+/**
+ * etcd's cut of a torn tail: copy the whole segment (preallocated zeros included, as etcd) to
+ * `<segment>.broken`, truncate the segment at `goodEnd` (the end of its last good frame), fsync
+ * it. Two syncs etcd does not do come first: the backup's data and the directory entry that
+ * names it, so that a power loss after the truncation can never leave the cut bytes nowhere.
+ * `file` must be open for reading and writing; it stays open. Returns the backup's path.
+ */
+export async function cutTornTail(io: IoBackend, file: WalFile, filePath: string, goodEnd: number): Promise<string> {
+  const broken = `${filePath}.broken`;
+  const out = await io.open(broken, { read: false, write: true, create: true, truncate: true, mode: 0o600 });
   try {
     const chunk = new Uint8Array(1 << 20);
     for (let pos = 0; ; ) {
-      const n = await from.read(chunk, pos);
+      const n = await file.read(chunk, pos);
       if (n === 0) break;
       await out.write([chunk.subarray(0, n)], pos);
       pos += n;
       if (n < chunk.length) break;
     }
-    // Not in etcd: the backup is made durable before the original is truncated.
     await out.datasync();
   } finally {
     await out.close();
   }
-  await io.fsyncDir(path.dirname(to));
+  await io.fsyncDir(path.dirname(broken));
+  await file.truncate(goodEnd);
+  await file.sync();
+  return broken;
 }

@@ -2,6 +2,7 @@
  * Segment names and selection (etcd `wal/util.go`): `%016x-%016x.wal` = sequence number and the
  * raft index the segment's first entry is expected to have.
  */
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
@@ -29,6 +30,36 @@ export function parseWalName(name: string): WalName | null {
   const m = NAME_PATTERN.exec(name);
   if (!m) return null;
   return { seq: BigInt(`0x${m[1]!}`), index: BigInt(`0x${m[2]!}`) };
+}
+
+/**
+ * Refuses a segment that is not a regular file: a directory, a device (a symlink to /dev/null
+ * would swallow every append), a FIFO or a socket. A symlink to a regular file is followed, as
+ * etcd follows it. The same check for `Log.open`, `WAL.open`/`openForRead` and `wal verify`, so
+ * they agree on such a layout: ERR_WAL_IO naming the segment.
+ */
+export async function checkRegularSegment(io: IoBackend, file: string): Promise<void> {
+  let isFile: boolean;
+  try {
+    isFile = (await io.stat(file)).isFile;
+  } catch (err) {
+    throw new WalError(WalErrorCodes.IO, `cannot stat the segment: ${(err as Error)?.message ?? String(err)}`, { file, offset: 0, cause: err });
+  }
+  if (!isFile) throw new WalError(WalErrorCodes.IO, 'the segment is not a regular file (a directory, device or pipe)', { file, offset: 0 });
+}
+
+/**
+ * A writer needs to create, rename and unlink files in its directory (the next segment, backups,
+ * markers). Checked at open so that a read-only directory (mode 0500, a read-only mount) fails
+ * there with ERR_WAL_IO instead of at the first cut, when appends have been acknowledged already
+ * (etcd itself finds out only when its file pipeline fails).
+ */
+export async function checkWritableDir(dir: string): Promise<void> {
+  try {
+    await fsp.access(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (err) {
+    throw new WalError(WalErrorCodes.IO, `the directory is not writable: ${(err as Error)?.message ?? String(err)}`, { file: dir, cause: err });
+  }
 }
 
 /** etcd `readWALNames`: the parseable segment names in `dir`, sorted in byte order. */

@@ -27,7 +27,7 @@ import {
 import { Decoder, type DecoderSource } from './decoder';
 import { Encoder } from './encoder';
 import { FilePipeline } from './file-pipeline';
-import { exist, parseWalName, selectWalFiles, walName } from './segments';
+import { checkRegularSegment, checkWritableDir, exist, parseWalName, selectWalFiles, walName } from './segments';
 import { repair } from './repair';
 import { validSnapshotEntries, verify } from './verify';
 
@@ -273,6 +273,7 @@ export class WAL {
     try {
       if (write) lease = await acquireLease(dir, o);
       names = await selectWalFiles(io, dir, snap.index);
+      if (write) await checkWritableDir(dir);
     } catch (err) {
       await lease?.abandon();
       if (err instanceof WalError) throw err;
@@ -288,6 +289,7 @@ export class WAL {
     try {
       for (const name of names) {
         const p = path.join(dir, name);
+        await checkRegularSegment(io, p);
         const file = await io.open(p, write ? { read: true, write: true } : { read: true });
         const source = { path: p, file, size: 0 };
         sources.push(source);

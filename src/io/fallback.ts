@@ -61,6 +61,15 @@ class FallbackFile implements WalFile {
     return this.fd < 0;
   }
 
+  /** fd calls report no path; name the file as the native backend does ("ENOSPC: ..., write '/x'"). */
+  private named(err: NodeJS.ErrnoException): NodeJS.ErrnoException {
+    if (err.path === undefined) {
+      err.path = this.path;
+      err.message = `${err.message} '${this.path}'`;
+    }
+    return err;
+  }
+
   private checkOpen(): number {
     if (this.fd < 0) {
       const err: NodeJS.ErrnoException = new Error(`EBADF: bad file descriptor, '${this.path}' is closed`);
@@ -82,7 +91,7 @@ class FallbackFile implements WalFile {
     let pending = buffers.filter((b) => b.length > 0);
     while (pending.length > 0) {
       const written = await new Promise<number>((resolve, reject) =>
-        fs.writev(fd, pending as Uint8Array[], pos, (err, n) => (err ? reject(err) : resolve(n))),
+        fs.writev(fd, pending as Uint8Array[], pos, (err, n) => (err ? reject(this.named(err)) : resolve(n))),
       );
       pos += written;
       pending = afterBytes(pending, written);
@@ -94,12 +103,16 @@ class FallbackFile implements WalFile {
     const fd = this.checkOpen();
     let pos = position;
     let pending = buffers.filter((b) => b.length > 0);
-    while (pending.length > 0) {
-      const written = fs.writevSync(fd, pending as Uint8Array[], pos);
-      pos += written;
-      pending = afterBytes(pending, written);
+    try {
+      while (pending.length > 0) {
+        const written = fs.writevSync(fd, pending as Uint8Array[], pos);
+        pos += written;
+        pending = afterBytes(pending, written);
+      }
+      if (opts?.datasync) fs.fdatasyncSync(fd);
+    } catch (err) {
+      throw this.named(err as NodeJS.ErrnoException);
     }
-    if (opts?.datasync) fs.fdatasyncSync(fd);
   }
 
   async read(target: Uint8Array, position: number): Promise<number> {
@@ -108,7 +121,7 @@ class FallbackFile implements WalFile {
     while (done < target.length) {
       const n = await new Promise<number>((resolve, reject) =>
         fs.read(fd, target, done, target.length - done, position + done, (err, bytes) =>
-          err ? reject(err) : resolve(bytes),
+          err ? reject(this.named(err)) : resolve(bytes),
         ),
       );
       if (n === 0) break;
@@ -123,7 +136,7 @@ class FallbackFile implements WalFile {
     let done = 0;
     while (pending.some((t) => t.length > 0)) {
       const n = await new Promise<number>((resolve, reject) =>
-        fs.readv(fd, pending, position + done, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+        fs.readv(fd, pending, position + done, (err, bytes) => (err ? reject(this.named(err)) : resolve(bytes))),
       );
       if (n === 0) break;
       done += n;
@@ -135,27 +148,31 @@ class FallbackFile implements WalFile {
   readSync(target: Uint8Array, position: number): number {
     const fd = this.checkOpen();
     let done = 0;
-    while (done < target.length) {
-      const n = fs.readSync(fd, target, done, target.length - done, position + done);
-      if (n === 0) break;
-      done += n;
+    try {
+      while (done < target.length) {
+        const n = fs.readSync(fd, target, done, target.length - done, position + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (err) {
+      throw this.named(err as NodeJS.ErrnoException);
     }
     return done;
   }
 
   async datasync(): Promise<void> {
     const fd = this.checkOpen();
-    return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(this.named(err)) : resolve())));
   }
 
   async sync(): Promise<void> {
     const fd = this.checkOpen();
-    return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(this.named(err)) : resolve())));
   }
 
   async truncate(length: number): Promise<void> {
     const fd = this.checkOpen();
-    return new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(this.named(err)) : resolve())));
   }
 
   /** No fallocate in node:fs: extend with ftruncate (sparse), as etcd does where fallocate is unsupported. */
@@ -170,7 +187,7 @@ class FallbackFile implements WalFile {
 
   async size(): Promise<number> {
     const fd = this.checkOpen();
-    return new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size))));
+    return new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(this.named(err)) : resolve(st.size))));
   }
 
   sizeSync(): number {
@@ -204,7 +221,7 @@ class FallbackFile implements WalFile {
     await this.unlock();
     const fd = this.fd;
     this.fd = -1;
-    await new Promise<void>((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => fs.close(fd, (err) => (err ? reject(this.named(err)) : resolve())));
   }
 
   closeSync(): void {

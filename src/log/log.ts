@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { readWalNames, walName } from '../etcd/segments';
+import { checkWritableDir, readWalNames, walName } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import { indexToNumber as toIndex, type IndexArg } from '../index-arg';
 import { abortError, onAbort, throwIfAborted } from './abort';
@@ -280,6 +280,7 @@ export class Log extends EventEmitter {
       throw err;
     }
     try {
+      await checkWritableDir(dir);
       const scan = await scanLog(io, dir, names, opts.readBufferBytes);
       for (const name of await io.readdir(dir)) {
         // Our prepared-but-unused next segments (a crash may leave one): the preparer recreates them.
@@ -318,6 +319,8 @@ export class Log extends EventEmitter {
    * written to the OS (interval / 'none'; see `durable()`). Rejects with ERR_WAL_QUEUE_FULL when
    * the queue is full and `onQueueFull` is 'reject'; ERR_WAL_CLOSED after close; ERR_WAL_FAILED
    * after a write or fdatasync failed (the log then refuses everything until reopened).
+   * `data` is not copied (a copy would cost more than the append): do not modify it until the
+   * promise settles — what it holds when its batch is written is what is stored.
    */
   append(data: Uint8Array | string, options?: AppendOptions): Promise<bigint> {
     if (this.state !== State.Open) return Promise.reject(this.unusable());
@@ -634,6 +637,13 @@ export class Log extends EventEmitter {
     });
   }
 
+  /** Wakes every durability waiter: followers re-check the log (closed, failed, truncated). */
+  private wakeAllWaiters(): void {
+    const ws = this.durableWaiters;
+    this.durableWaiters = [];
+    for (const w of ws) w.resolve();
+  }
+
   private notifyDurable(): void {
     const ws = this.durableWaiters;
     if (ws.length === 0) return;
@@ -736,10 +746,11 @@ export class Log extends EventEmitter {
     throwIfAborted(signal, 'tail');
     let next = opts.from === undefined ? this.durableN + 1 : Math.max(toIndex('from', opts.from), this.firstIndexN());
     for (;;) {
-      if (this.state === State.Closed || this.state === State.Failed) return;
+      // Truncation first: a close racing a truncateBack must not end the follower normally.
       if (next > this.written + 1) {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entries before ${next} were truncated`, { file: this.dir });
       }
+      if (this.state === State.Closed || this.state === State.Failed) return;
       if (next <= this.durableN) {
         for await (const e of this.entries(signal === undefined ? { from: next, to: this.durableN } : { from: next, to: this.durableN, signal })) {
           yield e;
@@ -747,7 +758,11 @@ export class Log extends EventEmitter {
         }
         continue;
       }
-      if (this.state === State.Closing) return;
+      if (this.state === State.Closing) {
+        // Operations queued before close() (a truncateBack) still run: end only once they have.
+        await this.closePromise?.catch(() => undefined);
+        continue;
+      }
       await this.waitDurable(next, signal, 'tail');
     }
   }
@@ -877,6 +892,8 @@ export class Log extends EventEmitter {
       dropCheckpointsFrom(seg, at.offset);
       this.written = idx;
       this.durableN = idx;
+      // A follower waiting past idx must learn now that what it yielded is gone (tail()).
+      this.wakeAllWaiters();
       if (snapDropped) {
         await this.writeSnapshotRecord(this.snapshotIndex, this.snapshotTerm);
         await removeFrontMarker(this.io, this.dir);
@@ -984,9 +1001,7 @@ export class Log extends EventEmitter {
     this.blocked = [];
     for (const op of this.ops) op.reject(this.failure);
     this.ops = [];
-    const ws = this.durableWaiters;
-    this.durableWaiters = [];
-    for (const w of ws) w.resolve();
+    this.wakeAllWaiters();
   }
 
   /**
@@ -1015,9 +1030,7 @@ export class Log extends EventEmitter {
     }
     if (this.timer !== null) clearInterval(this.timer);
     this.state = this.state === State.Failed ? State.Failed : State.Closed;
-    const ws = this.durableWaiters;
-    this.durableWaiters = [];
-    for (const w of ws) w.resolve();
+    this.wakeAllWaiters();
     try {
       await this.preparer.close();
       await this.writer.file.close();
@@ -1035,9 +1048,13 @@ async function createFirstSegment(io: IoBackend, dir: string, opts: ResolvedLogO
   try {
     await prepareRange(f, 0, opts.segmentSize, initialPreparation(opts.preallocation));
     await f.write([header.bytes], 0, { datasync: true });
-  } finally {
-    await f.close();
+  } catch (err) {
+    // A full disk: leave no partial 0.tmp holding the space.
+    await f.close().catch(() => undefined);
+    await io.unlink(tmp).catch(() => undefined);
+    throw err;
   }
+  await f.close();
   await io.rename(tmp, path.join(dir, walName(0n, 0n)));
   await io.fsyncDir(dir);
   await io.fsyncDir(path.dirname(path.resolve(dir)));

@@ -1,14 +1,18 @@
 /**
  * Open-time scan of an existing Log directory: reads every segment once (chunked, CRC chain
  * checked across segments as etcd's ReadAll does), builds the segment index, finds the latest
- * snapshot record (the front truncation point) and the tail's end, and repairs a torn tail the way
- * etcd's Repair does: copy the segment to `<name>.broken`, truncate it after the last good frame.
+ * snapshot record (the front truncation point) and the tail's end. It cuts exactly what etcd's
+ * Repair cuts — a torn or truncated last record of the last segment, through the same
+ * `cutTornTail` as `WAL.repair` — and only once every other check has passed: anything else is a
+ * WalError naming the file and offset, with no byte changed.
  */
 import * as path from 'node:path';
-import { parseWalName } from '../etcd/segments';
+import { cutTornTail } from '../etcd/repair';
+import { checkRegularSegment, parseWalName } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
 import { RecordType } from './frames';
+import { readFrontMarker } from './front-marker';
 import { closeSegment, forEachRecord, openSegment, parseEntry, parseSnapshot, recordData } from './segment-reader';
 import { maybeCheckpoint, newSegment, type SegmentInfo } from './segment-index';
 
@@ -35,7 +39,7 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
   let snapshotAt: ScannedLog['snapshotAt'] = null;
   let lastEntry = -1;
   let crc = 0;
-  let repaired: string | null = null;
+  let torn: { path: string; goodEnd: number } | null = null;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const parsed = parseWalName(name)!;
@@ -44,6 +48,7 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
       throw new WalError(WalErrorCodes.FILE_NOT_FOUND, `segment sequence has a gap before ${name}`, { file: seg.path });
     }
     const last = i === names.length - 1;
+    await checkRegularSegment(io, seg.path);
     const dec = await openSegment(io, seg.path, { crc, last, bufferBytes });
     try {
       let before = crc;
@@ -87,8 +92,18 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
         before = d.crc;
       });
       seg.end = dec.lastValidOffset;
+      if (i > 0 && seg.end === 0) {
+        // The Log syncs a segment's header before renaming the segment into place, so no crash
+        // leaves one without it: this is damage. etcd would read the segment as empty and its
+        // Open would zero the records after it; refusing keeps them (the first segment's header
+        // is checked below, with the snapshot record it holds).
+        throw new WalError(WalErrorCodes.CHAIN_MISMATCH, 'the segment has no header: its first frame (the crc record) is zeroed, torn or missing', {
+          file: seg.path,
+          offset: 0,
+        });
+      }
       crc = dec.crc;
-      if (dec.tornAt >= 0) repaired = await repairTail(io, seg.path, dec.lastValidOffset);
+      if (dec.tornAt >= 0) torn = { path: seg.path, goodEnd: dec.lastValidOffset };
     } finally {
       await closeSegment(dec);
     }
@@ -99,6 +114,16 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
     }
     segments.push(seg);
   }
+  if (snapshotAt === null && (await readFrontMarker(io, dir)) === null) {
+    // etcd's Create writes snapshot {0,0} into the first segment and every Open needs a snapshot
+    // record to start from: without one (a 0-byte or zeroed first segment) neither etcd nor WAL
+    // can read the directory, so adopting it would hand the caller a log nobody else can open.
+    throw new WalError(WalErrorCodes.SNAPSHOT_NOT_FOUND, 'no snapshot record in the log (the first segment lacks the header etcd writes)', {
+      file: segments[0]!.path,
+      offset: 0,
+    });
+  }
+  const repaired = torn === null ? null : await cutTail(io, torn.path, torn.goodEnd);
   return {
     segments,
     snapshotIndex,
@@ -110,29 +135,12 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
   };
 }
 
-/** etcd Repair: keep `<file>.broken` (the whole file), truncate after the last good frame, fsync. */
-async function repairTail(io: IoBackend, file: string, goodEnd: number): Promise<string> {
-  const broken = `${file}.broken`;
-  const src = await io.open(file, { read: true, write: true });
+/** The torn tail's cut, through the implementation WAL.repair uses. */
+async function cutTail(io: IoBackend, file: string, goodEnd: number): Promise<string> {
+  const f = await io.open(file, { read: true, write: true });
   try {
-    const dst = await io.open(broken, { read: false, write: true, create: true, truncate: true });
-    try {
-      const size = await src.size();
-      const chunk = new Uint8Array(1024 * 1024);
-      for (let at = 0; at < size; ) {
-        const n = await src.read(chunk, at);
-        if (n === 0) break;
-        await dst.write([chunk.subarray(0, n)], at);
-        at += n;
-      }
-      await dst.sync();
-    } finally {
-      await dst.close();
-    }
-    await src.truncate(goodEnd);
-    await src.sync();
+    return await cutTornTail(io, f, file, goodEnd);
   } finally {
-    await src.close();
+    await f.close();
   }
-  return broken;
 }

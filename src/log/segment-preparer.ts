@@ -133,9 +133,13 @@ export class SegmentPreparer {
     const f = await this.io.open(file, { read: false, write: true, create: true, truncate: true });
     try {
       await prepareRange(f, 0, this.size, this.method);
-    } finally {
-      await f.close();
+    } catch (err) {
+      // A full disk: do not leave a partial file holding the space until the next open.
+      await f.close().catch(() => undefined);
+      await this.io.unlink(file).catch(() => undefined);
+      throw err;
     }
+    await f.close();
     return file;
   }
 }

@@ -31,8 +31,9 @@ export async function openSegment(io: IoBackend, path: string, opts: SegmentRead
       crc: opts.crc ?? 0,
       chunkSize: opts.bufferBytes,
       stopAtSize: true,
-      // The Log's frames are bounded by the segment, not by etcd's 10 MiB read limit.
-      maxRecordBytes: Infinity,
+      // etcd's 10 MiB frame limit (the default), as etcd's Repair and `wal verify` apply it: a
+      // length word past it is damage (ERR_WAL_RECORD_TOO_LARGE), never a torn tail to cut. The
+      // Log's own frames stay below it (data <= 10 MiB - 64).
       tail: opts.last ? 'report' : 'none',
       // The Log's walpb.Record rules: a known field of the wrong wire type is skipped as unknown.
       parseRecord,

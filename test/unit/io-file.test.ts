@@ -290,3 +290,21 @@ test('an addon built from older sources (missing a call) is refused, and the fal
   assert.equal(seen.kind, 'fallback');
   assert.match(seen.reason, /out of date \(no readv\)/);
 });
+
+test('a failed write names the file on both backends (ENOSPC from /dev/full), async and sync', async () => {
+  // /dev/full fails every write with ENOSPC: a real full device without mounting anything.
+  const f = await io.open('/dev/full', { read: false, write: true });
+  try {
+    const big = new Uint8Array(512 * 1024); // above the inline-write limit: the threadpool path
+    for (const attempt of [() => f.write([big], 0), () => f.write([big], 0, { datasync: true }), async () => f.writeSync([new Uint8Array(10)], 0)]) {
+      await assert.rejects(attempt(), (err: NodeJS.ErrnoException) => {
+        assert.equal(err.code, 'ENOSPC');
+        assert.equal(err.path, '/dev/full');
+        assert.match(err.message, /\/dev\/full/);
+        return true;
+      });
+    }
+  } finally {
+    await f.close();
+  }
+});
