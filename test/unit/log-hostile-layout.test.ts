@@ -37,6 +37,10 @@ async function logEntries(dir: string): Promise<Buffer[]> {
 }
 
 /** Symlinks are compared by where they point, files by content. */
+function withoutLease(l: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(l).filter(([n]) => !/^nodewal-lock\.\d+\.tmp$/.test(n)));
+}
+
 function layout(dir: string): Record<string, string> {
   const links = Object.fromEntries(
     fs
@@ -98,7 +102,9 @@ test('hostile layouts: Log.open, WAL.open + readAll and wal verify agree, and a 
       assert.deepEqual(layout(dir), before, 'a refused Log.open changes nothing');
       const viaWal = await walDecision(() => WAL.open(dir, { index: 0n, term: 0n }));
       assert.deepEqual({ log: viaLog, wal: viaWal, verify: verifyDecision(dir) }, { log: l.expect, wal: l.expect, verify: l.expect });
-      assert.deepEqual(layout(dir), before);
+      // WAL.open (write mode) succeeds on some of these (etcd's Open does; ReadAll refuses), and its
+      // close() rightly replaces the lease generation: every file but the lease stays as it was.
+      assert.deepEqual(withoutLease(layout(dir)), withoutLease(before));
     });
   }
 });
