@@ -26,6 +26,8 @@ export interface HostedLog {
   settle?(): Promise<void>;
   /** The writer: a truncateBack cut is durable in truncations.tmp; publish it before bytes change. */
   onCut?(to: number, cuts: number): void;
+  /** A consumer hosted here made a commit durable. */
+  onCommit?(): void;
 }
 
 interface Waiter {
@@ -118,7 +120,10 @@ export class ConsumerHost implements ConsumerSource {
         const state = await readCursor(this.io, f, this.id);
         // Checked again: another opener in this process may have won while we waited for the lock.
         if (this.open.has(name)) throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is already open`, { file });
-        const c = new Consumer(name, this, f, state, { released: (x) => this.open.get(name) === x && this.open.delete(name) });
+        const c = new Consumer(name, this, f, state, {
+          released: (x) => this.open.get(name) === x && this.open.delete(name),
+          committed: () => this.log.onCommit?.(),
+        });
         this.open.set(name, c);
         return c;
       } catch (err) {

@@ -66,6 +66,8 @@ export interface ConsumerSource {
 /** How a Consumer leaves its host. */
 export interface ConsumerOwner {
   released(c: Consumer): void;
+  /** A commit became durable (retention may now drop more). */
+  committed(): void;
 }
 
 function toIndex(name: string, v: bigint): number {
@@ -330,6 +332,7 @@ export class Consumer implements AsyncDisposable {
         this.truncations = truncations;
         for (const w of ws) w.resolve();
         ws = [];
+        this.owner.committed();
       }
     } catch (err) {
       // A failed fdatasync leaves the page cache untrustworthy: refuse further commits.

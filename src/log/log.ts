@@ -34,6 +34,7 @@ import { segmentBytesAfter } from './lag';
 import { ensureLogId } from './log-id';
 import { DurablePublisher } from './durable-file';
 import { ReadOnlyLog } from './read-only';
+import { Retention, type RetainedLog, type RetentionStats } from './retention';
 
 /** One record read back: its index and data (a view into a read buffer; copy it to keep many). */
 export interface LogEntry {
@@ -74,6 +75,8 @@ export interface LogStats {
   repaired: string | null;
   /** How the next segment is being prepared (with `preallocation: 'auto'`, chosen by fill rate). */
   preparation: 'zero-fill' | 'fallocate';
+  /** What automatic retention removed, and whether it holds producers; null without `retention`. */
+  retention: RetentionStats | null;
 }
 
 /** Payload of the 'slowSync' event. */
@@ -181,6 +184,9 @@ export class Log extends EventEmitter {
   private logId = '';
   private host: ConsumerHost | null = null;
   private publisher: DurablePublisher | null = null;
+  private retention: Retention | null = null;
+  /** Retention with policy 'block' holds appends (they queue as for a full queue). */
+  private retentionHold = false;
 
   private constructor(
     /** The directory holding the segments. */
@@ -279,6 +285,10 @@ export class Log extends EventEmitter {
       log.host = await ConsumerHost.create(log.hosted());
       log.publisher = await DurablePublisher.open(io, dir);
       log.publish();
+      if (opts.retention !== null) {
+        log.retention = new Retention(log.retained(), opts.retention);
+        log.retention.schedule();
+      }
       return log;
     } catch (err) {
       await tailFile.close();
@@ -306,7 +316,7 @@ export class Log extends EventEmitter {
         return Promise.reject(err);
       }
     }
-    if (this.blocked.length > 0 || (this.queuedBytes + d.length > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
+    if (this.blocked.length > 0 || this.retentionHold || (this.queuedBytes + d.length > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
       return this.backpressure([d], d.length);
     }
     const promise = new Promise<bigint>(capture as (resolve: (v: bigint) => void) => void);
@@ -332,7 +342,7 @@ export class Log extends EventEmitter {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.blocked.length > 0 || (this.queuedBytes + bytes > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
+    if (this.blocked.length > 0 || this.retentionHold || (this.queuedBytes + bytes > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
       return this.backpressure(list, bytes);
     }
     return new Promise<bigint>((resolve) => this.enqueue(list, bytes, resolve as Resolver));
@@ -359,6 +369,7 @@ export class Log extends EventEmitter {
 
   /** Moves waiting appends into the queue while there is room (always at least one when it is empty). */
   private admitBlocked(): void {
+    if (this.retentionHold && this.state === State.Open) return;
     while (this.blocked.length > 0) {
       const b = this.blocked[0]!;
       const empty = this.qData.length === this.qHead;
@@ -520,6 +531,7 @@ export class Log extends EventEmitter {
     seg.end = header.bytes.length;
     this.segments.push(seg);
     this.notifyDurable();
+    this.retention?.segmentClosed(old.seq);
   }
 
   private async timedSync(file: WalFile): Promise<void> {
@@ -769,6 +781,27 @@ export class Log extends EventEmitter {
       lagBytes: (after) => segmentBytesAfter(this.segments, after),
       closed: () => this.state === State.Closed || this.state === State.Failed,
       onCut: (to, cuts) => this.publisher?.publish(Math.min(this.durableN, to), this.firstIndexN(), cuts),
+      onCommit: () => this.retention?.committed(),
+    };
+  }
+
+  private retained(): RetainedLog {
+    return {
+      dir: this.dir,
+      segments: () => this.segments,
+      lastIndex: () => this.written,
+      firstIndex: () => this.firstIndexN(),
+      consumers: () => this.host!,
+      truncateFront: (index, o) => this.truncateFront(index, o),
+      setHold: (on) => {
+        this.retentionHold = on;
+        if (!on) {
+          this.admitBlocked();
+          this.kick();
+        }
+      },
+      emit: (ev) => this.emit('retention', ev),
+      isOpen: () => this.state === State.Open,
     };
   }
 
@@ -947,6 +980,7 @@ export class Log extends EventEmitter {
         : null,
       repaired: this.repaired,
       preparation: this.preparer.preparation,
+      retention: this.retention === null ? null : { ...this.retention.stats },
     };
   }
 
@@ -988,6 +1022,9 @@ export class Log extends EventEmitter {
   }
 
   private async doClose(): Promise<void> {
+    await this.retention?.close();
+    this.retentionHold = false;
+    this.admitBlocked();
     await this.host?.closeAll();
     if (this.state === State.Open) {
       this.state = State.Closing;

@@ -6,6 +6,7 @@
 import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend } from '../io/types';
+import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention';
 
 /** When appended records are fdatasync'd. */
 export type SyncPolicy =
@@ -64,6 +65,8 @@ export interface LogOptions {
   readOnly?: boolean;
   /** Read-only opens: how often the writer's durable index is read, in ms. Default 5. */
   pollMs?: number;
+  /** Automatic retention by size and age, and what happens to uncommitted records (retention.ts). Default none. */
+  retention?: RetentionOptions;
   /** The I/O backend (tests inject a recording layer). Default: the package's backend. */
   io?: IoBackend;
 }
@@ -84,6 +87,7 @@ export interface ResolvedLogOptions {
   mustExist: boolean;
   readOnly: boolean;
   pollMs: number;
+  retention: ResolvedRetention | null;
   io: IoBackend;
 }
 
@@ -103,6 +107,7 @@ export const DEFAULT_LOG_OPTIONS: Readonly<Omit<ResolvedLogOptions, 'io'>> = Obj
   mustExist: false,
   readOnly: false,
   pollMs: 5,
+  retention: null,
 } as const);
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULT_LOG_OPTIONS), 'io']);
@@ -197,6 +202,7 @@ export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogO
     mustExist: pick('mustExist') as boolean,
     readOnly: pick('readOnly') as boolean,
     pollMs: positiveInteger('pollMs', pick('pollMs')),
+    retention: resolveRetention(o['retention'], segmentSize, invalid),
     io: io as IoBackend,
   };
 }
