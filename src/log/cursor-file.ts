@@ -72,6 +72,8 @@ export function decodeSlot(io: IoBackend, bytes: Uint8Array): CursorState | null
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, SLOT_BYTES);
   if (!b.subarray(0, 8).equals(MAGIC)) return null;
   if ((io.crc32c(b.subarray(0, CRC_AT)) >>> 0) !== b.readUInt32LE(CRC_AT)) return null;
+  // The padding after the CRC is written as zeros: anything else is damage too.
+  if (b.readUInt32LE(CRC_AT + 4) !== 0) return null;
   const lastCommitAt = b.readDoubleLE(24);
   if (!Number.isFinite(lastCommitAt) || lastCommitAt < 0) return null;
   return {
