@@ -111,6 +111,8 @@ export class ConsumerHost implements ConsumerSource {
     return withRegistryLock(this.io, this.dir, async () => {
       const exists = (await this.io.readdir(this.dir)).includes(`consumer.${name}.tmp`);
       if (!exists) {
+        // A read-only open learns the front by polling: read it fresh (truncateFront publishes it under this lock).
+        await this.log.settle?.();
         const committed = start === 'oldest' ? this.log.firstIndex() - 1 : start === 'newest' ? this.log.durableIndex() : Math.max(0, Number(start) - 1);
         const initial: CursorState = { seq: 1n, committed: BigInt(committed), lastCommitAt: 0, truncations: this.cuts.length, logId: this.id };
         await createCursorFile(this.io, this.dir, name, initial);
@@ -131,6 +133,11 @@ export class ConsumerHost implements ConsumerSource {
         throw err;
       }
     });
+  }
+
+  /** Runs `fn` under the registry lock (truncateFront: guard and front move, against consumer creation). */
+  underRegistryLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withRegistryLock(this.io, this.dir, fn);
   }
 
   /** Every consumer of the directory, with its durable position (and live delivery for those open here). */

@@ -825,22 +825,30 @@ export class Log extends EventEmitter {
       if (idx > this.written + 1) {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `truncateFront(${idx}) is past lastIndex + 1 (${this.written + 1})`);
       }
-      if (opts.force !== true) await checkFrontTruncation(this.host!, idx);
-      const snapIndex = idx - 1;
-      const term = snapIndex === this.snapshotIndex ? this.snapshotTerm : (await this.readEntry(snapIndex)).term;
-      await this.writeSnapshotRecord(snapIndex, term);
-      // Keep from the last segment whose name index <= snapIndex (etcd searchIndex): Open at the
-      // snapshot still finds its file; earlier ones only hold compacted entries.
-      let keep = 0;
-      for (let k = 0; k < this.segments.length; k++) if (this.segments[k]!.nameIndex <= snapIndex) keep = k;
-      // Oldest first, each unlink made durable before the next: a crash part-way leaves a
-      // contiguous run of segments (a gap in the sequence would make the directory unreadable).
-      while (keep-- > 0) {
-        const seg = this.segments.shift()!;
-        await this.io.unlink(seg.path);
-        await this.io.fsyncDir(this.dir);
-      }
+      // Under the consumer registry lock: a consumer created meanwhile at 'oldest' either exists
+      // before the guard reads the cursors or starts after the new front.
+      await this.host!.underRegistryLock(async () => {
+        if (opts.force !== true) await checkFrontTruncation(this.host!, idx);
+        await this.dropFront(idx);
+      });
     });
+  }
+
+  private async dropFront(idx: number): Promise<void> {
+    const snapIndex = idx - 1;
+    const term = snapIndex === this.snapshotIndex ? this.snapshotTerm : (await this.readEntry(snapIndex)).term;
+    await this.writeSnapshotRecord(snapIndex, term);
+    // Keep from the last segment whose name index <= snapIndex (etcd searchIndex): Open at the
+    // snapshot still finds its file; earlier ones only hold compacted entries.
+    let keep = 0;
+    for (let k = 0; k < this.segments.length; k++) if (this.segments[k]!.nameIndex <= snapIndex) keep = k;
+    // Oldest first, each unlink made durable before the next: a crash part-way leaves a
+    // contiguous run of segments (a gap in the sequence would make the directory unreadable).
+    while (keep-- > 0) {
+      const seg = this.segments.shift()!;
+      await this.io.unlink(seg.path);
+      await this.io.fsyncDir(this.dir);
+    }
   }
 
   private async writeSnapshotRecord(index: number, term: bigint): Promise<void> {
