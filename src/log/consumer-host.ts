@@ -6,6 +6,7 @@
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
 import { Consumer, type ConsumerInfo, type ConsumerOptions, type ConsumerSource } from './consumer';
+import { removeConsumer } from './consumer-admin';
 import { holdCursor, withRegistryLock } from './consumer-lock';
 import { checkConsumerName, consumerNames, createCursorFile, cursorPath, readCursor, readCursorFile, type CursorState } from './cursor-file';
 import type { LogEntry } from './log';
@@ -173,19 +174,7 @@ export class ConsumerHost implements ConsumerSource {
   async delete(name: string): Promise<void> {
     checkConsumerName(name);
     if (this.open.has(name)) throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is open; close it first`);
-    const file = cursorPath(this.dir, name);
-    await withRegistryLock(this.io, this.dir, async () => {
-      if (!(await this.io.readdir(this.dir)).includes(`consumer.${name}.tmp`)) {
-        throw new WalError(WalErrorCodes.CONSUMER_NOT_FOUND, `no consumer '${name}'`, { file });
-      }
-      const f = await holdCursor(this.io, file, name);
-      try {
-        await this.io.unlink(file);
-        await this.io.fsyncDir(this.dir);
-      } finally {
-        await f.close();
-      }
-    });
+    await removeConsumer(this.io, this.dir, name);
   }
 
   /**

@@ -107,7 +107,7 @@ export async function runConsumerCycles(opts: { scratch: string; cycles: number;
     const c = start(s, ['consumer', dir, String(seed)]);
     const first = r() < 0.5 ? w : c;
     const second = first === w ? c : w;
-    await new Promise((x) => setTimeout(x, 100 + r() * 500));
+    await new Promise((x) => setTimeout(x, 200 + r() * 700));
     first.kill();
     await new Promise((x) => setTimeout(x, r() * 200));
     second.kill();

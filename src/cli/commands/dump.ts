@@ -1,4 +1,5 @@
 /** `wal dump PATH`: every record, decoded, with its location and CRC status. Read-only. */
+import { readLogMeta } from '../log-meta';
 import * as path from 'node:path';
 import { COMMON_OPTIONS, UsageError, onePath, parseIndex, parseSnapshot } from '../args';
 import type { Command } from '../command';
@@ -95,10 +96,13 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
       problems.push(...res.problems);
       const range = res.firstEntry === null ? 'no entries' : `entries ${res.firstEntry}..${res.lastEntry}`;
       out.line(`${grouped(res.records)} records in ${res.segments.length} segment(s), ${range}; ${grouped(shown)} shown; ${problemsText(res.problems.length)}`);
+      const logId = target.single ? null : (await readLogMeta(target.dir)).logId;
+      if (logId !== null) out.line(`log id ${logId}`);
       out.record({
         kind: 'summary',
         format: 'etcd',
         path: target.dir,
+        logId,
         segments: res.segments.length,
         records: res.records,
         shown,
