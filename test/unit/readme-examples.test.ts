@@ -79,6 +79,10 @@ test('docs/readme-sections.md: the Log, WAL and LevelDB quick starts and the CLI
   assert.ok(counts.cli >= 3, `only ${counts.cli} wal command lines`);
 });
 
+test('docs/consumers.md: the consumer, read-only and retention examples run', () => {
+  assert.ok(runFile('docs/consumers.md').ts >= 3);
+});
+
 // Until the lead has written README.md this shows as skipped (with the reason), not as passed.
 test('README.md: every ts block and `npx wal` line runs', () => {
   assert.ok(fs.existsSync(path.join(repo, 'README.md')), 'README.md must exist');
