@@ -203,8 +203,10 @@ export class Retention {
       for (const g of gaps) this.stats.droppedRecords += Number(g.to - g.from + 1n);
       this.log.emit({ reason, firstIndex: BigInt(this.log.firstIndex()), removedSegments: removed, removedBytes, gaps });
     }
-    const left = this.log.segments().reduce((n, s) => n + s.end, 0);
-    this.setHold(this.opts.policy === 'block' && left > this.opts.maxBytes);
+    // Hold producers only while uncommitted records are what keeps the log over maxBytes: the
+    // tail (and the segment etcd's rules keep before it) may overshoot, but appending is what
+    // cuts them, so holding then would never end.
+    this.setHold(this.opts.policy === 'block' && kSize > k);
   }
 
   private async closedTime(seg: SegmentInfo): Promise<number> {
