@@ -13,14 +13,7 @@ import type { LogEntry } from './log';
 import { lowestCutSince, readTruncations, writeTruncations } from './truncation-history';
 
 /** What the host needs from the log (the rest of ConsumerSource is the host's own). */
-export interface HostedLog {
-  readonly dir: string;
-  readonly io: IoBackend;
-  readonly id: string;
-  firstIndex(): number;
-  durableIndex(): number;
-  entries(from: number, to: number): AsyncGenerator<LogEntry, void, undefined>;
-  lagBytes(afterIndex: number): number;
+export interface HostedLog extends Pick<ConsumerSource, 'dir' | 'io' | 'id' | 'firstIndex' | 'durableIndex' | 'entries' | 'lagBytes'> {
   /** True once the log is closed: waits end. */
   closed(): boolean;
   /** Read-only opens: re-read the writer's durable mark (see ConsumerSource.settle). */

@@ -9,6 +9,7 @@ import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
 import { ConsumerGapError, ConsumerTruncatedError } from './consumer-errors';
 import { type CursorState, writeCursor } from './cursor-file';
+import { toIndex } from './indexes';
 import type { LogEntry } from './log';
 
 /** Position and lag of a consumer. */
@@ -68,13 +69,6 @@ export interface ConsumerOwner {
   released(c: Consumer): void;
   /** A commit became durable (retention may now drop more). */
   committed(): void;
-}
-
-function toIndex(name: string, v: bigint): number {
-  if (typeof v !== 'bigint' || v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `${name} must be a non-negative bigint`);
-  }
-  return Number(v);
 }
 
 function count(name: string, v: number | undefined, dflt: number): number {

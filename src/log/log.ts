@@ -32,6 +32,7 @@ import { ConsumerHost, type HostedLog } from './consumer-host';
 import { checkFrontTruncation } from './front-guard';
 import { segmentBytesAfter } from './lag';
 import { ensureLogId } from './log-id';
+import { toIndex } from './indexes';
 import { DurablePublisher } from './durable-file';
 import { ReadOnlyLog } from './read-only';
 import { Retention, type RetainedLog, type RetentionStats } from './retention';
@@ -136,13 +137,6 @@ function toData(data: Uint8Array | string): Uint8Array {
     throw new WalError(WalErrorCodes.RECORD_TOO_LARGE, `record of ${data.length} bytes exceeds ${MAX_ENTRY_DATA}`);
   }
   return data;
-}
-
-function toIndex(name: string, v: bigint): number {
-  if (typeof v !== 'bigint' || v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `${name} must be a non-negative bigint`);
-  }
-  return Number(v);
 }
 
 /**

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Log } from '../../src/log/log';
-import { resolveNativeAddonPath } from '../../src/io/native';
+import { childStarter } from './cycles';
 import { isPayload } from './payload';
 
 export interface ConsumerCycleResult {
@@ -31,25 +31,6 @@ interface Proc {
   lines: string[];
   exited: Promise<void>;
   kill: () => void;
-}
-
-let starter: { cmd: string; args: string[]; env: NodeJS.ProcessEnv } | null = null;
-
-/** A bundle of consumer-child.ts (esbuild, ~50 ms to start) or tsx when esbuild is missing. */
-async function childStarter(scratch: string): Promise<{ cmd: string; args: string[]; env: NodeJS.ProcessEnv }> {
-  if (starter !== null) return starter;
-  const entry = path.join(__dirname, 'consumer-child.ts');
-  const env: NodeJS.ProcessEnv = {};
-  try {
-    const esbuild = require('esbuild') as typeof import('esbuild');
-    const outfile = path.join(scratch, 'consumer-child.bundle.js');
-    await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile, external: ['node-gyp-build'], logLevel: 'silent' });
-    if (process.env['WAL_NATIVE'] !== '0') env['WAL_NATIVE_PATH'] = resolveNativeAddonPath();
-    starter = { cmd: process.execPath, args: [outfile], env };
-  } catch {
-    starter = { cmd: process.execPath, args: ['--import', 'tsx', entry], env };
-  }
-  return starter;
 }
 
 function start(s: { cmd: string; args: string[]; env: NodeJS.ProcessEnv }, args: string[]): Proc {
@@ -83,7 +64,7 @@ const last = (lines: string[], tag: string): number => {
 };
 
 export async function runConsumerCycles(opts: { scratch: string; cycles: number; seed: number; timeLimitMs?: number }): Promise<ConsumerCycleResult> {
-  const s = await childStarter(opts.scratch);
+  const s = await childStarter(opts.scratch, 'consumer-child.ts');
   const res: ConsumerCycleResult = { cycles: 0, acknowledged: 0, delivered: 0, committed: 0, retained: 0 };
   const t0 = Date.now();
   let dir = '';
