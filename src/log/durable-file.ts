@@ -47,10 +47,21 @@ export function decodeMark(io: IoBackend, b: Uint8Array): DurableMark | null {
   return { seq: v.readBigUInt64LE(8), durable: Number(durable), first: Number(first), cuts: v.readUInt32LE(32) };
 }
 
-/** The writer's side: rewrites the record in place, synchronously (a page-cache copy of 40 bytes). */
+/** At most one rewrite per this many ms (readers poll every few ms anyway); cuts are written at once. */
+const PUBLISH_EVERY_MS = 1;
+
+/**
+ * The writer's side: rewrites the record in place, synchronously (a page-cache copy of 40 bytes),
+ * at most once a millisecond — a later value is written by a timer, so a reader's delay grows by at
+ * most that and the writer pays one syscall per millisecond rather than one per batch.
+ */
 export class DurablePublisher {
   private seq = 0n;
   private last: DurableMark | null = null;
+  private pending: { durable: number; first: number; cuts: number } | null = null;
+  private lastWrite = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   private constructor(
     private readonly io: IoBackend,
@@ -66,16 +77,43 @@ export class DurablePublisher {
     return p;
   }
 
-  publish(durable: number, first: number, cuts: number): void {
+  /** Publishes soon (within PUBLISH_EVERY_MS); `now` writes before returning (truncateBack's cut). */
+  publish(durable: number, first: number, cuts: number, now = false): void {
+    if (this.closed) return;
     const l = this.last;
-    if (l !== null && l.durable === durable && l.first === first && l.cuts === cuts) return;
-    this.seq++;
-    const m: DurableMark = { seq: this.seq, durable, first: Math.min(first, durable + 1), cuts };
-    this.file.writeSync([encodeMark(this.io, m)], 0);
-    this.last = m;
+    if (l !== null && l.durable === durable && l.first === first && l.cuts === cuts) {
+      this.pending = null;
+      return;
+    }
+    this.pending = { durable, first, cuts };
+    const t = performance.now();
+    if (now || t - this.lastWrite >= PUBLISH_EVERY_MS) this.flush(t);
+    else if (this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.flush(performance.now());
+      }, PUBLISH_EVERY_MS);
+      this.timer.unref();
+    }
   }
 
+  private flush(t: number): void {
+    const p = this.pending;
+    if (p === null || this.closed) return;
+    this.pending = null;
+    this.seq++;
+    const m: DurableMark = { seq: this.seq, durable: p.durable, first: Math.min(p.first, p.durable + 1), cuts: p.cuts };
+    this.file.writeSync([encodeMark(this.io, m)], 0);
+    this.last = m;
+    this.lastWrite = t;
+  }
+
+  /** Writes what is pending, then closes. */
   close(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.flush(performance.now());
+    this.closed = true;
     return this.file.close();
   }
 }

@@ -278,7 +278,7 @@ export class Log extends EventEmitter {
       log.logId = await ensureLogId(io, dir);
       log.host = await ConsumerHost.create(log.hosted());
       log.publisher = await DurablePublisher.open(io, dir);
-      log.publish();
+      log.publish(true);
       if (opts.retention !== null) {
         log.retention = new Retention(log.retained(), opts.retention);
         log.retention.schedule();
@@ -774,7 +774,7 @@ export class Log extends EventEmitter {
       entries: (from, to) => this.entries({ from: BigInt(from), to: BigInt(to) }),
       lagBytes: (after) => segmentBytesAfter(this.segments, after),
       closed: () => this.state === State.Closed || this.state === State.Failed,
-      onCut: (to, cuts) => this.publisher?.publish(Math.min(this.durableN, to), this.firstIndexN(), cuts),
+      onCut: (to, cuts) => this.publisher?.publish(Math.min(this.durableN, to), this.firstIndexN(), cuts, true),
       onCommit: () => this.retention?.committed(),
     };
   }
@@ -800,8 +800,8 @@ export class Log extends EventEmitter {
   }
 
   /** Tells read-only opens how far the log is durable (durable-file.ts); a 40-byte page-cache write. */
-  private publish(): void {
-    if (this.publisher !== null) this.publisher.publish(this.durableN, this.firstIndexN(), this.host!.cutCount);
+  private publish(now = false): void {
+    if (this.publisher !== null) this.publisher.publish(this.durableN, this.firstIndexN(), this.host!.cutCount, now);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -832,6 +832,8 @@ export class Log extends EventEmitter {
     const snapIndex = idx - 1;
     const term = snapIndex === this.snapshotIndex ? this.snapshotTerm : (await this.readEntry(snapIndex)).term;
     await this.writeSnapshotRecord(snapIndex, term);
+    // At once, still under the registry lock: a consumer created next at 'oldest' must see the new front.
+    this.publish(true);
     // Keep from the last segment whose name index <= snapIndex (etcd searchIndex): Open at the
     // snapshot still finds its file; earlier ones only hold compacted entries.
     let keep = 0;
