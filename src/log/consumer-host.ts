@@ -13,7 +13,7 @@ import type { LogEntry } from './log';
 import { lowestCutSince, readTruncations, writeTruncations } from './truncation-history';
 
 /** What the host needs from the log (the rest of ConsumerSource is the host's own). */
-export interface HostedLog extends Pick<ConsumerSource, 'dir' | 'io' | 'id' | 'firstIndex' | 'durableIndex' | 'entries' | 'lagBytes'> {
+export interface HostedLog extends Pick<ConsumerSource, 'dir' | 'io' | 'id' | 'firstIndex' | 'durableIndex' | 'entries' | 'lagBytes' | 'openReader'> {
   /** True once the log is closed: waits end. */
   closed(): boolean;
   /** Read-only opens: re-read the writer's durable mark (see ConsumerSource.settle). */
@@ -63,6 +63,9 @@ export class ConsumerHost implements ConsumerSource {
   }
   settle(): Promise<void> {
     return this.log.settle?.() ?? Promise.resolve();
+  }
+  get openReader(): ConsumerSource['openReader'] {
+    return this.log.openReader;
   }
   truncationsSince(since: number): { count: number; lowest: number | null } {
     return { count: this.cuts.length, lowest: lowestCutSince(this.cuts, since) };

@@ -9,6 +9,7 @@ import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
 import { ConsumerGapError, ConsumerTruncatedError } from './consumer-errors';
 import { type CursorState, writeCursor } from './cursor-file';
+import type { BatchReader } from './batch-reader';
 import { toIndex } from './indexes';
 import type { LogEntry } from './log';
 
@@ -62,6 +63,8 @@ export interface ConsumerSource {
   truncationsSince(since: number): { count: number; lowest: number | null };
   /** After a read: learn of any truncateBack that ran meanwhile (read-only opens poll for it). */
   settle(): Promise<void>;
+  /** A sequential batch reader from `from` (writable logs; others read through `entries`). */
+  openReader?(from: number): BatchReader;
 }
 
 /** How a Consumer leaves its host. */
@@ -100,6 +103,7 @@ export class Consumer implements AsyncDisposable {
   /** Lowest truncateBack cut seen while a read was running. */
   private cutDuringRead: number | null = null;
   private iter: AsyncGenerator<LogEntry, void, undefined> | null = null;
+  private reader: BatchReader | null = null;
   private iterNext = 0;
   private iterTo = 0;
   private pending: LogEntry | null = null;
@@ -178,49 +182,9 @@ export class Consumer implements AsyncDisposable {
   }
 
   private async take(maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
-    let next = this.deliveredN + 1;
-    const to = Math.min(this.src.durableIndex(), next + maxRecords - 1);
-    const out: LogEntry[] = [];
-    let bytes = 0;
-    if (this.pending !== null) {
-      if (this.pending.index === BigInt(next)) {
-        out.push(this.pending);
-        bytes += this.pending.data.length;
-        next++;
-      }
-      this.pending = null;
-    }
+    let out: LogEntry[];
     try {
-      while (next <= to && out.length < maxRecords) {
-        if (this.iter === null || this.iterNext !== next || this.iterTo < next) {
-          this.dropIter();
-          this.iterTo = this.src.durableIndex();
-          this.iter = this.src.entries(next, this.iterTo);
-          this.iterNext = next;
-        }
-        const r = await this.iter.next();
-        if (r.done === true) {
-          this.iter = null;
-          if (this.iterTo >= next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found`, { file: this.src.dir });
-          continue;
-        }
-        if (r.value.index !== BigInt(next)) {
-          // Removed between the gap check and this read (retention, truncateFront): report the gap.
-          this.dropIter();
-          if (out.length > 0) break;
-          this.checkPosition();
-          throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, read ${r.value.index}`, { file: this.src.dir });
-        }
-        const e: LogEntry = { index: r.value.index, data: r.value.data.slice() };
-        this.iterNext = next + 1;
-        if (out.length > 0 && bytes + e.data.length > maxBytes) {
-          this.pending = e;
-          break;
-        }
-        out.push(e);
-        bytes += e.data.length;
-        next++;
-      }
+      out = this.src.openReader !== undefined ? await this.takeBatch(maxRecords, maxBytes) : await this.takeEach(maxRecords, maxBytes);
     } catch (err) {
       this.dropIter();
       await this.src.settle();
@@ -229,6 +193,7 @@ export class Consumer implements AsyncDisposable {
         if (this.deliveredN + 1 < this.src.firstIndex()) this.checkPosition();
         throw err;
       }
+      out = [];
     }
     // Sequence lock: bytes read while a truncateBack rewrote them are dropped below.
     await this.src.settle();
@@ -242,10 +207,71 @@ export class Consumer implements AsyncDisposable {
     return out;
   }
 
+  /** Writable logs: one batch from the sequential reader, which stays open between reads. */
+  private async takeBatch(maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
+    const next = this.deliveredN + 1;
+    const to = Math.min(this.src.durableIndex(), next + maxRecords - 1);
+    if (this.reader === null || this.reader.position !== next) {
+      this.dropIter();
+      this.reader = this.src.openReader!(next);
+    }
+    return this.reader.read(to, maxRecords, maxBytes);
+  }
+
+  /** Read-only opens: record by record from `entries`, the generator kept between reads. */
+  private async takeEach(maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
+    let next = this.deliveredN + 1;
+    const to = Math.min(this.src.durableIndex(), next + maxRecords - 1);
+    const out: LogEntry[] = [];
+    let bytes = 0;
+    if (this.pending !== null) {
+      if (this.pending.index === BigInt(next)) {
+        out.push(this.pending);
+        bytes += this.pending.data.length;
+        next++;
+      }
+      this.pending = null;
+    }
+    while (next <= to && out.length < maxRecords) {
+      if (this.iter === null || this.iterNext !== next || this.iterTo < next) {
+        this.dropIter();
+        this.iterTo = this.src.durableIndex();
+        this.iter = this.src.entries(next, this.iterTo);
+        this.iterNext = next;
+      }
+      const r = await this.iter.next();
+      if (r.done === true) {
+        this.iter = null;
+        if (this.iterTo >= next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found`, { file: this.src.dir });
+        continue;
+      }
+      if (r.value.index !== BigInt(next)) {
+        // Removed between the gap check and this read (retention, truncateFront): report the gap.
+        this.dropIter();
+        if (out.length > 0) break;
+        this.checkPosition();
+        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, read ${r.value.index}`, { file: this.src.dir });
+      }
+      const e: LogEntry = { index: r.value.index, data: r.value.data.slice() };
+      this.iterNext = next + 1;
+      if (out.length > 0 && bytes + e.data.length > maxBytes) {
+        this.pending = e;
+        break;
+      }
+      out.push(e);
+      bytes += e.data.length;
+      next++;
+    }
+    return out;
+  }
+
   private dropIter(): void {
     const it = this.iter;
     this.iter = null;
     if (it !== null) void it.return(undefined).catch(() => undefined);
+    const rd = this.reader;
+    this.reader = null;
+    if (rd !== null) void rd.close().catch(() => undefined);
   }
 
   /**

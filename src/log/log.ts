@@ -33,6 +33,7 @@ import { checkFrontTruncation } from './front-guard';
 import { segmentBytesAfter } from './lag';
 import { ensureLogId } from './log-id';
 import { toIndex } from './indexes';
+import { BatchReader } from './batch-reader';
 import { DurablePublisher } from './durable-file';
 import { ReadOnlyLog } from './read-only';
 import { Retention, type RetainedLog, type RetentionStats } from './retention';
@@ -773,6 +774,7 @@ export class Log extends EventEmitter {
       durableIndex: () => this.durableN,
       entries: (from, to) => this.entries({ from: BigInt(from), to: BigInt(to) }),
       lagBytes: (after) => segmentBytesAfter(this.segments, after),
+      openReader: (from) => new BatchReader(this.io, () => this.segments, this.opts.readBufferBytes, from),
       closed: () => this.state === State.Closed || this.state === State.Failed,
       onCut: (to, cuts) => this.publisher?.publish(Math.min(this.durableN, to), this.firstIndexN(), cuts, true),
       onCommit: () => this.retention?.committed(),
