@@ -18,6 +18,9 @@ export type { Entry, HardState, Snapshot, ConfState, WalRecord } from './etcd/co
 export { Log } from './log/log';
 export type { LogEntry, EntriesRange, TailOptions, AppendOptions, WaitOptions, LogStats, LogStatsJSON, SlowSyncEvent } from './log/log';
 export type { IndexArg } from './index-arg';
+export { Consumer } from './log/consumer';
+export type { ConsumerInfo, ConsumerOptions, ConsumerReadOptions } from './log/consumer';
+export { ConsumerGapError, ConsumerTruncatedError } from './log/consumer-errors';
 export { DEFAULT_LOG_OPTIONS } from './log/options';
 export type { LogOptions, SyncPolicy, Preallocation } from './log/options';
 export type { LockOptions } from './lock/options';

@@ -33,6 +33,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Command }[
     load: () => (require('./commands/stat') as typeof import('./commands/stat')).stat,
   },
   {
+    name: 'consumer',
+    summary: "a Log's durable consumers: list, reset to an index, delete",
+    load: () => (require('./commands/consumer') as typeof import('./commands/consumer')).consumer,
+  },
+  {
     name: 'bench',
     summary: 'durable ingestion + recovery benchmark with Log, native vs fallback',
     load: () => (require('./commands/bench') as typeof import('./commands/bench')).bench,

@@ -32,6 +32,15 @@ import {
 import { FRONT_MARKER, readFrontMarker, removeFrontMarker, writeFrontMarker } from './front-marker';
 import { SegmentPreparer, initialPreparation, prepareRange } from './segment-preparer';
 import { TailWriter } from './tail-writer';
+import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
+import { ConsumerHost, type HostedLog } from './consumer-host';
+import { checkFrontTruncation } from './front-guard';
+import { segmentBytesAfter } from './lag';
+import { ensureLogId } from './log-id';
+import { BatchReader } from './batch-reader';
+import { DurablePublisher } from './durable-file';
+import { ReadOnlyLog } from './read-only';
+import { Retention, type RetainedLog, type RetentionStats } from './retention';
 
 /** One record read back: its index and data (a view into a read buffer; copy it to keep many). */
 export interface LogEntry {
@@ -100,6 +109,8 @@ export interface LogStats {
   preparation: 'zero-fill' | 'fallocate';
   /** `JSON.stringify(log.stats())` works: indexes (always <= 2^53 - 1 in a Log) become numbers. */
   toJSON(): LogStatsJSON;
+  /** What automatic retention removed, and whether it holds producers; null without `retention`. */
+  retention: RetentionStats | null;
 }
 
 /** `LogStats` as JSON: the bigint indexes as numbers. */
@@ -143,6 +154,13 @@ interface Op {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Errors of an exclusive operation that refuse it without failing the log. */
+const NON_FATAL_OP_ERRORS = new Set<string>([
+  WalErrorCodes.OUT_OF_RANGE,
+  WalErrorCodes.INVALID_ARGUMENT,
+  WalErrorCodes.CONSUMER_UNCOMMITTED,
+  WalErrorCodes.CONSUMER_CORRUPT,
+]);
 /** A module-local copy: read on every append (an imported binding can cost a getter call per read). */
 const MAX_DATA = MAX_ENTRY_DATA;
 const enum State {
@@ -198,6 +216,12 @@ export class Log extends EventEmitter {
   private syncQueued = false;
   private closePromise: Promise<void> | null = null;
   private readonly counters = { appends: 0, bytes: 0, batches: 0, fsyncs: 0 };
+  private logId = '';
+  private host: ConsumerHost | null = null;
+  private publisher: DurablePublisher | null = null;
+  private retention: Retention | null = null;
+  /** Retention with policy 'block' holds appends (they queue as for a full queue). */
+  private retentionHold = false;
 
   private constructor(
     /** The directory holding the segments. */
@@ -232,8 +256,14 @@ export class Log extends EventEmitter {
    * writer holds the directory: this library on either backend (the directory lease,
    * src/lock/lease.ts), or etcd (through the native OFD lock); a refused open changes nothing.
    */
-  static async open(dir: string, options?: LogOptions): Promise<Log> {
+  static open(dir: string, options: LogOptions & { readOnly: true }): Promise<ReadOnlyLog>;
+  static open(dir: string, options?: LogOptions): Promise<Log>;
+  static async open(dir: string, options?: LogOptions): Promise<Log | ReadOnlyLog> {
     try {
+      if (options?.readOnly === true) {
+        const o = resolveLogOptions(options);
+        return await ReadOnlyLog.open(dir, { io: o.io, readBufferBytes: o.readBufferBytes, pollMs: o.pollMs });
+      }
       return await Log.openLocked(dir, options);
     } catch (err) {
       // An OS failure (EACCES, EMFILE, EROFS...) is reported like every other: a WalError with its cause.
@@ -304,6 +334,14 @@ export class Log extends EventEmitter {
       preparer.start();
       const log = new Log(dir, opts, io, scan.segments, tail, preparer, scan, scan.repaired, lease);
       await log.restoreFront();
+      log.logId = await ensureLogId(io, dir);
+      log.host = await ConsumerHost.create(log.hosted());
+      log.publisher = await DurablePublisher.open(io, dir);
+      log.publish(true);
+      if (opts.retention !== null) {
+        log.retention = new Retention(log.retained(), opts.retention);
+        log.retention.schedule();
+      }
       return log;
     } catch (err) {
       await tailFile.close();
@@ -334,7 +372,7 @@ export class Log extends EventEmitter {
         return Promise.reject(err);
       }
     }
-    if (this.blocked.length > 0 || (this.queuedBytes + d.length > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
+    if (this.blocked.length > 0 || this.retentionHold || (this.queuedBytes + d.length > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
       return this.backpressure([d], d.length, options?.signal);
     }
     const promise = new Promise<bigint>(capture as (resolve: (v: bigint) => void) => void);
@@ -361,7 +399,7 @@ export class Log extends EventEmitter {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.blocked.length > 0 || (this.queuedBytes + bytes > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
+    if (this.blocked.length > 0 || this.retentionHold || (this.queuedBytes + bytes > this.opts.maxQueuedBytes && this.qData.length > this.qHead)) {
       return this.backpressure(list, bytes, options?.signal);
     }
     return new Promise<bigint>((resolve) => this.enqueue(list, bytes, resolve as Resolver));
@@ -399,6 +437,7 @@ export class Log extends EventEmitter {
 
   /** Moves waiting appends into the queue while there is room (always at least one when it is empty). */
   private admitBlocked(): void {
+    if (this.retentionHold && this.state === State.Open) return;
     while (this.blocked.length > 0) {
       const b = this.blocked[0]!;
       const empty = this.qData.length === this.qHead;
@@ -442,7 +481,7 @@ export class Log extends EventEmitter {
         op.resolve(await op.run());
       } catch (err) {
         op.reject(err);
-        if (!(err instanceof WalError && (err.code === WalErrorCodes.OUT_OF_RANGE || err.code === WalErrorCodes.INVALID_ARGUMENT))) {
+        if (!(err instanceof WalError && NON_FATAL_OP_ERRORS.has(err.code))) {
           throw err;
         }
       }
@@ -563,6 +602,7 @@ export class Log extends EventEmitter {
     seg.end = header.bytes.length;
     this.segments.push(seg);
     this.notifyDurable();
+    this.retention?.segmentClosed(old.seq);
   }
 
   private async timedSync(file: WalFile): Promise<void> {
@@ -645,6 +685,8 @@ export class Log extends EventEmitter {
   }
 
   private notifyDurable(): void {
+    this.publish();
+    this.host?.onDurable();
     const ws = this.durableWaiters;
     if (ws.length === 0) return;
     const d = this.durableN;
@@ -802,6 +844,73 @@ export class Log extends EventEmitter {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Consumers (src/log/consumer*.ts; docs/consumers.md)
+
+  /** The log's stable random id (32 hex digits), kept across reopens and truncations. */
+  get id(): string {
+    return this.logId;
+  }
+
+  /** Opens the durable consumer `name`, creating it at `start` if it does not exist. */
+  consumer(name: string, opts?: ConsumerOptions): Promise<Consumer> {
+    if (this.state !== State.Open) return Promise.reject(this.unusable());
+    return this.host!.consumer(name, opts);
+  }
+
+  /** Every consumer of this log directory: position, lag, last commit. */
+  consumers(): Promise<ConsumerInfo[]> {
+    this.checkReadable();
+    return this.host!.list();
+  }
+
+  /** Deletes a consumer that is not open anywhere (ERR_WAL_LOCKED otherwise). */
+  deleteConsumer(name: string): Promise<void> {
+    this.checkReadable();
+    return this.host!.delete(name);
+  }
+
+  private hosted(): HostedLog {
+    return {
+      dir: this.dir,
+      io: this.io,
+      id: this.logId,
+      firstIndex: () => this.firstIndexN(),
+      durableIndex: () => this.durableN,
+      entries: (from, to) => this.entries({ from: BigInt(from), to: BigInt(to) }),
+      lagBytes: (after) => segmentBytesAfter(this.segments, after),
+      openReader: (from) => new BatchReader(this.io, () => this.segments, this.opts.readBufferBytes, from),
+      closed: () => this.state === State.Closed || this.state === State.Failed,
+      onCut: (to, cuts) => this.publisher?.publish(Math.min(this.durableN, to), this.firstIndexN(), cuts, true),
+      onCommit: () => this.retention?.committed(),
+    };
+  }
+
+  private retained(): RetainedLog {
+    return {
+      dir: this.dir,
+      segments: () => this.segments,
+      lastIndex: () => this.written,
+      firstIndex: () => this.firstIndexN(),
+      consumers: () => this.host!,
+      truncateFront: (index, o) => this.truncateFront(index, o),
+      setHold: (on) => {
+        this.retentionHold = on;
+        if (!on) {
+          this.admitBlocked();
+          this.kick();
+        }
+      },
+      emit: (ev) => this.emit('retention', ev),
+      isOpen: () => this.state === State.Open,
+    };
+  }
+
+  /** Tells read-only opens how far the log is durable (durable-file.ts); a 40-byte page-cache write. */
+  private publish(now = false): void {
+    if (this.publisher !== null) this.publisher.publish(this.durableN, this.firstIndexN(), this.host!.cutCount, now);
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Truncation
 
   /**
@@ -809,28 +918,39 @@ export class Log extends EventEmitter {
    * snapshot record {index-1, term} is written and synced, then every whole segment that etcd's
    * `Open` at that snapshot would not select is unlinked, then the directory is fsynced.
    */
-  async truncateFront(index: IndexArg): Promise<void> {
+  async truncateFront(index: IndexArg, opts: { force?: boolean } = {}): Promise<void> {
     const idx = toIndex('index', index);
     return this.exclusive(async () => {
       if (idx <= this.firstIndexN()) return;
       if (idx > this.written + 1) {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `truncateFront(${idx}) is past lastIndex + 1 (${this.written + 1})`);
       }
-      const snapIndex = idx - 1;
-      const term = snapIndex === this.snapshotIndex ? this.snapshotTerm : (await this.readEntry(snapIndex)).term;
-      await this.writeSnapshotRecord(snapIndex, term);
-      // Keep from the last segment whose name index <= snapIndex (etcd searchIndex): Open at the
-      // snapshot still finds its file; earlier ones only hold compacted entries.
-      let keep = 0;
-      for (let k = 0; k < this.segments.length; k++) if (this.segments[k]!.nameIndex <= snapIndex) keep = k;
-      // Oldest first, each unlink made durable before the next: a crash part-way leaves a
-      // contiguous run of segments (a gap in the sequence would make the directory unreadable).
-      while (keep-- > 0) {
-        const seg = this.segments.shift()!;
-        await this.io.unlink(seg.path);
-        await this.io.fsyncDir(this.dir);
-      }
+      // Under the consumer registry lock: a consumer created meanwhile at 'oldest' either exists
+      // before the guard reads the cursors or starts after the new front.
+      await this.host!.underRegistryLock(async () => {
+        if (opts.force !== true) await checkFrontTruncation(this.host!, idx);
+        await this.dropFront(idx);
+      });
     });
+  }
+
+  private async dropFront(idx: number): Promise<void> {
+    const snapIndex = idx - 1;
+    const term = snapIndex === this.snapshotIndex ? this.snapshotTerm : (await this.readEntry(snapIndex)).term;
+    await this.writeSnapshotRecord(snapIndex, term);
+    // At once, still under the registry lock: a consumer created next at 'oldest' must see the new front.
+    this.publish(true);
+    // Keep from the last segment whose name index <= snapIndex (etcd searchIndex): Open at the
+    // snapshot still finds its file; earlier ones only hold compacted entries.
+    let keep = 0;
+    for (let k = 0; k < this.segments.length; k++) if (this.segments[k]!.nameIndex <= snapIndex) keep = k;
+    // Oldest first, each unlink made durable before the next: a crash part-way leaves a
+    // contiguous run of segments (a gap in the sequence would make the directory unreadable).
+    while (keep-- > 0) {
+      const seg = this.segments.shift()!;
+      await this.io.unlink(seg.path);
+      await this.io.fsyncDir(this.dir);
+    }
   }
 
   private async writeSnapshotRecord(index: number, term: bigint): Promise<void> {
@@ -861,6 +981,7 @@ export class Log extends EventEmitter {
       if (idx < this.firstIndexN() - 1) {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `truncateBack(${idx}) is below firstIndex - 1 (${this.firstIndexN() - 1})`);
       }
+      await this.host!.beforeTruncateBack(idx);
       const dropFrom = idx + 1;
       const si = findSegment(this.segments, dropFrom);
       const seg = this.segments[si]!;
@@ -971,6 +1092,7 @@ export class Log extends EventEmitter {
         : null,
       repaired: this.repaired,
       preparation: this.preparer.preparation,
+      retention: this.retention === null ? null : { ...this.retention.stats },
     });
   }
 
@@ -1019,6 +1141,10 @@ export class Log extends EventEmitter {
   }
 
   private async doClose(): Promise<void> {
+    await this.retention?.close();
+    this.retentionHold = false;
+    this.admitBlocked();
+    await this.host?.closeAll();
     if (this.state === State.Open) {
       this.state = State.Closing;
       try {
@@ -1031,7 +1157,9 @@ export class Log extends EventEmitter {
     if (this.timer !== null) clearInterval(this.timer);
     this.state = this.state === State.Failed ? State.Failed : State.Closed;
     this.wakeAllWaiters();
+    this.host?.onDurable();
     try {
+      await this.publisher?.close();
       await this.preparer.close();
       await this.writer.file.close();
     } finally {

@@ -7,6 +7,7 @@ import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
 import type { IoBackend } from '../io/types';
 import { DEFAULT_LOCK_OPTIONS, resolveLockOptions, type LockOptions, type ResolvedLockOptions } from '../lock/options';
+import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention';
 
 /** When appended records are fdatasync'd. */
 export type SyncPolicy =
@@ -60,6 +61,15 @@ export interface LogOptions {
   mustExist?: boolean;
   /** The directory lease's timings (see docs/durability.md "One writer per directory"). Default { renewMs: 1000, staleMs: 10000 }. */
   lock?: LockOptions;
+  /**
+   * Open without the writer lock, to read and host consumers beside a live writer (another thread
+   * or process); returns a ReadOnlyLog. Sees new durable records within about `pollMs`. Default false.
+   */
+  readOnly?: boolean;
+  /** Read-only opens: how often the writer's durable index is read, in ms. Default 5. */
+  pollMs?: number;
+  /** Automatic retention by size and age, and what happens to uncommitted records (retention.ts). Default none. */
+  retention?: RetentionOptions;
   /** The I/O backend (tests inject a recording layer). Default: the package's backend. */
   io?: IoBackend;
 }
@@ -79,6 +89,9 @@ export interface ResolvedLogOptions {
   readBufferBytes: number;
   mustExist: boolean;
   lock: ResolvedLockOptions;
+  readOnly: boolean;
+  pollMs: number;
+  retention: ResolvedRetention | null;
   io: IoBackend;
 }
 
@@ -97,6 +110,9 @@ export const DEFAULT_LOG_OPTIONS: Readonly<Omit<ResolvedLogOptions, 'io'>> = Obj
   readBufferBytes: 1024 * 1024,
   mustExist: false,
   lock: DEFAULT_LOCK_OPTIONS,
+  readOnly: false,
+  pollMs: 5,
+  retention: null,
 } as const);
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULT_LOG_OPTIONS), 'io']);
@@ -164,7 +180,7 @@ export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogO
   if (typeof term !== 'bigint' || term < 0n || term >= 1n << 64n) {
     throw invalid(`option 'term' must be a bigint in [0, 2^64), got ${String(term)}`);
   }
-  for (const name of ['direct', 'mustExist'] as const) {
+  for (const name of ['direct', 'mustExist', 'readOnly'] as const) {
     if (typeof pick(name) !== 'boolean') throw invalid(`option '${name}' must be a boolean`);
   }
   const slowSyncMs = pick('slowSyncMs');
@@ -190,6 +206,9 @@ export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogO
     readBufferBytes: positiveInteger('readBufferBytes', pick('readBufferBytes'), 4096),
     mustExist: pick('mustExist') as boolean,
     lock: resolveLockOptions(o['lock'], 'Log.open'),
+    readOnly: pick('readOnly') as boolean,
+    pollMs: positiveInteger('pollMs', pick('pollMs')),
+    retention: resolveRetention(o['retention'], segmentSize, invalid),
     io: io as IoBackend,
   };
 }

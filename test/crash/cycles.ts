@@ -55,20 +55,23 @@ const SETUPS: Array<{ segmentSize: number; preallocation: Preallocation }> = [
   { segmentSize: 8192, preallocation: 'fallocate' },
 ];
 
-let childCommand: { cmd: string; args: string[]; env: NodeJS.ProcessEnv } | null = null;
+const childCommands = new Map<string, { cmd: string; args: string[]; env: NodeJS.ProcessEnv }>();
 
 /**
- * How to start a child: a bundle of child.ts built once with esbuild (node starts it in ~50 ms;
- * tsx takes ~200 ms), or tsx when esbuild is not installed. The bundle loads the addon from the
- * path this process resolved (WAL_NATIVE_PATH), since its own location is not the package root.
+ * How to start a child script (`entry`, a file in this folder): a bundle built once with esbuild
+ * (node starts it in ~50 ms; tsx takes ~200 ms), or tsx when esbuild is not installed. The bundle
+ * loads the addon from the path this process resolved (WAL_NATIVE_PATH), since its own location is
+ * not the package root.
  */
-async function childStarter(scratch: string): Promise<{ cmd: string; args: string[]; env: NodeJS.ProcessEnv }> {
-  if (childCommand !== null) return childCommand;
-  const entry = path.join(__dirname, 'child.ts');
+export async function childStarter(scratch: string, entryName = 'child.ts'): Promise<{ cmd: string; args: string[]; env: NodeJS.ProcessEnv }> {
+  const known = childCommands.get(entryName);
+  if (known !== undefined) return known;
+  const entry = path.join(__dirname, entryName);
   const env: NodeJS.ProcessEnv = {};
+  let command: { cmd: string; args: string[]; env: NodeJS.ProcessEnv };
   try {
     const esbuild = require('esbuild') as typeof import('esbuild');
-    const outfile = path.join(scratch, 'child.bundle.js');
+    const outfile = path.join(scratch, entryName.replace(/\.ts$/, '.bundle.js'));
     await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile, external: ['node-gyp-build'], logLevel: 'silent' });
     if (process.env['WAL_NATIVE'] !== '0') {
       try {
@@ -77,11 +80,12 @@ async function childStarter(scratch: string): Promise<{ cmd: string; args: strin
         // no addon: the child reports it as the parent would (WAL_NATIVE=1) or falls back
       }
     }
-    childCommand = { cmd: process.execPath, args: [outfile], env };
+    command = { cmd: process.execPath, args: [outfile], env };
   } catch {
-    childCommand = { cmd: process.execPath, args: ['--import', 'tsx', entry], env };
+    command = { cmd: process.execPath, args: ['--import', 'tsx', entry], env };
   }
-  return childCommand;
+  childCommands.set(entryName, command);
+  return command;
 }
 
 interface ChildRun {

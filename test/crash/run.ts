@@ -1,5 +1,5 @@
 /**
- * The long kill -9 job: `npm run test:crash -- --cycles N [--formats etcd,log,leveldb]
+ * The long kill -9 job: `npm run test:crash -- --cycles N [--formats etcd,log,leveldb,consumer]
  * [--backends native,fallback] [--minutes M] [--verbose]`. N cycles per format and backend
  * (default 1000); each backend runs in its own process (WAL_NATIVE is read at load). Exits
  * non-zero on the first violated invariant, printing where (the data directory is kept).
@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type CrashFormat, runCrashCycles } from './cycles';
+import { runConsumerCycles } from './consumer-cycles';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,8 +37,22 @@ async function main(): Promise<void> {
   const scratch = fs.mkdtempSync(path.join(base, 'nodewal-crash-'));
   let ok = false;
   try {
-    for (const format of formats) {
+    for (const format of formats as (CrashFormat | 'consumer')[]) {
       const t0 = Date.now();
+      if (format === 'consumer') {
+        // A writer process and a read-only consumer process, both killed (consumer-cycles.ts).
+        const r = await runConsumerCycles({
+          scratch,
+          cycles,
+          seed: Number(arg('seed', String(Date.now() % 100000))),
+          timeLimitMs: minutes > 0 ? (minutes * 60_000) / formats.length : undefined,
+        });
+        console.log(
+          `consumer (${process.env['WAL_NATIVE'] === '0' ? 'fallback' : 'native'}): ${r.cycles} kill cycles in ${((Date.now() - t0) / 1000).toFixed(1)} s, ` +
+            `${r.acknowledged} appends acknowledged, ${r.delivered} batches delivered, ${r.committed} commits, all invariants held`,
+        );
+        continue;
+      }
       const r = await runCrashCycles({
         format,
         scratch,

@@ -66,7 +66,10 @@ test('docs/metrics.md: the prom-client example runs and prints what a scraper wo
   assert.equal(runFile('docs/metrics.md').ts, 1);
 });
 
-// Until the lead has written README.md this shows as skipped (with the reason), not as passed.
+test('docs/consumers.md: the consumer, read-only and retention examples run', () => {
+  assert.ok(runFile('docs/consumers.md').ts >= 3);
+});
+
 test('README.md: every ts block and `npx wal` line runs', () => {
   assert.ok(fs.existsSync(path.join(repo, 'README.md')), 'README.md must exist');
   runFile('README.md');

@@ -1,4 +1,5 @@
 /** `wal dump PATH`: every record, decoded, with its location and CRC status. Read-only. */
+import { readLogMeta } from '../log-meta';
 import * as path from 'node:path';
 import { COMMON_OPTIONS, UsageError, onePath, parseIndex, parseSnapshot } from '../args';
 import type { Command } from '../command';
@@ -96,10 +97,13 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
       problems.push(...res.problems);
       const range = res.firstEntry === null ? 'no entries' : `entries ${res.firstEntry}..${res.lastEntry}`;
       out.line(`${count(res.records, 'record')} in ${count(res.segments.length, 'segment')}, ${range}; ${grouped(shown)} shown; ${problemsText(res.problems.length)}`);
+      const logId = target.single ? null : (await readLogMeta(target.dir)).logId;
+      if (logId !== null) out.line(`log id ${logId}`);
       out.record({
         kind: 'summary',
         format: 'etcd',
         path: target.dir,
+        logId,
         segments: res.segments.length,
         records: res.records,
         shown,

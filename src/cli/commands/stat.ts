@@ -10,6 +10,7 @@ import { EXIT } from '../command';
 import { detect } from '../detect';
 import { type EtcdScanResult, scanEtcd } from '../etcd-scan';
 import { holdsWriteBatches, scanLevelDB } from '../leveldb-scan';
+import { consumerJson, consumerText, readLogMeta } from '../log-meta';
 import { count, escapeBytes, formatBytes, grouped } from '../output';
 import { Progress } from '../progress';
 import { problemJson, problemText } from '../render-problem';
@@ -85,6 +86,16 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
       out.line(`  hard state: ${res.state ? `term=${res.state.term} vote=${nodeId(res.state.vote)} commit=${res.state.commit}` : 'none'}`);
       out.line(`  metadata: ${res.metadata === null ? 'none' : `${res.metadata.length} bytes "${escapeBytes(res.metadata, 48)}"`}`);
       if (res.extraFiles.length > 0) out.line(`  other files: ${res.extraFiles.join(', ')}`);
+      // A Log directory's id and consumers (side files; see docs/consumers.md).
+      const meta = target.single ? null : await readLogMeta(target.dir);
+      if (meta !== null && (meta.logId !== null || meta.logIdError !== null)) out.line(`  log id: ${meta.logId ?? meta.logIdError!.code}`);
+      if (meta !== null && meta.consumers.length > 0) {
+        out.line(`  consumers:`);
+        for (const c of meta.consumers) {
+          out.line(`    ${consumerText(c, res.lastEntry)}`);
+          out.record(consumerJson(c, res.lastEntry));
+        }
+      }
       for (const p of res.problems.slice(0, 5)) out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
       for (const p of res.problems) out.record(problemJson(p));
       out.record({
@@ -106,6 +117,8 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
         hardState: res.state,
         metadataBytes: res.metadata?.length ?? null,
         otherFiles: res.extraFiles,
+        logId: meta?.logId ?? null,
+        consumers: meta?.consumers.length ?? 0,
         problems: res.problems.length,
       });
       return res.problems.length === 0 ? EXIT.OK : EXIT.PROBLEM;

@@ -1,0 +1,244 @@
+/**
+ * Durable consumers (docs/consumers.md), same-run comparisons:
+ *   drain      — a consumer draining a backlog of N × 100 B records, committing every batch of 1000,
+ *                vs a bare `for await (… of log.entries())` scan of the same log; alternating runs.
+ *   producers  — 256 producers × 100 B appending for S seconds, with one live in-process consumer
+ *                committing each batch vs without one; alternating runs; plus the consumer's
+ *                append→delivery latency (each record carries its send time).
+ *   latency    — append→delivery latency at light load (one append per ms) in-process and from a
+ *                read-only consumer in a child process (pollMs 5 and 1).
+ *
+ *   node --import tsx bench/consumer.bench.ts [drain|producers|latency|all] [records=2000000] [runs=5] [seconds=3]
+ * Serialise timed runs: flock /tmp/bench.lock node --import tsx bench/consumer.bench.ts
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { defaultBackend } from '../src/io/backend';
+import { Log } from '../src/log/log';
+
+const now = (): number => performance.timeOrigin + performance.now();
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+const sentAt = (d: Uint8Array): number => new DataView(d.buffer, d.byteOffset, d.byteLength).getFloat64(0, true);
+
+function record(size: number): Buffer {
+  const b = Buffer.alloc(size, 0x61);
+  b.writeDoubleLE(now(), 0);
+  return b;
+}
+
+/** Reads everything with consumer `name`, committing every batch; `overlap`: each commit runs during the next read. */
+async function consumeAll(log: Log, name: string, maxRecords: number, overlap: boolean): Promise<number> {
+  const c = await log.consumer(name);
+  const t0 = performance.now();
+  let n = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  for (;;) {
+    const b = await c.read({ maxRecords, maxBytes: 64 << 20 });
+    if (overlap) await inFlight;
+    if (b.length === 0) break;
+    n += b.length;
+    if (overlap) inFlight = c.commit(b[b.length - 1]!.index);
+    else await c.commit(b[b.length - 1]!.index);
+  }
+  const rate = n / ((performance.now() - t0) / 1000);
+  await c.close();
+  await log.deleteConsumer(name);
+  return n === 0 ? 0 : rate;
+}
+
+async function drain(records: number, runs: number): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-drain-'));
+  try {
+    const log = await Log.open(dir);
+    const batch: Buffer[] = [];
+    for (let i = 0; i < 1000; i++) batch.push(Buffer.alloc(100, i & 0xff));
+    for (let i = 0; i < records; i += 1000) await log.appendBatch(batch);
+    const variants = [
+      { label: 'batches of 1,000, each commit awaited', max: 1000, overlap: false },
+      { label: 'batches of 1,000, commit overlapping the next read', max: 1000, overlap: true },
+      { label: 'batches of 10,000 (1 MB), each commit awaited', max: 10_000, overlap: false },
+    ];
+    const scan: number[] = [];
+    const rates = variants.map(() => [] as number[]);
+    for (let run = 0; run < runs; run++) {
+      const t0 = performance.now();
+      let n = 0;
+      let bytes = 0;
+      for await (const e of log.entries()) {
+        n++;
+        bytes += e.data.length;
+      }
+      scan.push(n / ((performance.now() - t0) / 1000));
+      if (n !== records || bytes !== records * 100) throw new Error(`scan read ${n} records`);
+      for (let v = 0; v < variants.length; v++) rates[v]!.push(await consumeAll(log, `d${run}-${v}`, variants[v]!.max, variants[v]!.overlap));
+    }
+    await log.close();
+    console.log(`drain ${fmt(records)} × 100 B (${defaultBackend.kind}), medians of ${runs} alternating runs: bare entries() ${fmt(median(scan))} rec/s`);
+    variants.forEach((v, i) => {
+      const r = rates[i]!;
+      console.log(
+        `  consumer, ${v.label}: ${fmt(median(r))} rec/s = ${(median(r) / median(scan)).toFixed(2)}× (per-run ${r.map((x, k) => (x / scan[k]!).toFixed(2)).join(' ')})`,
+      );
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function produce(log: Log, seconds: number): Promise<number> {
+  let n = 0;
+  let stop = false;
+  const loop = async (): Promise<void> => {
+    while (!stop) {
+      await log.append(record(100));
+      n++;
+    }
+  };
+  const t0 = performance.now();
+  const loops = Array.from({ length: 256 }, loop);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  stop = true;
+  await Promise.all(loops);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function producers(runs: number, seconds: number): Promise<void> {
+  const without: number[] = [];
+  const withC: number[] = [];
+  const lat: number[] = [];
+  for (let run = 0; run < runs * 2; run++) {
+    const consumer = run % 2 === 1;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-prod-'));
+    try {
+      const log = await Log.open(dir);
+      let stop = false;
+      let done: Promise<void> = Promise.resolve();
+      if (consumer) {
+        const c = await log.consumer('live', { start: 'newest' });
+        done = (async () => {
+          while (!stop) {
+            const b = await c.read({ maxRecords: 1000, timeoutMs: 50 });
+            if (b.length === 0) continue;
+            const t = now();
+            for (let i = 0; i < b.length; i += 16) lat.push(t - sentAt(b[i]!.data));
+            await c.commit(b[b.length - 1]!.index);
+          }
+          await c.close();
+        })();
+      }
+      const rate = await produce(log, seconds);
+      stop = true;
+      await done;
+      (consumer ? withC : without).push(rate);
+      await log.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  console.log(
+    `256 producers × 100 B (${defaultBackend.kind}), medians of ${runs} alternating ${seconds} s runs: without a consumer ${fmt(median(without))} rec/s, ` +
+      `with one committing each batch ${fmt(median(withC))} rec/s = ${(median(withC) / median(without)).toFixed(2)}× ` +
+      `(per-pair ${withC.map((w, i) => (w / without[i]!).toFixed(2)).join(' ')}); append→delivery under this load p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms`,
+  );
+}
+
+/** Child-process consumer: read-only open, prints latencies (ms) of every record as JSON at the end. */
+async function childConsumer(dir: string, count: number, pollMs: number): Promise<void> {
+  let log;
+  for (;;) {
+    try {
+      log = await Log.open(dir, { readOnly: true, pollMs });
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  const c = await log.consumer('x', { start: 'oldest' });
+  process.stdout.write('ready\n');
+  const lat: number[] = [];
+  while (lat.length < count) {
+    const b = await c.read({ maxRecords: 1000, timeoutMs: 1000 });
+    const t = now();
+    for (const e of b) lat.push(t - sentAt(e.data));
+    if (b.length > 0) await c.commit(b[b.length - 1]!.index);
+  }
+  await c.close();
+  await log.close();
+  process.stdout.write(`${JSON.stringify(lat)}\n`);
+}
+
+async function lightLoad(log: Log, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await log.append(record(100));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+async function latency(count: number): Promise<void> {
+  // In-process.
+  let dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-lat-'));
+  try {
+    const log = await Log.open(dir);
+    const c = await log.consumer('x');
+    const lat: number[] = [];
+    const reader = (async () => {
+      while (lat.length < count) {
+        const b = await c.read({ maxRecords: 1000, timeoutMs: 1000 });
+        const t = now();
+        for (const e of b) lat.push(t - sentAt(e.data));
+        if (b.length > 0) await c.commit(b[b.length - 1]!.index);
+      }
+    })();
+    await lightLoad(log, count);
+    await reader;
+    await c.close();
+    await log.close();
+    console.log(`append→delivery, one append per ms, in-process (${defaultBackend.kind}): p50 ${pct(lat, 50).toFixed(3)} ms, p99 ${pct(lat, 99).toFixed(3)} ms (${count} records; includes the fdatasync)`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  for (const pollMs of [5, 1]) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-lat-'));
+    try {
+      const log = await Log.open(dir);
+      await log.sync();
+      const child = spawn(process.execPath, ['--import', 'tsx', __filename, 'child', dir, String(count), String(pollMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 10));
+      await lightLoad(log, count);
+      await new Promise((r) => child.once('exit', r));
+      const lat = JSON.parse(out.split('\n')[1]!) as number[];
+      await log.close();
+      console.log(
+        `append→delivery, one append per ms, read-only consumer in another process, pollMs ${pollMs} (${defaultBackend.kind}): p50 ${pct(lat, 50).toFixed(3)} ms, p99 ${pct(lat, 99).toFixed(3)} ms`,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const [what = 'all', a, b, c] = process.argv.slice(2);
+  if (what === 'child') return childConsumer(a!, Number(b), Number(c));
+  const records = Number(a ?? 2_000_000);
+  const runs = Number(b ?? 5);
+  const seconds = Number(c ?? 3);
+  if (what === 'drain' || what === 'all') await drain(records, runs);
+  if (what === 'producers' || what === 'all') await producers(runs, seconds);
+  if (what === 'latency' || what === 'all') await latency(3000);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
