@@ -1,30 +1,52 @@
 /**
- * Exclusion for consumers, in one place so it can be swapped for the directory lease of src/io.
- * - A name is held by locking its cursor file for the consumer's lifetime (native: an OFD lock,
- *   which also excludes a second open in the same process; fallback: the `<file>.lock` pid file),
- *   so two holders of one name are excluded in-process and across processes on both backends.
- * - Creating and deleting cursor files runs under the registry lock, `consumers.lock.tmp`, held
- *   briefly (in-process: a promise chain per directory; across processes: a waiting lock), so a
- *   create cannot race a delete or another create of the same name into two files.
+ * Exclusion for consumers, in one place.
+ * - A name is held for the consumer's lifetime by the cursor file's own lease
+ *   (`<cursor>.nodewal-lock.<n>.tmp`, src/lock/lease.ts: the scheme both backends honour across
+ *   processes and PID namespaces) plus the file lock on the cursor (native: an OFD lock, which also
+ *   excludes a second open in this process; fallback: process-local), so two holders of one name
+ *   are excluded in-process and across processes on both backends.
+ * - Creating and deleting cursor files runs under the registry lease (`consumers.lock`), held
+ *   briefly (in-process: a promise chain per directory; across processes: the lease, retried until
+ *   it is free), so a create cannot race a delete or another create of the same name.
  */
 import * as path from 'node:path';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
+import { fileSpot } from '../lock/directory';
+import { Lease } from '../lock/lease';
+import { DEFAULT_LOCK_OPTIONS } from '../lock/options';
 
-const REGISTRY_LOCK = 'consumers.lock.tmp';
+const REGISTRY = 'consumers.lock';
+/** How long a registry change waits for another process's (brief) registry lease. */
+const REGISTRY_WAIT_MS = 60_000;
 const chains = new Map<string, Promise<unknown>>();
 
-/** Runs `fn` holding the directory's consumer registry lock. */
+function isLocked(err: unknown): boolean {
+  return err instanceof WalError && err.code === WalErrorCodes.LOCKED;
+}
+
+async function acquireRegistry(io: IoBackend, dir: string): Promise<Lease> {
+  const deadline = performance.now() + REGISTRY_WAIT_MS;
+  for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      return await Lease.acquire(fileSpot(path.join(dir, REGISTRY)), { ...DEFAULT_LOCK_OPTIONS, io, what: 'the consumer registry' });
+    } catch (err) {
+      if (!isLocked(err) || performance.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}
+
+/** Runs `fn` holding the directory's consumer registry lease. */
 export async function withRegistryLock<T>(io: IoBackend, dir: string, fn: () => Promise<T>): Promise<T> {
   const key = path.resolve(dir);
   const prev = chains.get(key) ?? Promise.resolve();
   const run = prev.catch(() => undefined).then(async () => {
-    const f = await io.open(path.join(dir, REGISTRY_LOCK), { read: true, write: true, create: true });
+    const lease = await acquireRegistry(io, dir);
     try {
-      await f.lock({ wait: true });
       return await fn();
     } finally {
-      await f.close();
+      await lease.abandon(); // a short job: leaves the lease files as they were
     }
   });
   chains.set(key, run);
@@ -35,17 +57,53 @@ export async function withRegistryLock<T>(io: IoBackend, dir: string, fn: () => 
   }
 }
 
-/** Opens a cursor file read-write and takes its lock; ERR_WAL_LOCKED when another holder has it. */
+/**
+ * Opens a cursor file read-write holding its lease and lock; ERR_WAL_LOCKED when another holder
+ * has it. Closing the returned file releases both.
+ */
 export async function holdCursor(io: IoBackend, file: string, name: string): Promise<WalFile> {
-  const f = await io.open(file, { read: true, write: true });
+  let lease: Lease;
+  try {
+    lease = await Lease.acquire(fileSpot(file), { ...DEFAULT_LOCK_OPTIONS, io, what: `consumer '${name}'` });
+  } catch (err) {
+    if (isLocked(err)) throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is held by another reader`, { file, cause: err });
+    throw err;
+  }
+  let f: WalFile;
+  try {
+    f = await io.open(file, { read: true, write: true });
+  } catch (err) {
+    await lease.abandon();
+    throw err;
+  }
   try {
     await f.lock({ wait: false });
   } catch (err) {
     await f.close().catch(() => undefined);
+    await lease.abandon();
     if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
       throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is held by another reader`, { file, cause: err });
     }
     throw err;
   }
-  return f;
+  return withLeaseOnClose(f, lease);
+}
+
+/** `f`, whose close() also releases `lease`. */
+function withLeaseOnClose(f: WalFile, lease: Lease): WalFile {
+  return new Proxy(f, {
+    get(target, prop) {
+      if (prop === 'close') {
+        return async () => {
+          try {
+            await target.close();
+          } finally {
+            await lease.release();
+          }
+        };
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

@@ -160,3 +160,31 @@ test('a consumer in a worker thread and one in a child process follow a live wri
   assert.deepEqual(infos.map((i) => [i.name, i.committed]), [['in-child', BigInt(total)], ['in-worker', BigInt(total)]]);
   await w.close();
 });
+
+test('a consumer name held in another process is excluded on this backend, and freed when that process is killed', async () => {
+  const dir = tempDir();
+  const w = await Log.open(dir, small);
+  await fill(w, 1, 10);
+  const src = path.resolve(__dirname, '../../src/log/log.ts');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '-e', `const { Log } = require(${JSON.stringify(src)}); (async () => { const ro = await Log.open(${JSON.stringify(dir)}, { readOnly: true }); await ro.consumer('x'); console.log('held'); setInterval(() => {}, 1000); })().catch((e) => { console.error(e); process.exit(3); });`],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+      child.on('exit', (c) => reject(new Error(`child exited ${c}`)));
+    });
+    await assert.rejects(w.consumer('x'), code(WalErrorCodes.LOCKED));
+    await assert.rejects(w.deleteConsumer('x'), code(WalErrorCodes.LOCKED));
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+  // Same PID namespace: the dead holder is seen at once (its pid is gone), no lease timeout.
+  const c = await w.consumer('x');
+  assert.equal(c.name, 'x');
+  await c.close();
+  await w.close();
+});
