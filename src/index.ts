@@ -20,3 +20,8 @@ export type { LogEntry, EntriesRange, LogStats, SlowSyncEvent } from './log/log'
 export { DEFAULT_LOG_OPTIONS } from './log/options';
 export type { LogOptions, SyncPolicy, Preallocation } from './log/options';
 export type { LatencySummary } from './log/histogram';
+export { forward } from './forward/forward';
+export type { Forwarder, ForwardOptions, ForwardStats, ForwardState, ForwardConsumer, ForwardSource } from './forward/forward';
+export type { Sink, SinkRecord } from './forward/sink';
+export { encodeBatch, decodeBatch, batchRange, encodedRecordSize, BATCH_HEADERS, BATCH_FORMAT, BATCH_HEADER_RESERVE } from './forward/batch';
+export type { BatchRecord, EncodedBatch, DecodedBatch, HeaderSource } from './forward/batch';
