@@ -43,6 +43,20 @@ export const WalErrorCodes = {
   NATIVE_UNAVAILABLE: 'ERR_WAL_NATIVE_UNAVAILABLE',
   /** An operating-system call failed; `cause` is the original errno error. */
   IO: 'ERR_WAL_IO',
+  /** The log id file (log-id.tmp) is damaged: never replaced silently, since (log id, index) names records. */
+  LOG_ID_CORRUPT: 'ERR_WAL_LOG_ID_CORRUPT',
+  /** No consumer of that name (deleteConsumer, CLI reset). */
+  CONSUMER_NOT_FOUND: 'ERR_WAL_CONSUMER_NOT_FOUND',
+  /** Neither slot of a consumer's cursor file is valid. */
+  CONSUMER_CORRUPT: 'ERR_WAL_CONSUMER_CORRUPT',
+  /** commit() below the committed position or beyond what was delivered or seeked. */
+  CONSUMER_COMMIT_RANGE: 'ERR_WAL_CONSUMER_COMMIT_RANGE',
+  /** truncateBack removed records this consumer had already read or committed (ConsumerTruncatedError). */
+  CONSUMER_TRUNCATED: 'ERR_WAL_CONSUMER_TRUNCATED',
+  /** Records after the consumer's position were removed before it committed them (ConsumerGapError: from, to). */
+  CONSUMER_GAP: 'ERR_WAL_CONSUMER_GAP',
+  /** truncateFront would remove records a consumer has not committed (pass { force: true } to do it anyway). */
+  CONSUMER_UNCOMMITTED: 'ERR_WAL_CONSUMER_UNCOMMITTED',
   // Forwarding (src/forward, src/jetstream): permanent downstream errors stop a forwarder.
   /** A forwarded batch message does not decode: bad headers, a record running past the body, CRC. */
   BATCH_CORRUPT: 'ERR_WAL_BATCH_CORRUPT',

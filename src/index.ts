@@ -17,6 +17,9 @@ export { RecordType, encodeEntry, decodeEntry, encodeHardState, decodeHardState,
 export type { Entry, HardState, Snapshot, ConfState, WalRecord } from './etcd/codec';
 export { Log } from './log/log';
 export type { LogEntry, EntriesRange, LogStats, SlowSyncEvent } from './log/log';
+export { Consumer } from './log/consumer';
+export type { ConsumerInfo, ConsumerOptions, ConsumerReadOptions } from './log/consumer';
+export { ConsumerGapError, ConsumerTruncatedError } from './log/consumer-errors';
 export { DEFAULT_LOG_OPTIONS } from './log/options';
 export type { LogOptions, SyncPolicy, Preallocation } from './log/options';
 export type { LatencySummary } from './log/histogram';

@@ -27,6 +27,11 @@ import {
 import { FRONT_MARKER, readFrontMarker, removeFrontMarker, writeFrontMarker } from './front-marker';
 import { SegmentPreparer, initialPreparation, prepareRange } from './segment-preparer';
 import { TailWriter } from './tail-writer';
+import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
+import { ConsumerHost, type HostedLog } from './consumer-host';
+import { checkFrontTruncation } from './front-guard';
+import { segmentBytesAfter } from './lag';
+import { ensureLogId } from './log-id';
 
 /** One record read back: its index and data (a view into a read buffer; copy it to keep many). */
 export interface LogEntry {
@@ -103,6 +108,13 @@ interface Op {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Errors of an exclusive operation that refuse it without failing the log. */
+const NON_FATAL_OP_ERRORS = new Set<string>([
+  WalErrorCodes.OUT_OF_RANGE,
+  WalErrorCodes.INVALID_ARGUMENT,
+  WalErrorCodes.CONSUMER_UNCOMMITTED,
+  WalErrorCodes.CONSUMER_CORRUPT,
+]);
 /** A module-local copy: read on every append (an imported binding can cost a getter call per read). */
 const MAX_DATA = MAX_ENTRY_DATA;
 const enum State {
@@ -164,6 +176,8 @@ export class Log extends EventEmitter {
   private syncQueued = false;
   private closePromise: Promise<void> | null = null;
   private readonly counters = { appends: 0, bytes: 0, batches: 0, fsyncs: 0 };
+  private logId = '';
+  private host: ConsumerHost | null = null;
 
   private constructor(
     /** The directory holding the segments. */
@@ -252,6 +266,8 @@ export class Log extends EventEmitter {
       preparer.start();
       const log = new Log(dir, opts, io, scan.segments, tail, preparer, scan, scan.repaired);
       await log.restoreFront();
+      log.logId = await ensureLogId(io, dir);
+      log.host = await ConsumerHost.create(log.hosted());
       return log;
     } catch (err) {
       await tailFile.close();
@@ -373,7 +389,7 @@ export class Log extends EventEmitter {
         op.resolve(await op.run());
       } catch (err) {
         op.reject(err);
-        if (!(err instanceof WalError && (err.code === WalErrorCodes.OUT_OF_RANGE || err.code === WalErrorCodes.INVALID_ARGUMENT))) {
+        if (!(err instanceof WalError && NON_FATAL_OP_ERRORS.has(err.code))) {
           throw err;
         }
       }
@@ -557,6 +573,7 @@ export class Log extends EventEmitter {
   }
 
   private notifyDurable(): void {
+    this.host?.onDurable();
     const ws = this.durableWaiters;
     if (ws.length === 0) return;
     const d = this.durableN;
@@ -704,6 +721,45 @@ export class Log extends EventEmitter {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Consumers (src/log/consumer*.ts; docs/consumers.md)
+
+  /** The log's stable random id (32 hex digits), kept across reopens and truncations. */
+  get id(): string {
+    return this.logId;
+  }
+
+  /** Opens the durable consumer `name`, creating it at `start` if it does not exist. */
+  consumer(name: string, opts?: ConsumerOptions): Promise<Consumer> {
+    if (this.state !== State.Open) return Promise.reject(this.unusable());
+    return this.host!.consumer(name, opts);
+  }
+
+  /** Every consumer of this log directory: position, lag, last commit. */
+  consumers(): Promise<ConsumerInfo[]> {
+    this.checkReadable();
+    return this.host!.list();
+  }
+
+  /** Deletes a consumer that is not open anywhere (ERR_WAL_LOCKED otherwise). */
+  deleteConsumer(name: string): Promise<void> {
+    this.checkReadable();
+    return this.host!.delete(name);
+  }
+
+  private hosted(): HostedLog {
+    return {
+      dir: this.dir,
+      io: this.io,
+      id: this.logId,
+      firstIndex: () => this.firstIndexN(),
+      durableIndex: () => this.durableN,
+      entries: (from, to) => this.entries({ from: BigInt(from), to: BigInt(to) }),
+      lagBytes: (after) => segmentBytesAfter(this.segments, after),
+      closed: () => this.state === State.Closed || this.state === State.Failed,
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Truncation
 
   /**
@@ -711,13 +767,14 @@ export class Log extends EventEmitter {
    * snapshot record {index-1, term} is written and synced, then every whole segment that etcd's
    * `Open` at that snapshot would not select is unlinked, then the directory is fsynced.
    */
-  async truncateFront(index: bigint): Promise<void> {
+  async truncateFront(index: bigint, opts: { force?: boolean } = {}): Promise<void> {
     const idx = toIndex('index', index);
     return this.exclusive(async () => {
       if (idx <= this.firstIndexN()) return;
       if (idx > this.written + 1) {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `truncateFront(${idx}) is past lastIndex + 1 (${this.written + 1})`);
       }
+      if (opts.force !== true) await checkFrontTruncation(this.host!, idx);
       const snapIndex = idx - 1;
       const term = snapIndex === this.snapshotIndex ? this.snapshotTerm : (await this.readEntry(snapIndex)).term;
       await this.writeSnapshotRecord(snapIndex, term);
@@ -763,6 +820,7 @@ export class Log extends EventEmitter {
       if (idx < this.firstIndexN() - 1) {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `truncateBack(${idx}) is below firstIndex - 1 (${this.firstIndexN() - 1})`);
       }
+      await this.host!.beforeTruncateBack(idx);
       const dropFrom = idx + 1;
       const si = findSegment(this.segments, dropFrom);
       const seg = this.segments[si]!;
@@ -912,6 +970,7 @@ export class Log extends EventEmitter {
   }
 
   private async doClose(): Promise<void> {
+    await this.host?.closeAll();
     if (this.state === State.Open) {
       this.state = State.Closing;
       try {
@@ -926,6 +985,7 @@ export class Log extends EventEmitter {
     const ws = this.durableWaiters;
     this.durableWaiters = [];
     for (const w of ws) w.resolve();
+    this.host?.onDurable();
     await this.preparer.close();
     await this.writer.file.close();
   }

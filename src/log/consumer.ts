@@ -1,0 +1,385 @@
+/**
+ * A named durable consumer of a Log: reads batches of durable records after its position and
+ * commits positions durably (cursor-file.ts). Commits issued while a cursor write is in flight are
+ * coalesced into the next write, as appends are. After a crash the consumer resumes just after its
+ * last durable commit, so every record is delivered at least once, in index order.
+ * Guarantees and crash behaviour: docs/consumers.md.
+ */
+import { WalError, WalErrorCodes } from '../errors';
+import type { IoBackend, WalFile } from '../io/types';
+import { ConsumerGapError, ConsumerTruncatedError } from './consumer-errors';
+import { type CursorState, writeCursor } from './cursor-file';
+import type { LogEntry } from './log';
+
+/** Position and lag of a consumer. */
+export interface ConsumerInfo {
+  name: string;
+  /** Last durably committed index (0 before the first commit of a consumer started at the oldest record). */
+  committed: bigint;
+  /** Last index handed out by read() or set by seek() (equals `committed` for a consumer not open here). */
+  delivered: bigint;
+  /** Durable records after `committed`. */
+  lagRecords: bigint;
+  /** Bytes of the segments after `committed` (frame bytes; exact to within one 64 KiB read checkpoint). */
+  lagBytes: number;
+  lastCommitAt: Date | null;
+}
+
+export interface ConsumerReadOptions {
+  /** At most this many records. Default 1000. */
+  maxRecords?: number;
+  /** At most this many data bytes (one larger record is still returned alone). Default 1 MiB. */
+  maxBytes?: number;
+  /** Wait up to this long for a first record when none is durable yet. Default 0 (do not wait). */
+  timeoutMs?: number;
+  /** Ends the wait early (read then returns []). */
+  signal?: AbortSignal;
+}
+
+export interface ConsumerOptions {
+  /**
+   * Where a consumer that does not exist yet starts: 'oldest' (default: the first record still in
+   * the log), 'newest' (after the last durable record) or an index (the first record it delivers).
+   * Ignored when the consumer exists: it resumes after its committed position.
+   */
+  start?: 'oldest' | 'newest' | bigint;
+}
+
+/** What a consumer needs from the log hosting it (a writable Log or a read-only open). */
+export interface ConsumerSource {
+  readonly dir: string;
+  readonly io: IoBackend;
+  readonly id: string;
+  firstIndex(): number;
+  durableIndex(): number;
+  /** Entries [from, to], to <= durableIndex(); data may be views into a read buffer. */
+  entries(from: number, to: number): AsyncGenerator<LogEntry, void, undefined>;
+  lagBytes(afterIndex: number): number;
+  /** Resolves once durableIndex() >= index, after timeoutMs, on abort, or when the log closes. */
+  waitDurable(index: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<void>;
+  /** truncateBack calls so far (persisted) and the lowest cut among those after `since`. */
+  truncationsSince(since: number): { count: number; lowest: number | null };
+}
+
+/** How a Consumer leaves its host. */
+export interface ConsumerOwner {
+  released(c: Consumer): void;
+}
+
+function toIndex(name: string, v: bigint): number {
+  if (typeof v !== 'bigint' || v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `${name} must be a non-negative bigint`);
+  }
+  return Number(v);
+}
+
+function count(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !(v >= 0) || (name !== 'timeoutMs' && !(v >= 1))) {
+    throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `read: ${name} must be a positive number, got ${String(v)}`);
+  }
+  return v;
+}
+
+interface CommitWaiter {
+  index: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class Consumer implements AsyncDisposable {
+  private committedN: number;
+  private lastCommitMs: number;
+  private truncations: number;
+  private seq: bigint;
+  private deliveredN: number;
+  /** Highest commit accepted (durable once the flush loop reaches it). */
+  private target: number;
+  /** truncateBack cut below what this consumer delivered or committed: reads fail until seek. */
+  private cutTo: number | null = null;
+  /** After seek() out of a truncation: commits may go back to here. */
+  private floor: number | null = null;
+  /** Lowest truncateBack cut seen while a read was running. */
+  private cutDuringRead: number | null = null;
+  private iter: AsyncGenerator<LogEntry, void, undefined> | null = null;
+  private iterNext = 0;
+  private iterTo = 0;
+  private pending: LogEntry | null = null;
+  private reading = false;
+  private flushing: Promise<void> | null = null;
+  private waiters: CommitWaiter[] = [];
+  private failure: WalError | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  /** @internal Created by Log.consumer(). */
+  constructor(
+    /** The consumer's name (unique per log directory). */
+    readonly name: string,
+    private readonly src: ConsumerSource,
+    private readonly file: WalFile,
+    state: CursorState,
+    private readonly owner: ConsumerOwner,
+  ) {
+    this.committedN = Number(state.committed);
+    this.lastCommitMs = state.lastCommitAt;
+    this.truncations = state.truncations;
+    this.seq = state.seq;
+    this.deliveredN = this.committedN;
+    this.target = this.committedN;
+    const t = src.truncationsSince(state.truncations);
+    if (t.lowest !== null && t.lowest < this.committedN) this.cutTo = t.lowest;
+    else this.truncations = t.count;
+  }
+
+  /** Last durable commit. */
+  get committed(): bigint {
+    return BigInt(this.committedN);
+  }
+
+  /**
+   * The next batch after what was delivered (initially after `committed`): only durable records, in
+   * index order, bounded by `maxRecords` and `maxBytes`. Waits up to `timeoutMs` (or until `signal`
+   * aborts) for a first record; returns [] when none came. Throws ConsumerGapError when records after
+   * the position were removed uncommitted (the consumer then continues after the gap) and
+   * ConsumerTruncatedError when truncateBack removed records it had read.
+   */
+  async read(opts: ConsumerReadOptions = {}): Promise<LogEntry[]> {
+    this.checkOpen();
+    const maxRecords = Math.floor(count('maxRecords', opts.maxRecords, 1000));
+    const maxBytes = count('maxBytes', opts.maxBytes, 1024 * 1024);
+    const timeoutMs = count('timeoutMs', opts.timeoutMs, 0);
+    if (this.reading) throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `consumer '${this.name}': read() called while another read() is running`);
+    this.reading = true;
+    this.cutDuringRead = null;
+    try {
+      this.checkPosition();
+      const from = this.deliveredN + 1;
+      if (this.src.durableIndex() < from) {
+        if (timeoutMs > 0 && opts.signal?.aborted !== true) await this.src.waitDurable(from, timeoutMs, opts.signal);
+        if (this.closed) return [];
+        this.checkPosition();
+        if (this.src.durableIndex() < this.deliveredN + 1) return [];
+      }
+      return await this.take(maxRecords, maxBytes);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** Gap and truncation checks before a read. */
+  private checkPosition(): void {
+    if (this.cutTo !== null) throw new ConsumerTruncatedError(this.name, BigInt(Math.max(this.deliveredN, this.committedN)), BigInt(this.cutTo), this.file.path);
+    const from = this.deliveredN + 1;
+    const first = this.src.firstIndex();
+    if (from < first) {
+      this.dropIter();
+      this.deliveredN = first - 1;
+      throw new ConsumerGapError(this.name, BigInt(from), BigInt(first - 1), this.file.path);
+    }
+  }
+
+  private async take(maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
+    let next = this.deliveredN + 1;
+    const to = Math.min(this.src.durableIndex(), next + maxRecords - 1);
+    const out: LogEntry[] = [];
+    let bytes = 0;
+    if (this.pending !== null) {
+      if (this.pending.index === BigInt(next)) {
+        out.push(this.pending);
+        bytes += this.pending.data.length;
+        next++;
+      }
+      this.pending = null;
+    }
+    try {
+      while (next <= to && out.length < maxRecords) {
+        if (this.iter === null || this.iterNext !== next || this.iterTo < next) {
+          this.dropIter();
+          this.iterTo = this.src.durableIndex();
+          this.iter = this.src.entries(next, this.iterTo);
+          this.iterNext = next;
+        }
+        const r = await this.iter.next();
+        if (r.done === true) {
+          this.iter = null;
+          if (this.iterTo >= next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found`, { file: this.src.dir });
+          continue;
+        }
+        if (r.value.index !== BigInt(next)) {
+          // Removed between the gap check and this read (retention, truncateFront): report the gap.
+          this.dropIter();
+          if (out.length > 0) break;
+          this.checkPosition();
+          throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, read ${r.value.index}`, { file: this.src.dir });
+        }
+        const e: LogEntry = { index: r.value.index, data: r.value.data.slice() };
+        this.iterNext = next + 1;
+        if (out.length > 0 && bytes + e.data.length > maxBytes) {
+          this.pending = e;
+          break;
+        }
+        out.push(e);
+        bytes += e.data.length;
+        next++;
+      }
+    } catch (err) {
+      this.dropIter();
+      // A truncation while reading explains a failed read: return what is still valid.
+      if (this.cutDuringRead === null) {
+        if (this.deliveredN + 1 < this.src.firstIndex()) this.checkPosition();
+        throw err;
+      }
+    }
+    if (this.cutDuringRead !== null) {
+      const cut = this.cutDuringRead;
+      this.pending = null;
+      this.dropIter();
+      while (out.length > 0 && out[out.length - 1]!.index > BigInt(cut)) out.pop();
+    }
+    if (out.length > 0) this.deliveredN = Number(out[out.length - 1]!.index);
+    return out;
+  }
+
+  private dropIter(): void {
+    const it = this.iter;
+    this.iter = null;
+    if (it !== null) void it.return(undefined).catch(() => undefined);
+  }
+
+  /**
+   * Moves the read position: the next read starts at index + 1. Does not commit. Also the way out
+   * of a ConsumerTruncatedError (seek to an index at or below the cut).
+   */
+  seek(index: bigint): void {
+    this.checkOpen();
+    const i = toIndex('index', index);
+    if (i > this.src.durableIndex()) {
+      throw new WalError(WalErrorCodes.OUT_OF_RANGE, `seek(${i}) is past the durable index ${this.src.durableIndex()}`, { file: this.file.path });
+    }
+    if (this.cutTo !== null) {
+      if (i > this.cutTo) {
+        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `seek(${i}) is past the truncateBack cut ${this.cutTo}`, { file: this.file.path });
+      }
+      this.cutTo = null;
+    }
+    if (i < this.target) this.floor = Math.min(this.floor ?? i, i);
+    this.pending = null;
+    this.dropIter();
+    this.deliveredN = i;
+  }
+
+  /**
+   * Makes `index` the committed position; resolves once it is durable. Commits that arrive while a
+   * cursor write is in flight share the next write. ERR_WAL_CONSUMER_COMMIT_RANGE when `index` is
+   * below the last commit or beyond what was delivered or seeked.
+   */
+  commit(index: bigint): Promise<void> {
+    try {
+      this.checkOpen();
+      const i = toIndex('index', index);
+      const low = this.floor ?? this.target;
+      if (i < low || i > this.deliveredN) {
+        throw new WalError(
+          WalErrorCodes.CONSUMER_COMMIT_RANGE,
+          `consumer '${this.name}': commit(${i}) outside [${low}, ${this.deliveredN}] (committed .. delivered)`,
+          { file: this.file.path },
+        );
+      }
+      if (this.cutTo !== null) throw new ConsumerTruncatedError(this.name, BigInt(this.deliveredN), BigInt(this.cutTo), this.file.path);
+      const changed = i !== this.target || this.floor !== null;
+      this.target = i;
+      this.floor = null;
+      if (!changed && this.committedN === i && this.flushing === null) return Promise.resolve();
+      const p = new Promise<void>((resolve, reject) => this.waiters.push({ index: i, resolve, reject }));
+      this.dirty = true;
+      this.flushing ??= this.flush();
+      return p;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private dirty = false;
+
+  /** Writes the latest target until none is left; each round is one slot write + fdatasync. */
+  private async flush(): Promise<void> {
+    // Let commits issued in the same turn join this write.
+    await new Promise<void>((r) => setImmediate(r));
+    let ws: CommitWaiter[] = [];
+    try {
+      while (this.dirty) {
+        this.dirty = false;
+        const t = this.target;
+        // Everyone who asked before this round is covered by it (targets only grow, except after a
+        // seek out of a truncation, which supersedes older commits).
+        ws = this.waiters;
+        this.waiters = [];
+        const now = Date.now();
+        const truncations = this.src.truncationsSince(this.truncations).count;
+        const state: CursorState = { seq: this.seq + 1n, committed: BigInt(t), lastCommitAt: now, truncations, logId: this.src.id };
+        await writeCursor(this.src.io, this.file, state);
+        this.seq = state.seq;
+        this.committedN = t;
+        this.lastCommitMs = now;
+        this.truncations = truncations;
+        for (const w of ws) w.resolve();
+        ws = [];
+      }
+    } catch (err) {
+      // A failed fdatasync leaves the page cache untrustworthy: refuse further commits.
+      this.failure = new WalError(WalErrorCodes.FAILED, `consumer '${this.name}': cursor write failed: ${(err as Error)?.message ?? String(err)}`, {
+        file: this.file.path,
+        cause: err,
+      });
+      const all = [...ws, ...this.waiters];
+      this.waiters = [];
+      for (const w of all) w.reject(this.failure);
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  /** Position and lag. */
+  info(): ConsumerInfo {
+    const durable = this.src.durableIndex();
+    return {
+      name: this.name,
+      committed: BigInt(this.committedN),
+      delivered: BigInt(this.deliveredN),
+      lagRecords: BigInt(Math.max(0, durable - this.committedN)),
+      lagBytes: this.src.lagBytes(this.committedN),
+      lastCommitAt: this.lastCommitMs > 0 ? new Date(this.lastCommitMs) : null,
+    };
+  }
+
+  /** @internal truncateBack(to) is about to run (or ran, in another process). */
+  truncatedBack(to: number): void {
+    if (this.reading) this.cutDuringRead = Math.min(this.cutDuringRead ?? to, to);
+    if (this.pending !== null && this.pending.index > BigInt(to)) this.pending = null;
+    this.dropIter();
+    if (Math.max(this.deliveredN, this.committedN) > to) this.cutTo = Math.min(this.cutTo ?? to, to);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new WalError(WalErrorCodes.CLOSED, `consumer '${this.name}' is closed`, { file: this.file.path });
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Waits for commits in flight, then releases the name. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.flushing !== null) await this.flushing;
+      this.closed = true;
+      this.pending = null;
+      this.dropIter();
+      this.owner.released(this);
+      await this.file.close();
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
