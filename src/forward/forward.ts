@@ -149,6 +149,7 @@ class Runner implements Forwarder {
     if (this.sink.lastForwarded === undefined) {
       this.resumedAfter = committed;
       this.lastForwarded = committed;
+      this.consumer.seek(committed); // an open consumer may have delivered past its commit
       return;
     }
     const last = await this.sink.lastForwarded(this.logId);
@@ -172,7 +173,8 @@ class Runner implements Forwarder {
         const batch = await this.readBatch();
         if (batch === null) continue;
         await this.slot();
-        if (this.error !== null) break;
+        // Stopping while waiting for a slot: this batch was read, not sent; it is read again next time.
+        if (this.error !== null || this.stopper.signal.aborted) break;
         this.send(batch);
       }
     } catch (err) {

@@ -13,6 +13,7 @@ import { holdsWriteBatches, scanLevelDB } from '../leveldb-scan';
 import { escapeBytes, formatBytes, grouped } from '../output';
 import { Progress } from '../progress';
 import { problemJson, problemText } from '../render-problem';
+import { renderForward } from '../render-forward';
 
 export const stat: Command = {
   name: 'stat',
@@ -24,7 +25,8 @@ snapshots recorded, the last HardState, the metadata, and leftover *.tmp / *.bro
 For a LevelDB log: size, records, operations, sequence range. Read-only.
 
 Options:
-  --json              one JSON object per line: kind "segment" (etcd) or "log" (LevelDB), then "summary"
+  --json              one JSON object per line: kind "segment" (etcd) or "log" (LevelDB), "forward"
+                      (what each \`wal forward\` last reported), then "summary"
   --raw               LevelDB: show payloads as bytes, do not decode them as WriteBatches
   --format F          etcd | leveldb | auto (default auto)
   --no-color          no colours (NO_COLOR is honoured too)
@@ -85,6 +87,7 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
       if (res.extraFiles.length > 0) out.line(`  other files: ${res.extraFiles.join(', ')}`);
       for (const p of res.problems.slice(0, 5)) out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
       for (const p of res.problems) out.record(problemJson(p));
+      if (!target.single) renderForward(out, target.dir);
       out.record({
         kind: 'summary',
         format: 'etcd',
