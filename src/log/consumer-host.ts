@@ -22,6 +22,10 @@ export interface HostedLog {
   lagBytes(afterIndex: number): number;
   /** True once the log is closed: waits end. */
   closed(): boolean;
+  /** Read-only opens: re-read the writer's durable mark (see ConsumerSource.settle). */
+  settle?(): Promise<void>;
+  /** The writer: a truncateBack cut is durable in truncations.tmp; publish it before bytes change. */
+  onCut?(to: number, cuts: number): void;
 }
 
 interface Waiter {
@@ -60,6 +64,9 @@ export class ConsumerHost implements ConsumerSource {
   }
   lagBytes(afterIndex: number): number {
     return this.log.lagBytes(afterIndex);
+  }
+  settle(): Promise<void> {
+    return this.log.settle?.() ?? Promise.resolve();
   }
   truncationsSince(since: number): { count: number; lowest: number | null } {
     return { count: this.cuts.length, lowest: lowestCutSince(this.cuts, since) };
@@ -192,6 +199,7 @@ export class ConsumerHost implements ConsumerSource {
     const cuts = [...this.cuts, to];
     await writeTruncations(this.io, this.dir, cuts);
     this.cuts = cuts;
+    this.log.onCut?.(to, cuts.length);
     for (const c of this.open.values()) c.truncatedBack(to);
   }
 

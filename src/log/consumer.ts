@@ -59,6 +59,8 @@ export interface ConsumerSource {
   waitDurable(index: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<void>;
   /** truncateBack calls so far (persisted) and the lowest cut among those after `since`. */
   truncationsSince(since: number): { count: number; lowest: number | null };
+  /** After a read: learn of any truncateBack that ran meanwhile (read-only opens poll for it). */
+  settle(): Promise<void>;
 }
 
 /** How a Consumer leaves its host. */
@@ -225,12 +227,15 @@ export class Consumer implements AsyncDisposable {
       }
     } catch (err) {
       this.dropIter();
+      await this.src.settle();
       // A truncation while reading explains a failed read: return what is still valid.
       if (this.cutDuringRead === null) {
         if (this.deliveredN + 1 < this.src.firstIndex()) this.checkPosition();
         throw err;
       }
     }
+    // Sequence lock: bytes read while a truncateBack rewrote them are dropped below.
+    await this.src.settle();
     if (this.cutDuringRead !== null) {
       const cut = this.cutDuringRead;
       this.pending = null;

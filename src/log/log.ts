@@ -32,6 +32,8 @@ import { ConsumerHost, type HostedLog } from './consumer-host';
 import { checkFrontTruncation } from './front-guard';
 import { segmentBytesAfter } from './lag';
 import { ensureLogId } from './log-id';
+import { DurablePublisher } from './durable-file';
+import { ReadOnlyLog } from './read-only';
 
 /** One record read back: its index and data (a view into a read buffer; copy it to keep many). */
 export interface LogEntry {
@@ -178,6 +180,7 @@ export class Log extends EventEmitter {
   private readonly counters = { appends: 0, bytes: 0, batches: 0, fsyncs: 0 };
   private logId = '';
   private host: ConsumerHost | null = null;
+  private publisher: DurablePublisher | null = null;
 
   private constructor(
     /** The directory holding the segments. */
@@ -210,8 +213,14 @@ export class Log extends EventEmitter {
    * a `.broken` copy; corruption before the tail is an error. Fails with ERR_WAL_LOCKED when another
    * writer (this library or etcd, through the native OFD lock) holds the directory.
    */
-  static async open(dir: string, options?: LogOptions): Promise<Log> {
+  static open(dir: string, options: LogOptions & { readOnly: true }): Promise<ReadOnlyLog>;
+  static open(dir: string, options?: LogOptions): Promise<Log>;
+  static async open(dir: string, options?: LogOptions): Promise<Log | ReadOnlyLog> {
     try {
+      if (options?.readOnly === true) {
+        const o = resolveLogOptions(options);
+        return await ReadOnlyLog.open(dir, { io: o.io, readBufferBytes: o.readBufferBytes, pollMs: o.pollMs });
+      }
       return await Log.openLocked(dir, options);
     } catch (err) {
       // An OS failure (EACCES, EMFILE, EROFS...) is reported like every other: a WalError with its cause.
@@ -268,6 +277,8 @@ export class Log extends EventEmitter {
       await log.restoreFront();
       log.logId = await ensureLogId(io, dir);
       log.host = await ConsumerHost.create(log.hosted());
+      log.publisher = await DurablePublisher.open(io, dir);
+      log.publish();
       return log;
     } catch (err) {
       await tailFile.close();
@@ -573,6 +584,7 @@ export class Log extends EventEmitter {
   }
 
   private notifyDurable(): void {
+    this.publish();
     this.host?.onDurable();
     const ws = this.durableWaiters;
     if (ws.length === 0) return;
@@ -756,7 +768,13 @@ export class Log extends EventEmitter {
       entries: (from, to) => this.entries({ from: BigInt(from), to: BigInt(to) }),
       lagBytes: (after) => segmentBytesAfter(this.segments, after),
       closed: () => this.state === State.Closed || this.state === State.Failed,
+      onCut: (to, cuts) => this.publisher?.publish(Math.min(this.durableN, to), this.firstIndexN(), cuts),
     };
+  }
+
+  /** Tells read-only opens how far the log is durable (durable-file.ts); a 40-byte page-cache write. */
+  private publish(): void {
+    if (this.publisher !== null) this.publisher.publish(this.durableN, this.firstIndexN(), this.host!.cutCount);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -986,6 +1004,7 @@ export class Log extends EventEmitter {
     this.durableWaiters = [];
     for (const w of ws) w.resolve();
     this.host?.onDurable();
+    await this.publisher?.close();
     await this.preparer.close();
     await this.writer.file.close();
   }

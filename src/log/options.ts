@@ -57,6 +57,13 @@ export interface LogOptions {
   readBufferBytes?: number;
   /** Open for writing only if the directory already holds a log. Default false (create if missing). */
   mustExist?: boolean;
+  /**
+   * Open without the writer lock, to read and host consumers beside a live writer (another thread
+   * or process); returns a ReadOnlyLog. Sees new durable records within about `pollMs`. Default false.
+   */
+  readOnly?: boolean;
+  /** Read-only opens: how often the writer's durable index is read, in ms. Default 5. */
+  pollMs?: number;
   /** The I/O backend (tests inject a recording layer). Default: the package's backend. */
   io?: IoBackend;
 }
@@ -75,6 +82,8 @@ export interface ResolvedLogOptions {
   slowSyncMs: number;
   readBufferBytes: number;
   mustExist: boolean;
+  readOnly: boolean;
+  pollMs: number;
   io: IoBackend;
 }
 
@@ -92,6 +101,8 @@ export const DEFAULT_LOG_OPTIONS: Readonly<Omit<ResolvedLogOptions, 'io'>> = Obj
   slowSyncMs: 1000,
   readBufferBytes: 1024 * 1024,
   mustExist: false,
+  readOnly: false,
+  pollMs: 5,
 } as const);
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULT_LOG_OPTIONS), 'io']);
@@ -159,7 +170,7 @@ export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogO
   if (typeof term !== 'bigint' || term < 0n || term >= 1n << 64n) {
     throw invalid(`option 'term' must be a bigint in [0, 2^64), got ${String(term)}`);
   }
-  for (const name of ['direct', 'mustExist'] as const) {
+  for (const name of ['direct', 'mustExist', 'readOnly'] as const) {
     if (typeof pick(name) !== 'boolean') throw invalid(`option '${name}' must be a boolean`);
   }
   const slowSyncMs = pick('slowSyncMs');
@@ -184,6 +195,8 @@ export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogO
     slowSyncMs,
     readBufferBytes: positiveInteger('readBufferBytes', pick('readBufferBytes'), 4096),
     mustExist: pick('mustExist') as boolean,
+    readOnly: pick('readOnly') as boolean,
+    pollMs: positiveInteger('pollMs', pick('pollMs')),
     io: io as IoBackend,
   };
 }

@@ -1,0 +1,263 @@
+/**
+ * A read-only open of a live Log (`Log.open(dir, { readOnly: true })`): no writer lock, hosts
+ * consumers in another thread or process. It learns the durable index from the writer's
+ * `durable.tmp` (durable-file.ts), polled every `pollMs`, so new durable records are seen within
+ * about that delay and an undurable record is never handed out. Segments are read sequentially
+ * from the last position reached, through the same decoder as the writer's reads.
+ */
+import * as path from 'node:path';
+import { parseWalName, readWalNames } from '../etcd/segments';
+import { WalError, WalErrorCodes } from '../errors';
+import type { IoBackend, WalFile } from '../io/types';
+import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
+import { ConsumerHost } from './consumer-host';
+import { DURABLE_FILE, type DurableMark, readMarkSync } from './durable-file';
+import { RecordType } from './frames';
+import type { EntriesRange, LogEntry } from './log';
+import { readLogId } from './log-id';
+import { closeSegment, logReadError, openSegment, parseEntry, recordData } from './segment-reader';
+import { lowestCutSince, readTruncations } from './truncation-history';
+
+export interface ReadOnlyOptions {
+  io: IoBackend;
+  readBufferBytes: number;
+  pollMs: number;
+}
+
+/** Where the last sequential read stopped: the frame of entry `index`, and the CRC before it. */
+interface Resume {
+  index: number;
+  name: string;
+  offset: number;
+  crc: number;
+}
+
+/** A Log opened with `{ readOnly: true }`: reads, follows and hosts consumers; never writes a segment. */
+export class ReadOnlyLog {
+  readonly readOnly = true;
+  private host!: ConsumerHost;
+  private mark: DurableMark;
+  private cuts: number[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private refreshing: Promise<void> | null = null;
+  private resume: Resume | null = null;
+  private recordBytes = 0;
+  private records = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly id: string,
+    private readonly io: IoBackend,
+    private readonly markFile: WalFile,
+    private readonly opts: ReadOnlyOptions,
+    mark: DurableMark,
+  ) {
+    this.mark = mark;
+  }
+
+  static async open(dir: string, opts: ReadOnlyOptions): Promise<ReadOnlyLog> {
+    const io = opts.io;
+    const names = await readWalNames(io, dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    if (names.length === 0) throw new WalError(WalErrorCodes.FILE_NOT_FOUND, 'no log in directory', { file: dir });
+    const id = await readLogId(io, dir);
+    let markFile: WalFile | null = null;
+    try {
+      markFile = await io.open(path.join(dir, DURABLE_FILE), { read: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (id === null || markFile === null) {
+      await markFile?.close();
+      throw new WalError(WalErrorCodes.FILE_NOT_FOUND, 'this log has not been opened for writing by a version that publishes its durable index; open it for writing once', { file: dir });
+    }
+    try {
+      const mark = await readMarkRetrying(io, markFile);
+      const log = new ReadOnlyLog(dir, id, io, markFile, opts, mark);
+      log.cuts = await readTruncations(io, dir);
+      log.host = await ConsumerHost.create(log.hosted());
+      log.timer = setInterval(() => void log.refresh(), opts.pollMs);
+      log.timer.unref();
+      return log;
+    } catch (err) {
+      await markFile.close();
+      throw err;
+    }
+  }
+
+  /** The durable index as far as this reader may trust it (a cut not yet published lowers it). */
+  private durableN(): number {
+    const low = lowestCutSince(this.cuts, this.mark.cuts);
+    return low === null ? this.mark.durable : Math.min(this.mark.durable, low);
+  }
+
+  get firstIndex(): bigint {
+    return BigInt(this.mark.first);
+  }
+  /** The last durable record (a read-only open sees nothing beyond it). */
+  get lastIndex(): bigint {
+    return BigInt(this.durableN());
+  }
+  get durableIndex(): bigint {
+    return BigInt(this.durableN());
+  }
+
+  /** Reads the writer's mark again; on a new cut, adopts it (telling the consumers) before anything else. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = null));
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    if (this.closed) return;
+    const m = readMarkSync(this.io, this.markFile);
+    if (m === null || m.seq === this.mark.seq) return; // unchanged, or caught mid-write: next poll
+    if (m.cuts > this.cuts.length) {
+      const cuts = await readTruncations(this.io, this.dir);
+      this.resume = null;
+      this.cuts = cuts;
+      this.host.adoptCuts(cuts);
+    }
+    this.mark = m;
+    this.host.onDurable();
+  }
+
+  /** Entries in [from, to], both clamped to what is durable. */
+  async *entries(range: EntriesRange = {}): AsyncGenerator<LogEntry, void, undefined> {
+    const from = Math.max(range.from === undefined ? 0 : Number(range.from), this.mark.first);
+    const to = Math.min(range.to === undefined ? this.durableN() : Number(range.to), this.durableN());
+    yield* this.read(from, to);
+  }
+
+  private async *read(from: number, to: number): AsyncGenerator<LogEntry, void, undefined> {
+    if (from > to) return;
+    let names = await readWalNames(this.io, this.dir);
+    const r = this.resume !== null && this.resume.index <= from && names.includes(this.resume.name) ? this.resume : null;
+    let k = r !== null ? names.indexOf(r.name) : startSegment(names, from);
+    let next = from;
+    // Live reads (a few records at the tail) do not need a full read buffer.
+    const bufferBytes = to - from < 256 ? 64 * 1024 : this.opts.readBufferBytes;
+    let startAt = r;
+    while (next <= to) {
+      if (k >= names.length) names = await readWalNames(this.io, this.dir);
+      if (k >= names.length || k < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found`, { file: this.dir });
+      const name = names[k]!;
+      let dec;
+      try {
+        dec = await openSegment(this.io, path.join(this.dir, name), {
+          offset: startAt?.offset ?? 0,
+          crc: startAt?.crc ?? 0,
+          last: true,
+          bufferBytes,
+        });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} is no longer in the log`, { file: this.dir });
+        }
+        throw err;
+      }
+      startAt = null;
+      try {
+        let before = dec.crc;
+        for (;;) {
+          let rr: number;
+          try {
+            rr = dec.tryNextRaw();
+            if (rr < 0) {
+              await dec.fill();
+              continue;
+            }
+          } catch (err) {
+            throw logReadError(err);
+          }
+          if (rr === 0) break;
+          const crcBefore = before;
+          before = dec.crc;
+          if (dec.recType !== RecordType.entry) continue;
+          const e = parseEntry(recordData(dec)!);
+          if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: name, offset: dec.recOffset });
+          if (e.index < next) continue;
+          if (e.index !== next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, found ${e.index}`, { file: name, offset: dec.recOffset });
+          if (e.index > to) return;
+          this.resume = { index: e.index, name, offset: dec.recOffset, crc: crcBefore };
+          this.records++;
+          this.recordBytes += e.data.length;
+          yield { index: BigInt(e.index), data: e.data };
+          next++;
+          if (next > to) return;
+        }
+      } finally {
+        await closeSegment(dec);
+      }
+      k++;
+    }
+  }
+
+  private hosted() {
+    return {
+      dir: this.dir,
+      io: this.io,
+      id: this.id,
+      firstIndex: () => this.mark.first,
+      durableIndex: () => this.durableN(),
+      entries: (from: number, to: number) => this.read(from, to),
+      // No segment index here: an estimate from the mean record size read so far.
+      lagBytes: (after: number) => Math.round(Math.max(0, this.durableN() - after) * (this.records > 0 ? this.recordBytes / this.records : 0)),
+      closed: () => this.closed,
+      // A poll already under way may have read the mark before our bytes: read it once more after.
+      settle: async () => {
+        await this.refreshing?.catch(() => undefined);
+        await this.refresh();
+      },
+    };
+  }
+
+  /** Opens the durable consumer `name` here (see Log.consumer). */
+  consumer(name: string, opts?: ConsumerOptions): Promise<Consumer> {
+    if (this.closed) return Promise.reject(new WalError(WalErrorCodes.CLOSED, 'the log is closed', { file: this.dir }));
+    return this.host.consumer(name, opts);
+  }
+
+  consumers(): Promise<ConsumerInfo[]> {
+    return this.host.list();
+  }
+
+  deleteConsumer(name: string): Promise<void> {
+    return this.host.delete(name);
+  }
+
+  /** Appending is for the writer: always ERR_WAL_READ_ONLY. */
+  append(_data: Uint8Array | string): Promise<bigint> {
+    return Promise.reject(new WalError(WalErrorCodes.READ_ONLY, 'the log was opened read-only', { file: this.dir }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.host.closeAll();
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.refreshing?.catch(() => undefined);
+    this.host.onDurable();
+    await this.markFile.close();
+  }
+}
+
+/** The last segment whose name index is <= index (etcd's searchIndex), or 0. */
+function startSegment(names: readonly string[], index: number): number {
+  let k = 0;
+  for (let i = 0; i < names.length; i++) if (Number(parseWalName(names[i]!)!.index) <= index) k = i;
+  return k;
+}
+
+/** The mark, retried briefly if caught mid-write. */
+async function readMarkRetrying(io: IoBackend, f: WalFile): Promise<DurableMark> {
+  for (let i = 0; i < 50; i++) {
+    const m = readMarkSync(io, f);
+    if (m !== null) return m;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new WalError(WalErrorCodes.CONSUMER_CORRUPT, 'the durable-index file is damaged', { file: f.path, offset: 0 });
+}
