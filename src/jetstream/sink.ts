@@ -42,6 +42,8 @@ export interface JetStreamSinkOptions {
   connectTimeoutMs?: number;
   /** Pacing of retries after transient failures. */
   backoff?: BackoffOptions;
+  /** Aborts connecting (and the start-up checks) while they are still retrying. */
+  signal?: AbortSignal;
 }
 
 /** What `JetStreamSink#stats()` reports. */
@@ -245,7 +247,7 @@ async function connectWithRetry(nats: ReturnType<typeof loadNats>, options: JetS
     } catch (err) {
       const failure = classify(err);
       if (failure.kind !== 'transient' || Date.now() >= deadline) throw toWalError(failure, options, err);
-      await sleep(Math.min(backoffDelay(attempt, options.backoff), Math.max(1, deadline - Date.now())));
+      await sleep(Math.min(backoffDelay(attempt, options.backoff), Math.max(1, deadline - Date.now())), options.signal);
     }
   }
 }
@@ -258,7 +260,7 @@ async function retryTransient<T>(fn: () => Promise<T>, options: JetStreamSinkOpt
     } catch (err) {
       const failure = classify(err);
       if (failure.kind !== 'transient' || attempt >= 20) throw toWalError(failure, options, err);
-      await sleep(backoffDelay(attempt, options.backoff));
+      await sleep(backoffDelay(attempt, options.backoff), options.signal);
     }
   }
 }

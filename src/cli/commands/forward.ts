@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { COMMON_OPTIONS, UsageError, onePath } from '../args';
-import type { Command } from '../command';
+import type { Command, Context } from '../command';
 import { EXIT } from '../command';
 import { formatBytes, grouped } from '../output';
 import { toStatus, writeStatus } from '../forward-status';
@@ -15,7 +15,6 @@ import type { ForwardStatus } from '../forward-status';
 import { forward } from '../../forward/forward';
 import type { ForwardSource } from '../../forward/forward';
 import { Log } from '../../log/log';
-import type { LogOptions } from '../../log/options';
 
 export const forwardCommand: Command = {
   name: 'forward',
@@ -67,10 +66,10 @@ an oversized record…: its ERR_WAL_* code is printed), 2 usage error.`,
     const consumer = (options['consumer'] as string | undefined) ?? 'forward';
     const start = (options['start'] as string | undefined) ?? 'oldest';
     if (start !== 'oldest' && start !== 'newest') throw new UsageError(`--start must be oldest or newest, got ${start}`);
+    const startAt: 'oldest' | 'newest' = start;
     const interval = (options['interval'] as number | undefined) ?? 1000;
 
     // Loaded here, not at the top: `wal` works without the optional client for every other command.
-    const { jetStreamSink } = require('../../jetstream') as typeof import('../../jetstream');
     const { loadNats } = require('../../jetstream/client') as typeof import('../../jetstream/client');
     const connectOptions: Record<string, unknown> = { name: `wal forward ${consumer}` };
     if (options['user'] !== undefined) connectOptions['user'] = options['user'];
@@ -80,66 +79,92 @@ an oversized record…: its ERR_WAL_* code is printed), 2 usage error.`,
       connectOptions['authenticator'] = loadNats().credsAuthenticator(fs.readFileSync(options['creds'] as string));
     }
 
-    const log = (await Log.open(dir, { readOnly: true } as LogOptions)) as unknown as ForwardSource & { close(): Promise<void> };
-    const sink = await jetStreamSink({ servers: to.split(','), connectOptions, stream, subject }).catch(async (err: unknown) => {
-      await log.close();
-      throw err;
-    });
-    const base = { consumer, servers: to, stream, subject, startedAt: new Date().toISOString() };
-    let fw;
+    // From here on a signal means "stop cleanly", also while still connecting.
+    const stopping = new AbortController();
+    const onSignal = (): void => stopping.abort();
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     try {
-      fw = await forward(log, { consumer, sink, start });
-    } catch (err) {
-      await sink.close();
-      await log.close();
-      throw err;
-    }
-    const forwarder = fw;
-    const stopOnSignal = (): void => void forwarder.stop().catch(() => undefined);
-    process.once('SIGTERM', stopOnSignal);
-    process.once('SIGINT', stopOnSignal);
-
-    const tty = !ctx.out.json && process.stderr.isTTY === true && process.env['WAL_NO_PROGRESS'] === undefined;
-    const report = (kind: 'forward-status' | 'forward-stopped'): ForwardStatus => {
-      const status = toStatus(base, forwarder.stats(), sink.stats());
-      try {
-        writeStatus(dir, status);
-      } catch {
-        // a read-only directory: the status file is a convenience
-      }
-      if (ctx.out.json) {
-        ctx.out.record({ kind, ...status });
-        ctx.out.flush();
-      } else if (tty) {
-        process.stderr.write(`\r${progressLine(status)}\x1b[K`);
-      }
-      return status;
-    };
-    const timer = setInterval(() => report('forward-status'), interval);
-    let failure: unknown = null;
-    try {
-      await forwarder.done;
-    } catch (err) {
-      failure = err;
+      return await runSidecar({ dir, to, stream, subject, consumer, start: startAt, interval, connectOptions }, ctx, stopping.signal);
     } finally {
-      clearInterval(timer);
-      process.off('SIGTERM', stopOnSignal);
-      process.off('SIGINT', stopOnSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
     }
-    const final = report('forward-stopped');
-    if (tty) process.stderr.write('\n');
-    await sink.close();
-    await log.close();
-    if (failure !== null) throw failure;
-    if (!ctx.out.json) {
-      ctx.out.line(
-        `stopped: ${grouped(final.forwardedRecords)} records (${formatBytes(final.forwardedBytes)}) forwarded in ${grouped(final.forwardedBatches)} batches; ` +
-          `committed through ${final.committed}`,
-      );
-    }
-    return EXIT.OK;
   },
 };
+
+interface SidecarParams {
+  dir: string;
+  to: string;
+  stream: string;
+  subject: string;
+  consumer: string;
+  start: 'oldest' | 'newest';
+  interval: number;
+  connectOptions: Record<string, unknown>;
+}
+
+async function runSidecar(p: SidecarParams, ctx: Context, stopping: AbortSignal): Promise<number> {
+  const { dir, to, stream, subject, consumer, start, interval, connectOptions } = p;
+  const { jetStreamSink } = require('../../jetstream') as typeof import('../../jetstream');
+  const log: ForwardSource & { close(): Promise<void> } = await Log.open(dir, { readOnly: true });
+  let sink;
+  try {
+    sink = await jetStreamSink({ servers: to.split(','), connectOptions, stream, subject, signal: stopping });
+  } catch (err) {
+    await log.close();
+    if (stopping.aborted && (err as Error).name === 'AbortError') return EXIT.OK; // stopped while connecting
+    throw err;
+  }
+  const base = { consumer, servers: to, stream, subject, startedAt: new Date().toISOString() };
+  let fw;
+  try {
+    fw = await forward(log, { consumer, sink, start, signal: stopping });
+  } catch (err) {
+    await sink.close();
+    await log.close();
+    throw err;
+  }
+  const forwarder = fw;
+
+  const tty = !ctx.out.json && process.stderr.isTTY === true && process.env['WAL_NO_PROGRESS'] === undefined;
+  const report = (kind: 'forward-status' | 'forward-stopped'): ForwardStatus => {
+    const status = toStatus(base, forwarder.stats(), sink.stats());
+    try {
+      writeStatus(dir, status);
+    } catch {
+      // a read-only directory: the status file is a convenience
+    }
+    if (ctx.out.json) {
+      ctx.out.record({ kind, ...status });
+      ctx.out.flush();
+    } else if (tty) {
+      process.stderr.write(`\r${progressLine(status)}\x1b[K`);
+    }
+    return status;
+  };
+  const timer = setInterval(() => report('forward-status'), interval);
+  let failure: unknown = null;
+  try {
+    await forwarder.done;
+  } catch (err) {
+    failure = err;
+  } finally {
+    clearInterval(timer);
+  }
+  const final = report('forward-stopped');
+  if (tty) process.stderr.write('\n');
+  await sink.close();
+  await log.close();
+  if (failure !== null) throw failure;
+  if (!ctx.out.json) {
+    ctx.out.line(
+      `stopped: ${grouped(final.forwardedRecords)} records (${formatBytes(final.forwardedBytes)}) forwarded in ${grouped(final.forwardedBatches)} batches; ` +
+        `committed through ${final.committed}`,
+    );
+  }
+  return EXIT.OK;
+}
 
 function progressLine(s: ForwardStatus): string {
   const ms = (us: number): string => (us / 1000).toFixed(us < 10_000 ? 1 : 0);
