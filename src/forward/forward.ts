@@ -5,7 +5,7 @@
  * the downstream's last index rather than after the consumer's commit, so a crash between the
  * sink's ack and the commit forwards nothing twice, whatever the batch boundaries are this time.
  */
-import { WalError, WalErrorCodes } from '../errors';
+import { WalError, WalErrorCodes, isWalError } from '../errors';
 import { LatencyHistogram } from '../log/histogram';
 import type { LatencySummary } from '../log/histogram';
 import { encodedRecordSize } from './batch';
@@ -158,7 +158,14 @@ class Runner implements Forwarder {
     this.lastForwarded = last;
     // Below the commit: the downstream lost acknowledged batches (purged, or a store whose ack was
     // not durable); forward them again from the log if it still has them.
-    this.consumer.seek(last);
+    try {
+      this.consumer.seek(last);
+    } catch (err) {
+      if (!isWalError(err, WalErrorCodes.OUT_OF_RANGE)) throw err;
+      // The downstream holds indexes this log does not (durably) have: a truncateBack after they
+      // were forwarded, or another log's records under this id. Never guess which records are which.
+      throw new WalError(WalErrorCodes.FORWARD_DIVERGED, `the sink holds this log up to index ${last}, beyond what the log has: ${(err as Error).message}`, { cause: err });
+    }
     if (last > committed) await this.consumer.commit(last);
   }
 

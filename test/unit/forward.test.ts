@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { isWalError, WalErrorCodes } from '../../src/errors';
 import { encodedRecordSize } from '../../src/forward/batch';
 import { forward } from '../../src/forward/forward';
 import type { Sink, SinkRecord } from '../../src/forward/sink';
@@ -180,5 +181,16 @@ test('stop() gives up on a send that never completes after graceMs: not committe
   await fw.stop({ graceMs: 50 });
   assert.equal(fw.stats().state, 'stopped');
   assert.equal(fw.stats().committed, 5n);
+  await log.close();
+});
+
+test('a sink holding more of this log than the log has (truncateBack after forwarding) is ERR_WAL_FORWARD_DIVERGED at start', async () => {
+  const { log } = await filledLog(50);
+  const sink = new MemorySink();
+  sink.batches.push(Array.from({ length: 80 }, (_, i) => ({ logId: log.id, index: BigInt(i + 1), data: payload(i + 1) })));
+  await assert.rejects(forward(log, { consumer: 'fw', sink }), (e) => isWalError(e, WalErrorCodes.FORWARD_DIVERGED));
+  const c = await log.consumer('fw');
+  assert.equal(c.committed, 0n);
+  await c.close();
   await log.close();
 });
