@@ -7,7 +7,7 @@
  * - Every publish carries Nats-Expected-Last-Subject-Sequence = the sequence of the previous batch
  *   on the subject (and Nats-Expected-Stream), so the server stores a batch only directly after its
  *   predecessor: a batch lost in flight can never be followed by a stored later one, and the same
- *   range can never be stored twice. Nats-Msg-Id `${logId}:${first}-${last}` still dedupes a retry
+ *   range can never be stored twice. Nats-Msg-Id `${logId}:${subject}:${first}-${last}` dedupes a retry
  *   inside the window. With other subjects in the stream the previous sequence is only known from
  *   its ack, so one batch per subject is in flight; batches grow to the server's limit instead.
  * - After any doubt (timeout, disconnect, wrong last sequence) the sink reads the subject's last
@@ -140,7 +140,9 @@ export class JetStreamSink implements Sink {
     if (batch.first !== this.lastIndex + 1n) {
       throw new WalError(WalErrorCodes.FORWARD_DIVERGED, `batch starts at ${batch.first} but ${this.options.subject} holds up to ${this.lastIndex}`);
     }
-    const msgID = `${logId}:${batch.first}-${batch.last}`;
+    // The window is per stream, not per subject: the subject is part of the id, so the same log
+    // forwarded to a second subject of the stream is not taken for a duplicate of the first.
+    const msgID = `${logId}:${this.options.subject}:${batch.first}-${batch.last}`;
     for (let attempt = 0; ; attempt++) {
       const h = this.nats.headers();
       for (const [k, v] of Object.entries(batch.headers)) h.set(k, v);
@@ -155,7 +157,13 @@ export class JetStreamSink implements Sink {
           }),
           opts.signal,
         );
-        if (ack.duplicate) this.counters.duplicates++;
+        if (ack.duplicate) {
+          // Stored before (a retry inside the window): make sure it is this subject's last batch.
+          this.counters.duplicates++;
+          await this.resync(logId, opts.signal);
+          if (this.lastIndex === batch.last) return;
+          throw new WalError(WalErrorCodes.FORWARD_DIVERGED, `the server took batch ${msgID} for a duplicate, but ${this.options.subject} ends at index ${this.lastIndex}`);
+        }
         this.lastSeq = ack.seq;
         this.lastIndex = batch.last;
         return;

@@ -75,6 +75,18 @@ describe('JetStream sink, single server', () => {
     assert.deepEqual(back.batches.map((x) => [x.first, x.last]), [[1n, 10n], [11n, 20n]]);
   });
 
+  test('the same log to a second subject of the stream inside the duplicate window is stored there too', async () => {
+    // The window is per stream: a message id without the subject would make the second copy a "duplicate".
+    for (const subject of ['logs.twice1', 'logs.twice2']) {
+      const sink = await jetStreamSink({ servers: servers.urls, stream: 'S', subject });
+      await sink.lastForwarded(LOG);
+      await sink.send(recs(1, 4));
+      assert.equal(sink.stats().duplicates, 0);
+      await sink.close();
+      assert.deepEqual((await readBack(nc, 'S', subject)).batches.map((b) => [b.first, b.last]), [[1n, 4n]]);
+    }
+  });
+
   test('a subject holding another log is ERR_WAL_FORWARD_WRONG_SUBJECT', async () => {
     const a = await jetStreamSink({ servers: servers.urls, stream: 'S', subject: 'logs.shared' });
     await a.lastForwarded(LOG);
