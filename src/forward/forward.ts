@@ -82,6 +82,8 @@ const DEFAULT_MAX_RECORDS = 65536;
 /** How long one read waits for records before checking for a stop again. */
 const READ_WAIT_MS = 1000;
 
+type ReadRecord = { index: bigint; data: Uint8Array };
+
 interface InFlight {
   last: bigint;
   records: number;
@@ -125,6 +127,8 @@ class Runner implements Forwarder {
   private resumedFrom: 'sink' | 'consumer' = 'consumer';
   private error: Error | null = null;
   private poisoned = false;
+  /** Encoded bytes per data byte of the last read (length prefixes), slightly rounded up. */
+  private prefixRatio = 1.05;
   private commits: Promise<void> = Promise.resolve();
 
   constructor(
@@ -177,12 +181,14 @@ class Runner implements Forwarder {
   private async run(): Promise<void> {
     try {
       while (!this.stopper.signal.aborted && this.error === null) {
-        const batch = await this.readBatch();
-        if (batch === null) continue;
+        // Read the next batch while the previous one is in flight…
+        const batch = await this.readBatch([], READ_WAIT_MS);
+        if (batch.length === 0) continue;
         await this.slot();
         // Stopping while waiting for a slot: this batch was read, not sent; it is read again next time.
         if (this.error !== null || this.stopper.signal.aborted) break;
-        this.send(batch);
+        // …then top it up with what arrived during that wait: full batches under load.
+        this.send(await this.readBatch(batch, 0));
       }
     } catch (err) {
       if (!this.stopper.signal.aborted || !isAbort(err)) this.fail(err);
@@ -198,28 +204,44 @@ class Runner implements Forwarder {
     if (this.error !== null) throw this.error;
   }
 
-  /** Up to the sink's byte budget, encoded: a read returns data bytes, the sink counts length prefixes too. */
-  private async readBatch(): Promise<{ index: bigint; data: Uint8Array }[] | null> {
+  /**
+   * Appends to `batch` what the consumer has, up to the sink's byte budget counted encoded (a read
+   * limits data bytes; the sink counts length prefixes too) and maxRecords; what does not fit is
+   * given back with a seek. Waits up to `waitMs` for a first record.
+   */
+  private async readBatch(batch: ReadRecord[], waitMs: number): Promise<ReadRecord[]> {
+    let bytes = 0;
+    for (const r of batch) bytes += encodedRecordSize(r.data.length);
+    const roomRecords = this.maxRecords - batch.length;
+    const roomBytes = this.maxBytes - bytes;
+    if (roomRecords <= 0 || (batch.length > 0 && roomBytes <= 1)) return batch;
+    // Ask for data bytes that will fit once length prefixes are added (ratio seen last time), so the
+    // consumer stops by itself: a seek back drops its read position (costly on a read-only open).
     const got = await this.consumer.read({
-      maxRecords: this.maxRecords,
-      maxBytes: this.maxBytes,
-      timeoutMs: READ_WAIT_MS,
+      maxRecords: roomRecords,
+      maxBytes: Math.max(1, Math.floor(roomBytes / this.prefixRatio)),
+      timeoutMs: waitMs,
       signal: this.stopper.signal,
     });
-    if (got.length === 0) return null;
-    let bytes = 0;
+    let data = 0;
+    let encoded = 0;
+    for (const r of got) {
+      data += r.data.length;
+      encoded += encodedRecordSize(r.data.length);
+    }
+    if (data > 0) this.prefixRatio = Math.min(6, Math.max(1, (encoded / data) * 1.02));
     let n = 0;
     while (n < got.length) {
       const size = encodedRecordSize(got[n]!.data.length);
-      if (n > 0 && bytes + size > this.maxBytes) break;
+      // A record larger than the budget still travels alone (the sink then says whether it fits).
+      if ((batch.length > 0 || n > 0) && bytes + size > this.maxBytes) break;
       bytes += size;
       n++;
     }
-    if (n < got.length) {
-      this.consumer.seek(got[n - 1]!.index);
-      return got.slice(0, n);
-    }
-    return got;
+    if (n < got.length) this.consumer.seek(n > 0 ? got[n - 1]!.index : batch[batch.length - 1]!.index);
+    if (batch.length === 0) return n < got.length ? got.slice(0, n) : got;
+    for (let i = 0; i < n; i++) batch.push(got[i]!);
+    return batch;
   }
 
   private async slot(): Promise<void> {
@@ -228,7 +250,7 @@ class Runner implements Forwarder {
     }
   }
 
-  private send(batch: { index: bigint; data: Uint8Array }[]): void {
+  private send(batch: ReadRecord[]): void {
     const records: SinkRecord[] = batch.map((r) => ({ logId: this.logId, index: r.index, data: r.data }));
     let bytes = 0;
     for (const r of batch) bytes += r.data.length;
