@@ -15,6 +15,7 @@
  */
 import { crc32c } from '../crc32c';
 import { WalError, WalErrorCodes } from '../errors';
+import { putVarint32, varint32Size } from '../leveldb/write-batch';
 
 /** Header names of a batch message (exported so readers can filter or index on them). */
 export const BATCH_HEADERS = {
@@ -59,7 +60,7 @@ export type HeaderSource = { get(name: string): string | null | undefined } | Re
 
 /** Bytes a record takes in a body: its length as a uvarint, then the data. */
 export function encodedRecordSize(dataLength: number): number {
-  return uvarintSize(dataLength) + dataLength;
+  return varint32Size(dataLength) + dataLength;
 }
 
 /** Encodes consecutive records of log `logId` into one batch. Throws on an empty or non-consecutive run. */
@@ -80,12 +81,7 @@ export function encodeBatch(logId: string, records: readonly BatchRecord[]): Enc
   const body = Buffer.allocUnsafe(size);
   let at = 0;
   for (const r of records) {
-    let n = r.data.length;
-    while (n >= 0x80) {
-      body[at++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    body[at++] = n;
+    at = putVarint32(body, at, r.data.length);
     body.set(r.data, at);
     at += r.data.length;
   }
@@ -165,15 +161,6 @@ function parseIndex(v: string | undefined, name: string): bigint {
 
 function corrupt(message: string, offset?: number): WalError {
   return new WalError(WalErrorCodes.BATCH_CORRUPT, `batch message: ${message}`, offset === undefined ? {} : { file: 'batch body', offset });
-}
-
-function uvarintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
 }
 
 function hex8(n: number): string {

@@ -11,7 +11,7 @@ import { forward } from '../../src/forward/forward';
 import { jetStreamSink } from '../../src/jetstream';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { assertExactlyOnce, lastIndexOn, payload, until } from './support/forwarding';
+import { assertExactlyOnce, lastIndexOn, produce, until } from './support/forwarding';
 import { startCluster } from './support/nats-servers';
 import type { Servers } from './support/nats-servers';
 
@@ -34,16 +34,7 @@ describe('forwarding to a 3-node cluster, R3 stream', () => {
     const log = await Log.open(tempDir('nodewal-fwdc-'));
     const sink = await jetStreamSink({ servers: servers.urls, stream: 'R3', subject: 'r3.log', requestTimeoutMs: 2000, backoff: { maxMs: 500 } });
     const fw = await forward(log, { consumer: 'js', sink });
-    let appended = 0;
-    const producer = (async () => {
-      while (appended < N) {
-        const n = Math.min(500, N - appended);
-        const base = appended;
-        await Promise.all(Array.from({ length: n }, (_, i) => log.append(payload(base + i + 1))));
-        appended += n;
-        await new Promise((r) => setImmediate(r));
-      }
-    })();
+    const producer = produce(log, N, 500, 0);
     const forwarded = async (): Promise<bigint> => fw.stats().lastForwarded;
 
     await until(async () => (await forwarded()) > BigInt(N / 10), 60000, 'first tenth forwarded');

@@ -14,7 +14,7 @@ import type { NatsConnection } from 'nats';
 import { prng } from '../support/recording-io';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { assertExactlyOnce, lastIndexOn, payload, until } from './support/forwarding';
+import { assertExactlyOnce, lastIndexOn, produce, until } from './support/forwarding';
 import { startServer } from './support/nats-servers';
 import type { Servers } from './support/nats-servers';
 
@@ -47,17 +47,8 @@ describe('wal forward, kill -9 at random moments', () => {
   test(`${N} records, ${CYCLES} kill -9 cycles of the forwarder (seed ${SEED}): exactly once, in order, bytes intact`, async () => {
     const dir = tempDir('nodewal-fwdk-');
     const log = await Log.open(dir);
-    let appended = 0;
-    const producer = (async () => {
-      while (appended < N) {
-        const n = Math.min(2000, N - appended);
-        const base = appended;
-        await Promise.all(Array.from({ length: n }, (_, i) => log.append(payload(base + i + 1))));
-        appended += n;
-        // Spread the appends over the kill cycles (about a second each) rather than writing everything up front.
-        await new Promise((r) => setTimeout(r, Math.max(1, (CYCLES * 1000 * 2000) / N)));
-      }
-    })();
+    // Spread the appends over the kill cycles (about a second each) rather than writing everything up front.
+    const producer = produce(log, N, 2000, Math.max(1, (CYCLES * 1000 * 2000) / N));
     const rand = prng(SEED);
     const progress: bigint[] = [];
     for (let c = 0; c < CYCLES; c++) {

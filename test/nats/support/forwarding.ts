@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { NatsConnection } from 'nats';
+import type { Log } from '../../../src/log/log';
 import { readBack } from './read-back';
 
 /** Record `i`'s bytes: its index, then a length and filler that depend on it. */
@@ -53,5 +54,16 @@ export async function lastIndexOn(nc: NatsConnection, stream: string, subject: s
   } catch (err) {
     if ((err as { api_error?: { err_code?: number } }).api_error?.err_code === 10037) return 0n;
     throw err;
+  }
+}
+
+/** Appends records 1..n (payload(i)) in concurrent groups of `group`, pausing `pauseMs` between groups. */
+export async function produce(log: Log, n: number, group: number, pauseMs: number): Promise<void> {
+  for (let done = 0; done < n; ) {
+    const k = Math.min(group, n - done);
+    const base = done;
+    await Promise.all(Array.from({ length: k }, (_, i) => log.append(payload(base + i + 1))));
+    done += k;
+    await new Promise((r) => (pauseMs > 0 ? setTimeout(r, pauseMs) : setImmediate(r)));
   }
 }
