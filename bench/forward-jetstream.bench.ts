@@ -9,6 +9,9 @@
  *               expectation headers: the ceiling a user would reach without a local log
  *   naive       a forwarder that publishes one message per record (256 in flight), committing per
  *               consumer batch
+ *   sidecar     `forward` with `wal forward` in its own process (the log opened read-only)
+ *   drain       forwarding a log that already holds the N records, against direct publishing with
+ *               the drain's mean batch size: what the forwarder itself sustains
  *   append      the producers' durable append rate alone, and with the forwarder running (ratio)
  *   latency     append → JetStream ack per record, at a paced 20,000 records/s
  * and a direct-publish sweep of batch size × in-flight (1 vs 16) to show what large batches buy.
@@ -101,6 +104,24 @@ async function sidecarRun(servers: Servers, nc: NatsConnection, data: Buffer[]):
   await log.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return { rate: data.length / secs, appendRate };
+}
+
+/** Forwarding a log that already holds the records (what the forwarder alone sustains). */
+async function drainRun(servers: Servers, data: Buffer[]): Promise<{ rate: number; meanBatch: number }> {
+  const dir = tmp();
+  const log = await Log.open(dir);
+  for (let i = 0; i < data.length; i += 10_000) await log.appendBatch(data.slice(i, i + 10_000));
+  const sink = await jetStreamSink({ servers: servers.urls, stream: 'BENCH', subject: `bench.s${subjectSeq++}` });
+  const t0 = performance.now();
+  const fw = await forward(log, { consumer: 'drain', sink });
+  while (fw.stats().lastForwarded < BigInt(data.length)) await new Promise((r) => setTimeout(r, 1));
+  const secs = (performance.now() - t0) / 1000;
+  const s = fw.stats();
+  await fw.stop();
+  await sink.close();
+  await log.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { rate: data.length / secs, meanBatch: s.forwardedRecords / s.forwardedBatches };
 }
 
 async function appendOnly(data: Buffer[]): Promise<number> {
@@ -225,6 +246,9 @@ async function main(): Promise<void> {
       const naive: number[] = [];
       const alone: number[] = [];
       const withFw: number[] = [];
+      const drain: number[] = [];
+      const drainDirect: number[] = [];
+      let drainBatch = 0;
       const side: number[] = [];
       const withSide: number[] = [];
       let meanBatch = 0;
@@ -239,6 +263,10 @@ async function main(): Promise<void> {
         meanBatch = f.meanBatch;
         dir.push(await directRun(nc, data, Math.max(1, Math.round(f.meanBatch)), 1));
         naive.push(await naiveRun(servers, nc, data.slice(0, naiveN)));
+        const d = await drainRun(servers, data);
+        drain.push(d.rate);
+        drainBatch = d.meanBatch;
+        drainDirect.push(await directRun(nc, data, Math.max(1, Math.round(d.meanBatch)), 1));
       }
       const F = median(fwd);
       const D = median(dir);
@@ -252,6 +280,10 @@ async function main(): Promise<void> {
       console.log(
         `  producers' durable appends alone ${fmt(median(alone)).padStart(10)} rec/s; with the forwarder in-process ${fmt(median(withFw))} rec/s (${(median(withFw) / median(alone)).toFixed(2)}x), ` +
           `with the sidecar ${fmt(median(withSide))} rec/s (${(median(withSide) / median(alone)).toFixed(2)}x)`,
+      );
+      console.log(
+        `  drain: forwarding a log that already holds them ${fmt(median(drain)).padStart(10)} rec/s (mean batch ${fmt(drainBatch)})   runs: ${drain.map(fmt).join(', ')}; ` +
+          `direct, same batches ${fmt(median(drainDirect))} rec/s   runs: ${drainDirect.map(fmt).join(', ')}   drain/direct ${(median(drain) / median(drainDirect)).toFixed(2)}x, drain/naive ${(median(drain) / Nv).toFixed(1)}x`,
       );
       const lat = await latencyRun(servers, size, 20_000, 3);
       console.log(`  append → JetStream ack at 20,000 rec/s: p50 ${(lat.p50 / 1000).toFixed(1)} ms, p99 ${(lat.p99 / 1000).toFixed(1)} ms (${fmt(lat.count)} records)`);
