@@ -14,7 +14,7 @@ import type { NatsConnection } from 'nats';
 import { prng } from '../support/recording-io';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { assertExactlyOnce, lastIndexOn, produce, until } from './support/forwarding';
+import { assertExactlyOnce, cleanupAfter, lastIndexOn, produce, until } from './support/forwarding';
 import { startServer } from './support/nats-servers';
 import type { Servers } from './support/nats-servers';
 
@@ -44,7 +44,7 @@ describe('wal forward, kill -9 at random moments', () => {
     await servers?.stop();
   });
 
-  test(`${N} records, ${CYCLES} kill -9 cycles of the forwarder (seed ${SEED}): exactly once, in order, bytes intact`, async () => {
+  test(`${N} records, ${CYCLES} kill -9 cycles of the forwarder (seed ${SEED}): exactly once, in order, bytes intact`, async (t) => {
     const dir = tempDir('nodewal-fwdk-');
     const log = await Log.open(dir);
     // Spread the appends over the kill cycles (about a second each) rather than writing everything up front.
@@ -53,6 +53,7 @@ describe('wal forward, kill -9 at random moments', () => {
     const progress: bigint[] = [];
     for (let c = 0; c < CYCLES; c++) {
       const p = sidecar(dir, servers.urls[0]!);
+      cleanupAfter(t, p);
       const exited = new Promise((r) => p.once('exit', r));
       if (c % 3 === 0) {
         // Anywhere from start-up (connecting, resuming) on.
@@ -70,6 +71,7 @@ describe('wal forward, kill -9 at random moments', () => {
     }
     await producer;
     const last = sidecar(dir, servers.urls[0]!);
+    cleanupAfter(t, last, log);
     let stderr = '';
     let stdout = '';
     last.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

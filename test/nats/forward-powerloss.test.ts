@@ -31,7 +31,7 @@ import { checkCrashStates, scratchDir } from '../support/crash-states';
 import { RecordingIo, prng } from '../support/recording-io';
 import type { CrashState } from '../support/recording-io';
 import { tempDir } from '../support/tmp';
-import { lastIndexOn, until } from './support/forwarding';
+import { cleanupAfter, lastIndexOn, until } from './support/forwarding';
 import { readBack } from './support/read-back';
 import { startServer } from './support/nats-servers';
 import type { Servers } from './support/nats-servers';
@@ -63,7 +63,7 @@ describe('writer crashes under a running forwarder', () => {
     await servers?.stop();
   });
 
-  test(`power loss: nothing downstream is absent from the recovered log, nothing acknowledged is missing (${STATES} crash states, ${REPLAYS} resumed)`, async () => {
+  test(`power loss: nothing downstream is absent from the recovered log, nothing acknowledged is missing (${STATES} crash states, ${REPLAYS} resumed)`, async (t) => {
     const root = scratchDir('nodewal-fwd-pl-');
     const rec = new RecordingIo(defaultBackend, root);
     const logDir = path.join(root, 'log');
@@ -86,6 +86,7 @@ describe('writer crashes under a running forwarder', () => {
       },
     };
     const fw = await forward(log, { consumer: 'js', sink: marking });
+    cleanupAfter(t, fw, js, log);
     const r = prng(99);
     let next = 1;
     let acked = 0;
@@ -174,7 +175,7 @@ describe('writer crashes under a running forwarder', () => {
     assert.ok(replays >= Math.min(REPLAYS, 3));
   });
 
-  test('kill -9 of the writer process, restarted 8 times, while a read-only forwarder runs: the stream is the log, acked records included', async () => {
+  test('kill -9 of the writer process, restarted 8 times, while a read-only forwarder runs: the stream is the log, acked records included', async (t) => {
     const dir = tempDir('nodewal-fwd-wk-');
     const child = path.join(__dirname, 'support', 'writer-child.ts');
     const ackedByGen: number[] = [];
@@ -195,6 +196,7 @@ describe('writer crashes under a running forwarder', () => {
     const ro = await Log.open(dir, { readOnly: true });
     const sink = await jetStreamSink({ servers: servers.urls, stream: 'PL', subject: 'pl.writer' });
     const fw = await forward(ro, { consumer: 'js', sink });
+    cleanupAfter(t, fw, sink, ro);
     const r = prng(4242);
     for (let gen = 1; gen <= 8; gen++) await runWriter(gen, 100 + Math.floor(r() * 700));
     // The last writer's records: wait until the forwarder has everything the log holds.

@@ -5,6 +5,8 @@
  * leave the consumer's position where it was (after the last acknowledged batch).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { NatsConnection } from 'nats';
 import { isWalError, WalErrorCodes } from '../../src/errors';
@@ -12,7 +14,7 @@ import { forward } from '../../src/forward/forward';
 import { jetStreamSink } from '../../src/jetstream';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { assertExactlyOnce, lastIndexOn, payload, until } from './support/forwarding';
+import { assertExactlyOnce, cleanupAfter, lastIndexOn, payload, until } from './support/forwarding';
 import { startServer } from './support/nats-servers';
 import type { Servers } from './support/nats-servers';
 
@@ -33,11 +35,12 @@ describe('forwarding to one server', () => {
   });
   const creds = { user: 'fwd', pass: 'right' };
 
-  test('three logs to one stream on three subjects, concurrently: each subject exactly once, in order', async () => {
+  test('three logs to one stream on three subjects, concurrently: each subject exactly once, in order', async (t) => {
     const N = 30000;
     const logs = await Promise.all([1, 2, 3].map(() => Log.open(tempDir('nodewal-fwd3-'))));
     const sinks = await Promise.all(logs.map((_, k) => jetStreamSink({ servers: servers.urls, connectOptions: creds, stream: 'INGEST', subject: `ingest.m${k}` })));
     const fws = await Promise.all(logs.map((log, k) => forward(log, { consumer: 'js', sink: sinks[k]! })));
+    cleanupAfter(t, ...fws, ...sinks, ...logs);
     // Producers append while the forwarders run: 100 groups of concurrent appends per log.
     await Promise.all(
       logs.map(async (log) => {
@@ -85,6 +88,44 @@ describe('forwarding to one server', () => {
     await c.close();
     await sink.close();
     await log.close();
+  });
+
+  test('wal forward: a missing stream or wrong credentials exit 1 with the code; the consumer stays', async () => {
+    const dir = tempDir('nodewal-fwdcli-');
+    const log = await Log.open(dir);
+    await log.appendBatch([payload(1), payload(2)]);
+    await log.close();
+    const cli = path.join(__dirname, '..', '..', 'src', 'cli', 'main.ts');
+    const run = (...extra: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', cli, 'forward', dir, '--to', servers.urls[0]!, '--subject', 'ingest.cli', ...extra], { encoding: 'utf8', timeout: 60000 });
+    const noStream = run('--stream', 'MISSING', '--user', 'fwd', '--password', 'right');
+    assert.equal(noStream.status, 1, noStream.stderr);
+    assert.match(noStream.stderr, /ERR_WAL_FORWARD_STREAM_NOT_FOUND/);
+    const badAuth = run('--stream', 'INGEST', '--user', 'fwd', '--password', 'nope', '--json');
+    assert.equal(badAuth.status, 1, badAuth.stderr);
+    assert.match(badAuth.stderr, /ERR_WAL_FORWARD_AUTH/);
+    assert.equal(JSON.parse(badAuth.stdout.trim().split('\n').at(-1)!).code, 'ERR_WAL_FORWARD_AUTH');
+    const again = await Log.open(dir);
+    const c = await again.consumer('forward');
+    assert.equal(c.committed, 0n);
+    await c.close();
+    await again.close();
+  });
+
+  test('wal forward on a terminal: a progress line, then a clean stop on SIGTERM with the summary', async () => {
+    const dir = tempDir('nodewal-fwdtty-');
+    const log = await Log.open(dir);
+    await log.appendBatch(Array.from({ length: 500 }, (_, i) => payload(i + 1)));
+    await log.close();
+    const cli = path.join(__dirname, '..', '..', 'src', 'cli', 'main.ts');
+    const args = [process.execPath, '--import', 'tsx', cli, 'forward', dir, '--to', servers.urls[0]!, '--stream', 'INGEST', '--subject', 'ingest.tty', '--user', 'fwd', '--password', 'right', '--interval', '200'];
+    // util-linux script(1) gives it a pty; timeout(1) sends the SIGTERM after 6 s.
+    const cmd = ['timeout', '-s', 'TERM', '6', ...args].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60000, env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.error, undefined);
+    assert.match(r.stdout, /\rforward → INGEST\/ingest\.tty: 500 records \(.*\), last 500, lag 0, in flight 0, ack p50 [\d.]+ ms p99 [\d.]+ ms/);
+    assert.match(r.stdout, /stopped: 500 records \(.*\) forwarded in \d+ batches; committed through 500/);
+    assert.equal(await lastIndexOn(nc, 'INGEST', 'ingest.tty'), 500n);
   });
 
   test('wrong credentials: ERR_WAL_FORWARD_AUTH at once, the consumer untouched', async () => {

@@ -67,3 +67,14 @@ export async function produce(log: Log, n: number, group: number, pauseMs: numbe
     await new Promise((r) => (pauseMs > 0 ? setTimeout(r, pauseMs) : setImmediate(r)));
   }
 }
+
+/** Stops what a test started even when it fails, so a failed test never keeps its file running. */
+export function cleanupAfter(t: { after(fn: () => Promise<void>): void }, ...items: ({ stop(o?: { graceMs?: number }): Promise<void> } | { close(): Promise<void> } | { kill(signal?: NodeJS.Signals): boolean })[]): void {
+  t.after(async () => {
+    for (const item of items) {
+      if ('stop' in item) await item.stop({ graceMs: 100 }).catch(() => undefined);
+      else if ('close' in item) await item.close().catch(() => undefined);
+      else item.kill('SIGKILL');
+    }
+  });
+}

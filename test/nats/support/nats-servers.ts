@@ -97,6 +97,8 @@ export interface Servers {
   addStream(config: Partial<StreamConfig> & { name: string; subjects: string[] }): Promise<void>;
   /** The node currently leading `stream` (clusters). */
   leaderOf(stream: string): Promise<NatsNode>;
+  /** Waits until every replica of `stream` is online and current (a restarted node caught up). */
+  replicasCurrent(stream: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -183,6 +185,25 @@ async function start(count: number, opts: StartOptions): Promise<Servers> {
             if (Date.now() > deadline) throw err;
           }
           if (Date.now() > deadline) throw new Error(`no leader for ${stream}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      } finally {
+        await nc.close();
+      }
+    },
+    async replicasCurrent(stream) {
+      const nc = await servers.connect();
+      try {
+        const deadline = Date.now() + 60000;
+        for (;;) {
+          try {
+            const info = await (await nc.jetstreamManager()).streams.info(stream);
+            const replicas = info.cluster?.replicas ?? [];
+            if (info.cluster?.leader && replicas.length === count - 1 && replicas.every((r) => r.current && !r.offline)) return;
+          } catch {
+            // no leader at this moment
+          }
+          if (Date.now() > deadline) throw new Error(`replicas of ${stream} not current after 60 s`);
           await new Promise((r) => setTimeout(r, 250));
         }
       } finally {
