@@ -35,8 +35,8 @@ describe('forwarding to a 3-node cluster, R3 stream', () => {
     const sink = await jetStreamSink({ servers: servers.urls, stream: 'R3', subject: 'r3.log', requestTimeoutMs: 2000, backoff: { maxMs: 500 } });
     const fw = await forward(log, { consumer: 'js', sink });
     cleanupAfter(t, fw, sink, log);
-    // Paced (at most ~50,000 records/s) so that both kills land while records are still coming.
-    const producer = produce(log, N, 500, 10);
+    // Paced over about 12 s, so that both kills land while records are still coming.
+    const producer = produce(log, N, 500, Math.max(1, (12000 * 500) / N));
     const forwarded = async (): Promise<bigint> => fw.stats().lastForwarded;
 
     await until(async () => (await forwarded()) > BigInt(N / 10), 60000, 'first tenth forwarded');
