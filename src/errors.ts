@@ -61,6 +61,21 @@ export const WalErrorCodes = {
   CONSUMER_GAP: 'ERR_WAL_CONSUMER_GAP',
   /** truncateFront would remove records a consumer has not committed (pass { force: true } to do it anyway). */
   CONSUMER_UNCOMMITTED: 'ERR_WAL_CONSUMER_UNCOMMITTED',
+  // Forwarding (src/forward, src/jetstream): permanent downstream errors stop a forwarder.
+  /** A forwarded batch message does not decode: bad headers, a record running past the body, CRC. */
+  BATCH_CORRUPT: 'ERR_WAL_BATCH_CORRUPT',
+  /** The JetStream stream the sink publishes to does not exist. */
+  FORWARD_STREAM_NOT_FOUND: 'ERR_WAL_FORWARD_STREAM_NOT_FOUND',
+  /** The subject is not one of the stream's, or its last message belongs to another log. */
+  FORWARD_WRONG_SUBJECT: 'ERR_WAL_FORWARD_WRONG_SUBJECT',
+  /** The server refused the credentials, or the user may not publish / read the stream. */
+  FORWARD_AUTH: 'ERR_WAL_FORWARD_AUTH',
+  /** One record does not fit in a message under the server's max_payload / the stream's max_msg_size. */
+  FORWARD_MESSAGE_TOO_LARGE: 'ERR_WAL_FORWARD_MESSAGE_TOO_LARGE',
+  /** The optional NATS client (`nats`) is not installed. */
+  FORWARD_CLIENT_MISSING: 'ERR_WAL_FORWARD_CLIENT_MISSING',
+  /** The stream holds something the forwarder cannot continue from (a gap, or indexes the log lacks). */
+  FORWARD_DIVERGED: 'ERR_WAL_FORWARD_DIVERGED',
 } as const;
 
 export type WalErrorCode = (typeof WalErrorCodes)[keyof typeof WalErrorCodes];

@@ -29,3 +29,8 @@ export { registerLogMetrics, LOG_METRIC_FAMILIES, FSYNC_BUCKETS_SECONDS } from '
 export type { LogMetricsOptions, ConsumerPosition } from './metrics/log-metrics';
 export { registerMetricsSource } from './metrics/bridge';
 export type { MetricFamily, MetricsSource, MetricsRegistration, Sample, BridgeOptions, PromClient, PromRegistry } from './metrics/bridge';
+export { forward } from './forward/forward';
+export type { Forwarder, ForwardOptions, ForwardStats, ForwardState, ForwardConsumer, ForwardSource } from './forward/forward';
+export type { Sink, SinkRecord } from './forward/sink';
+export { encodeBatch, decodeBatch, batchRange, encodedRecordSize, BATCH_HEADERS, BATCH_FORMAT, BATCH_HEADER_RESERVE } from './forward/batch';
+export type { BatchRecord, EncodedBatch, DecodedBatch, HeaderSource } from './forward/batch';

@@ -38,6 +38,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Command }[
     load: () => (require('./commands/consumer') as typeof import('./commands/consumer')).consumer,
   },
   {
+    name: 'forward',
+    summary: 'send a Log to a NATS JetStream stream, exactly once (sidecar; needs the nats package)',
+    load: () => (require('./commands/forward') as typeof import('./commands/forward')).forwardCommand,
+  },
+  {
     name: 'bench',
     summary: 'durable ingestion + recovery benchmark with Log, native vs fallback',
     load: () => (require('./commands/bench') as typeof import('./commands/bench')).bench,

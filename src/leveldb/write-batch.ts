@@ -76,7 +76,8 @@ export function decodeWriteBatch(data: Uint8Array): WriteBatch {
   return { sequence, ops };
 }
 
-function varint32Size(n: number): number {
+/** Bytes of `n` as a LEB128 varint (LevelDB's varint32; also the forward batch's record lengths). */
+export function varint32Size(n: number): number {
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
@@ -85,7 +86,8 @@ function varint32Size(n: number): number {
   return size;
 }
 
-function putVarint32(out: Uint8Array, pos: number, n: number): number {
+/** Writes `n` as a LEB128 varint at `pos`; returns the position after it. */
+export function putVarint32(out: Uint8Array, pos: number, n: number): number {
   while (n >= 0x80) {
     out[pos++] = (n & 0x7f) | 0x80;
     n = Math.floor(n / 128);

@@ -15,6 +15,7 @@ import { count, escapeBytes, formatBytes, grouped } from '../output';
 import { Progress } from '../progress';
 import { problemJson, problemText } from '../render-problem';
 import { nodeId } from '../raft-decode';
+import { renderForward } from '../render-forward';
 
 export const stat: Command = {
   name: 'stat',
@@ -26,7 +27,8 @@ snapshots recorded, the last HardState, the metadata, and leftover *.tmp / *.bro
 For a LevelDB log: size, records, operations, sequence range. Read-only.
 
 Options:
-  --json              one JSON object per line: kind "segment" (etcd) or "log" (LevelDB), then "summary"
+  --json              one JSON object per line: kind "segment" (etcd) or "log" (LevelDB), "forward"
+                      (what each \`wal forward\` last reported), then "summary"
   --raw               LevelDB: show payloads as bytes, do not decode them as WriteBatches
   --format F          etcd | leveldb | auto (default auto)
   --no-color          no colours (NO_COLOR is honoured too)
@@ -98,6 +100,7 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
       }
       for (const p of res.problems.slice(0, 5)) out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
       for (const p of res.problems) out.record(problemJson(p));
+      if (!target.single) renderForward(out, target.dir);
       out.record({
         kind: 'summary',
         format: 'etcd',

@@ -1,0 +1,309 @@
+/**
+ * Log → JetStream, end to end, on a 3-node R3 cluster of real nats-server processes (loopback),
+ * against what the same client reaches without a local log. Contenders, same run, per record size:
+ *
+ *   forward     256 producers append N records to a Log (durable) while forward() + the JetStream
+ *               sink send them; records/s = N / (first append → last batch acknowledged)
+ *   direct      the same client publishing the same records straight to the stream, encoded in
+ *               batches of the forwarder's mean batch size, the same number in flight (1), no
+ *               expectation headers: the ceiling a user would reach without a local log
+ *   naive       a forwarder that publishes one message per record (256 in flight), committing per
+ *               consumer batch
+ *   sidecar     `forward` with `wal forward` in its own process (the log opened read-only)
+ *   drain       forwarding a log that already holds the N records, against direct publishing with
+ *               the drain's mean batch size: what the forwarder itself sustains
+ *   append      the producers' durable append rate alone, and with the forwarder running (ratio)
+ *   latency     append → JetStream ack per record, at a paced 20,000 records/s
+ * and a direct-publish sweep of batch size × in-flight (1 vs 16) to show what large batches buy.
+ *
+ *   flock /tmp/bench.lock node --import tsx bench/forward-jetstream.bench.ts [runs=3]
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { headers } from 'nats';
+import type { NatsConnection } from 'nats';
+import { encodeBatch, encodedRecordSize, BATCH_HEADER_RESERVE } from '../src/forward/batch';
+import { forward } from '../src/forward/forward';
+import type { Sink, SinkRecord } from '../src/forward/sink';
+import { jetStreamSink } from '../src/jetstream';
+import { LatencyHistogram } from '../src/log/histogram';
+import { Log } from '../src/log/log';
+import { lastIndexOn } from '../test/nats/support/forwarding';
+import { startCluster } from '../test/nats/support/nats-servers';
+import type { Servers } from '../test/nats/support/nats-servers';
+
+const RUNS = Number(process.argv[2] ?? 3);
+const PRODUCERS = 256;
+let subjectSeq = 0;
+
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-fwdbench-'));
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+function records(n: number, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = Buffer.alloc(size, i & 0xff);
+    b.writeUInt32BE(i, 0);
+    out.push(b);
+  }
+  return out;
+}
+
+/** 256 producers, each awaiting its append, until all `data` are appended. Returns records/s. */
+async function produce(log: Log, data: Buffer[]): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: PRODUCERS }, async () => {
+      while (next < data.length) await log.append(data[next++]!);
+    }),
+  );
+  return data.length / ((performance.now() - t0) / 1000);
+}
+
+async function forwardRun(servers: Servers, data: Buffer[]): Promise<{ rate: number; meanBatch: number; appendRate: number }> {
+  const dir = tmp();
+  const log = await Log.open(dir);
+  const subject = `bench.s${subjectSeq++}`;
+  const sink = await jetStreamSink({ servers: servers.urls, stream: 'BENCH', subject });
+  const fw = await forward(log, { consumer: 'js', sink });
+  const t0 = performance.now();
+  const appendRate = await produce(log, data);
+  while (fw.stats().lastForwarded < BigInt(data.length)) await new Promise((r) => setTimeout(r, 1));
+  const secs = (performance.now() - t0) / 1000;
+  const s = fw.stats();
+  await fw.stop();
+  await sink.close();
+  await log.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { rate: data.length / secs, meanBatch: s.forwardedRecords / s.forwardedBatches, appendRate };
+}
+
+/** The same, with the forwarder as a sidecar: `wal forward` in its own process, the log opened read-only. */
+async function sidecarRun(servers: Servers, nc: NatsConnection, data: Buffer[]): Promise<{ rate: number; appendRate: number }> {
+  const dir = tmp();
+  const log = await Log.open(dir);
+  const subject = `bench.s${subjectSeq++}`;
+  const cli = path.join(__dirname, '..', 'src', 'cli', 'main.ts');
+  const p = spawn(process.execPath, ['--import', 'tsx', cli, 'forward', dir, '--to', servers.urls.join(','), '--stream', 'BENCH', '--subject', subject, '--json', '--interval', '100'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  while (!out.includes('forward-status')) await new Promise((r) => setTimeout(r, 10));
+  const exited = new Promise((r) => p.once('exit', r));
+  const t0 = performance.now();
+  const appendRate = await produce(log, data);
+  while ((await lastIndexOn(nc, 'BENCH', subject)) < BigInt(data.length)) await new Promise((r) => setTimeout(r, 5));
+  const secs = (performance.now() - t0) / 1000;
+  p.kill('SIGTERM');
+  await exited;
+  await log.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { rate: data.length / secs, appendRate };
+}
+
+/** Forwarding a log that already holds the records (what the forwarder alone sustains). */
+async function drainRun(servers: Servers, data: Buffer[]): Promise<{ rate: number; meanBatch: number }> {
+  const dir = tmp();
+  const log = await Log.open(dir);
+  for (let i = 0; i < data.length; i += 10_000) await log.appendBatch(data.slice(i, i + 10_000));
+  const sink = await jetStreamSink({ servers: servers.urls, stream: 'BENCH', subject: `bench.s${subjectSeq++}` });
+  const t0 = performance.now();
+  const fw = await forward(log, { consumer: 'drain', sink });
+  while (fw.stats().lastForwarded < BigInt(data.length)) await new Promise((r) => setTimeout(r, 1));
+  const secs = (performance.now() - t0) / 1000;
+  const s = fw.stats();
+  await fw.stop();
+  await sink.close();
+  await log.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { rate: data.length / secs, meanBatch: s.forwardedRecords / s.forwardedBatches };
+}
+
+async function appendOnly(data: Buffer[]): Promise<number> {
+  const dir = tmp();
+  const log = await Log.open(dir);
+  const rate = await produce(log, data);
+  await log.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return rate;
+}
+
+/** The same records straight to the stream: batches of `batch` records, `inFlight` publishes outstanding. */
+async function directRun(nc: NatsConnection, data: Buffer[], batch: number, inFlight: number): Promise<number> {
+  const js = nc.jetstream();
+  const subject = `bench.s${subjectSeq++}`;
+  const logId = 'f'.repeat(32);
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < data.length) {
+      const from = next;
+      const to = Math.min(data.length, from + batch);
+      next = to;
+      const recs = [];
+      for (let i = from; i < to; i++) recs.push({ index: BigInt(i + 1), data: data[i]! });
+      const enc = encodeBatch(logId, recs);
+      const h = headers();
+      for (const [k, v] of Object.entries(enc.headers)) h.set(k, v);
+      await js.publish(subject, enc.body, { headers: h });
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return data.length / ((performance.now() - t0) / 1000);
+}
+
+/** One message per record, 256 in flight: a forwarder without batching. */
+function naiveSink(nc: NatsConnection, subject: string): Sink {
+  const js = nc.jetstream();
+  return {
+    maxInFlight: 1,
+    async send(recs: readonly SinkRecord[]) {
+      for (let i = 0; i < recs.length; i += 256) {
+        await Promise.all(recs.slice(i, i + 256).map((r) => js.publish(subject, r.data, { msgID: `${r.logId}:${r.index}` })));
+      }
+    },
+  };
+}
+
+async function naiveRun(servers: Servers, nc: NatsConnection, data: Buffer[]): Promise<number> {
+  const dir = tmp();
+  const log = await Log.open(dir);
+  const fw = await forward(log, { consumer: 'naive', sink: naiveSink(nc, `bench.s${subjectSeq++}`), maxRecords: 4096 });
+  const t0 = performance.now();
+  await produce(log, data);
+  while (fw.stats().lastForwarded < BigInt(data.length)) await new Promise((r) => setTimeout(r, 1));
+  const secs = (performance.now() - t0) / 1000;
+  await fw.stop();
+  await log.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  void servers;
+  return data.length / secs;
+}
+
+/** Append → ack latency per record at a paced rate. */
+async function latencyRun(servers: Servers, size: number, rate: number, seconds: number): Promise<{ p50: number; p99: number; count: number }> {
+  const dir = tmp();
+  const log = await Log.open(dir);
+  const js = await jetStreamSink({ servers: servers.urls, stream: 'BENCH', subject: `bench.s${subjectSeq++}` });
+  const started = new Map<bigint, number>();
+  const hist = new LatencyHistogram();
+  const timing: Sink = {
+    maxBatchBytes: js.maxBatchBytes,
+    lastForwarded: (id) => js.lastForwarded(id),
+    async send(recs, o) {
+      await js.send(recs, o);
+      const now = performance.now();
+      for (const r of recs) {
+        const t = started.get(r.index);
+        if (t !== undefined) hist.record((now - t) * 1000);
+        started.delete(r.index);
+      }
+    },
+  };
+  const fw = await forward(log, { consumer: 'lat', sink: timing });
+  const total = rate * seconds;
+  const payload = Buffer.alloc(size, 7);
+  const t0 = performance.now();
+  let index = 0n;
+  const pending: Promise<bigint>[] = [];
+  for (let i = 0; i < total; i++) {
+    // Pace: wait until this record's scheduled time (1 ms granularity, bursts of rate/1000).
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    index++;
+    started.set(index, performance.now());
+    pending.push(log.append(payload));
+  }
+  await Promise.all(pending);
+  while (fw.stats().lastForwarded < index) await new Promise((r) => setTimeout(r, 1));
+  await fw.stop();
+  await js.close();
+  await log.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  const s = hist.summary();
+  return { p50: s.p50, p99: s.p99, count: s.count };
+}
+
+async function main(): Promise<void> {
+  const servers = await startCluster();
+  await servers.addStream({ name: 'BENCH', subjects: ['bench.>'], num_replicas: 3 });
+  const nc = await servers.connect();
+  console.log(`nats-server ${nc.info?.version}, 3 nodes, R3 file stream, max_payload ${nc.info?.max_payload}; ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}; ${RUNS} runs, medians`);
+  try {
+    for (const [size, n, naiveN] of [
+      [100, 400_000, 20_000],
+      [1024, 100_000, 10_000],
+    ] as const) {
+      const data = records(n, size);
+      const fwd: number[] = [];
+      const dir: number[] = [];
+      const naive: number[] = [];
+      const alone: number[] = [];
+      const withFw: number[] = [];
+      const drain: number[] = [];
+      const drainDirect: number[] = [];
+      let drainBatch = 0;
+      const side: number[] = [];
+      const withSide: number[] = [];
+      let meanBatch = 0;
+      for (let r = 0; r < RUNS; r++) {
+        alone.push(await appendOnly(data));
+        const sc = await sidecarRun(servers, nc, data);
+        side.push(sc.rate);
+        withSide.push(sc.appendRate);
+        const f = await forwardRun(servers, data);
+        fwd.push(f.rate);
+        withFw.push(f.appendRate);
+        meanBatch = f.meanBatch;
+        dir.push(await directRun(nc, data, Math.max(1, Math.round(f.meanBatch)), 1));
+        naive.push(await naiveRun(servers, nc, data.slice(0, naiveN)));
+        const d = await drainRun(servers, data);
+        drain.push(d.rate);
+        drainBatch = d.meanBatch;
+        drainDirect.push(await directRun(nc, data, Math.max(1, Math.round(d.meanBatch)), 1));
+      }
+      const F = median(fwd);
+      const D = median(dir);
+      const Nv = median(naive);
+      console.log(`\n${size} B records, ${fmt(n)} per run (naive: ${fmt(naiveN)}); forwarder's mean batch ${fmt(meanBatch)} records`);
+      const S = median(side);
+      console.log(`  forward in-process (Log → JetStream, end to end) ${fmt(F).padStart(10)} rec/s   runs: ${fwd.map(fmt).join(', ')}`);
+      console.log(`  forward as a sidecar (wal forward, read-only)  ${fmt(S).padStart(10)} rec/s   runs: ${side.map(fmt).join(', ')}   sidecar/direct ${(S / median(dir)).toFixed(2)}x, sidecar/naive ${(S / median(naive)).toFixed(1)}x`);
+      console.log(`  direct publish, same batches, 1 in flight ${fmt(D).padStart(7)} rec/s   runs: ${dir.map(fmt).join(', ')}   forward/direct ${(F / D).toFixed(2)}x`);
+      console.log(`  naive forwarder, 1 msg/record, 256 in flight ${fmt(Nv).padStart(4)} rec/s   runs: ${naive.map(fmt).join(', ')}   forward/naive ${(F / Nv).toFixed(1)}x`);
+      console.log(
+        `  producers' durable appends alone ${fmt(median(alone)).padStart(10)} rec/s; with the forwarder in-process ${fmt(median(withFw))} rec/s (${(median(withFw) / median(alone)).toFixed(2)}x), ` +
+          `with the sidecar ${fmt(median(withSide))} rec/s (${(median(withSide) / median(alone)).toFixed(2)}x)`,
+      );
+      console.log(
+        `  drain: forwarding a log that already holds them ${fmt(median(drain)).padStart(10)} rec/s (mean batch ${fmt(drainBatch)})   runs: ${drain.map(fmt).join(', ')}; ` +
+          `direct, same batches ${fmt(median(drainDirect))} rec/s   runs: ${drainDirect.map(fmt).join(', ')}   drain/direct ${(median(drain) / median(drainDirect)).toFixed(2)}x, drain/naive ${(median(drain) / Nv).toFixed(1)}x`,
+      );
+      const lat = await latencyRun(servers, size, 20_000, 3);
+      console.log(`  append → JetStream ack at 20,000 rec/s: p50 ${(lat.p50 / 1000).toFixed(1)} ms, p99 ${(lat.p99 / 1000).toFixed(1)} ms (${fmt(lat.count)} records)`);
+    }
+    console.log('\ndirect publish sweep, 100 B records, 200,000 per cell: records/s by batch size and publishes in flight');
+    const data = records(200_000, 100);
+    const maxBatch = Math.floor(((nc.info?.max_payload ?? 1048576) - BATCH_HEADER_RESERVE) / encodedRecordSize(100));
+    for (const batch of [1, 16, 256, 1024, maxBatch]) {
+      const slice = batch === 1 ? data.slice(0, 10_000) : data;
+      const one = await directRun(nc, slice, batch, 1);
+      const sixteen = await directRun(nc, slice, batch, 16);
+      console.log(`  batch ${String(batch).padStart(5)}: 1 in flight ${fmt(one).padStart(10)}   16 in flight ${fmt(sixteen).padStart(10)}`);
+    }
+  } finally {
+    await nc.close();
+    await servers.stop();
+  }
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
