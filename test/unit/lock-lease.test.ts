@@ -66,6 +66,8 @@ test('a second open in this process: ERR_WAL_LOCKED from Log, WAL and the LevelD
   for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, '1.tmp')) && !fs.existsSync(path.join(dir, '0.tmp')); i++) {
     await new Promise((r) => setTimeout(r, 10));
   }
+  // And the writer's durable-index publication (durable.tmp, throttled to once a millisecond) too.
+  await new Promise((r) => setTimeout(r, 100));
   const before = snapshot(dir);
   await assert.rejects(Log.open(dir), locked);
   await assert.rejects(WAL.open(dir, { index: 0n, term: 0n }), locked);
