@@ -69,7 +69,7 @@ export interface LogOptions {
   /** Read-only opens: how often the writer's durable index is read, in ms. Default 5. */
   pollMs?: number;
   /** Automatic retention by size and age, and what happens to uncommitted records (retention.ts). Default none. */
-  retention?: RetentionOptions;
+  retention?: RetentionOptions | null;
   /** The I/O backend (tests inject a recording layer). Default: the package's backend. */
   io?: IoBackend;
 }
