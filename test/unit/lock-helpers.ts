@@ -16,12 +16,14 @@ export const unshareWorks: boolean = (() => {
 })();
 
 /**
- * For tests that need a second PID namespace: false, or why they cannot run here. CI runs as root,
- * where unshare works: there the tests always run (and fail if it does not), never skip.
+ * For tests that need a second PID namespace: they never skip. This project's machines and CI run
+ * as root, where unshare works; where it does not, the test fails and says why.
  */
-export const needsUnshare: false | string = unshareWorks || process.env['CI'] === 'true'
-  ? false
-  : 'unshare --pid --fork --mount-proc does not work here (needs root / CAP_SYS_ADMIN); lock-lease.test.ts simulates it with planted leases';
+export function requireUnshare(): void {
+  if (!unshareWorks) {
+    throw new Error('unshare --pid --fork --mount-proc does not work here (needs root / CAP_SYS_ADMIN): this test needs a second PID namespace');
+  }
+}
 
 export interface WorkerOptions {
   /** WAL_NATIVE for the child; default the parent's. */

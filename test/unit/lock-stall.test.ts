@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Log } from '../../src/log/log';
 import { isWalError } from '../../src/errors';
 import { tempDir } from '../support/tmp';
-import { TEST_LOCK, Worker, needsUnshare } from './lock-helpers';
+import { TEST_LOCK, Worker, requireUnshare } from './lock-helpers';
 
 const locked = (e: unknown): boolean => isWalError(e, 'ERR_WAL_LOCKED');
 
@@ -40,7 +40,8 @@ test('a stalled holder in our PID namespace is alive: never displaced', async ()
   }
 });
 
-test('a stalled holder in another PID namespace is taken over after staleMs and refuses every write once resumed', { skip: needsUnshare }, async () => {
+test('a stalled holder in another PID namespace is taken over after staleMs and refuses every write once resumed', async () => {
+  requireUnshare();
   const { dir, holder, acked } = await stalledHolder(true);
   try {
     const t0 = performance.now();
