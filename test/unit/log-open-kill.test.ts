@@ -16,6 +16,7 @@ import { DAMAGE_CASES, walFiles } from '../support/damaged-tails';
 import { prng } from '../support/recording-io';
 import { tempDir } from '../support/tmp';
 import { ORIGINAL, SEGMENT, freshRecord, original } from './log-open-kill-records';
+import { onLines } from '../support/lines';
 
 const CYCLES = Number(process.env['LOG_OPEN_KILL_CYCLES'] ?? 6);
 const ROOT = path.join(__dirname, '..', '..');
@@ -26,20 +27,13 @@ function runAndKill(dir: string, delayMs: number): Promise<{ acked: number; open
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'log-open-kill-child.ts'), dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let acked = 0;
     let opened = false;
-    let buf = '';
     let stderr = '';
     let timer: NodeJS.Timeout | null = null;
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line === 'start' && timer === null) timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
-        else if (line.startsWith('opened')) opened = true;
-        else if (line.startsWith('acked ')) acked = Number(line.slice(6));
-      }
+    onLines(child.stdout, (line) => {
+      if (line === 'start' && timer === null) timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+      else if (line.startsWith('opened')) opened = true;
+      else if (line.startsWith('acked ')) acked = Number(line.slice(6));
     });
     child.on('exit', (code, signal) => {
       if (signal === 'SIGKILL') resolve({ acked, opened });

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Op, OpResult } from './script';
+import { onLines } from '../../support/lines';
 
 const SOURCE = path.join(__dirname, 'harness', 'main.go');
 const CACHE = path.join(__dirname, '..', '.cache', 'etcd');
@@ -72,7 +73,6 @@ export async function startGo(ops: readonly Op[], timeoutMs = 60_000): Promise<{
   const script = writeScript(ops);
   const child = spawn(harnessPath(), [script], { stdio: ['pipe', 'pipe', 'pipe'] });
   const results: OpResult[] = [];
-  let buf = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -86,16 +86,10 @@ export async function startGo(ops: readonly Op[], timeoutMs = 60_000): Promise<{
   });
   exited.catch(() => undefined);
   await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const res = JSON.parse(line) as OpResult;
-        results.push(res);
-        if (res.op === 'waitStdin') resolve();
-      }
+    onLines(child.stdout, (line) => {
+      const res = JSON.parse(line) as OpResult;
+      results.push(res);
+      if (res.op === 'waitStdin') resolve();
     });
     exited.then(() => reject(new Error('harness exited before waitStdin')), reject);
   });
