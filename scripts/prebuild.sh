@@ -16,7 +16,7 @@ platform="$(node -p 'process.platform + "-" + process.arch')"
 out="$root/prebuilds/$platform"
 
 if [[ "${1:-}" != "--force" && -d "$out" ]] && compgen -G "$out/*.node" >/dev/null; then
-  newest_binary="$(ls -t "$out"/*.node | head -n 1)"
+  newest_binary="$(ls -t "$out"/*.node | sed -n 1p)"
   if [[ -z "$(find "$root/native" "$root/binding.gyp" -newer "$newest_binary" \( -name '*.cc' -o -name '*.h' -o -name 'binding.gyp' \) -print -quit)" ]]; then
     echo "prebuild: $(realpath --relative-to="$root" "$newest_binary") is up to date"
     exit 0

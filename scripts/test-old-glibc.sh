@@ -47,7 +47,7 @@ for d in proc dev; do
   mountpoint -q "$old/$d" || { mount --bind "/$d" "$old/$d"; mounted+=("$old/$d"); }
 done
 
-glibc_inside="$(chroot "$old" /usr/bin/ldd --version | head -n 1)"
+glibc_inside="$(chroot "$old" /usr/bin/ldd --version | sed -n 1p)"
 echo "test-old-glibc: $suite root: $glibc_inside"
 echo "test-old-glibc: $(node "$root_dir/scripts/check-glibc-symbols.js" "$addon")"
 
