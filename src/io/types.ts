@@ -44,10 +44,10 @@ export interface WriteOptions {
   datasync?: boolean;
   /**
    * Run this write on the file's own I/O thread instead of the shared threadpool (native backend:
-   * created on first use and stopped by close(); after each job it spins briefly for the next,
-   * which saves the threadpool's wake-up for a writer that issues write+fdatasync back to back, as
-   * Log does; see native/sync_thread.h). Writes on it run in order. A hint: the fallback and
-   * writes of several buffers ignore it. Default false.
+   * created on first use and stopped by close(); it saves the threadpool's wake-up for a writer
+   * that issues write+fdatasync back to back, as Log does, and after each job spins briefly for
+   * the next while jobs come sooner than a wake-up; see native/sync_thread.h). Writes on it run in
+   * order. A hint: the fallback and writes of several buffers ignore it. Default false.
    */
   dedicatedThread?: boolean;
 }
