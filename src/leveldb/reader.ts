@@ -63,7 +63,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private finished = false;
   /** Where joined records are copied to (sized to the file once it is open). */
   private joined = new RecordArena(0);
-  /** The current block: one of chunk, or the start of it at the end of the file. */
+  /** The current block (the block source's buffer): whole, or shorter at the end of the file. */
   private block: Uint8Array = EMPTY;
   /** The unconsumed part of the current block is block[bufStart, bufEnd). */
   private bufStart = 0;
