@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Log } from '../src/log/log';
 
 interface Cell {
   appends: number;
@@ -51,7 +52,6 @@ async function child(mode: string, seconds: number): Promise<Cell> {
       fs.closeSync(fd);
       return cell;
     }
-    const { Log } = await import('../src/log/log');
     const producers = mode === 'log1' ? 1 : 256;
     const log = await Log.open(dir);
     const cell = await timed(async (until) => {
