@@ -6,10 +6,13 @@
         "native/addon.cc",
         "native/async.cc",
         "native/crc32c.cc",
+        "native/fast_calls.cc",
         "native/file.cc",
         "native/fs_error.cc",
         "native/glibc_compat.cc",
+        "native/leveldb_calls.cc",
         "native/leveldb_scan.cc",
+        "native/napi_args.cc",
         "native/sync_thread.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,14 +1,13 @@
-// The addon's JS surface: argument conversion and registration only. The work lives in
-// crc32c.cc (checksums), file.cc (syscalls), async.cc (threadpool), sync_thread.cc (the dedicated
-// write + fdatasync thread) and fs_error.cc (errors).
+// The addon's JS surface: registration, and the node-addon-api bindings of the CRC and file calls.
+// The work lives in crc32c.cc (checksums), file.cc (syscalls), async.cc (threadpool),
+// sync_thread.cc (the dedicated write + fdatasync thread) and fs_error.cc (errors); argument
+// conversion in napi_args.cc, the raw Node-API hot calls in fast_calls.cc, the LevelDB calls in
+// leveldb_calls.cc.
 //
 // Context-aware (Napi::Addon, no static JS handles), so it loads in worker threads.
-// Arguments are validated in TypeScript (src/io/native.ts); here we re-check only what could
-// crash the process: value types we dereference and buffer bounds.
 #include <fcntl.h>
 #include <napi.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -18,9 +17,11 @@
 
 #include "async.h"
 #include "crc32c.h"
+#include "fast_calls.h"
 #include "file.h"
 #include "fs_error.h"
-#include "leveldb_scan.h"
+#include "leveldb_calls.h"
+#include "napi_args.h"
 #include "sync_thread.h"
 
 namespace nodewal {
@@ -33,205 +34,6 @@ constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
 #endif
-
-struct Bytes {
-  uint8_t* data;
-  size_t length;
-};
-
-// One raw Node-API query per buffer (node-addon-api's wrappers would make three): batches of
-// thousands of buffers per write are normal here.
-bool GetBytes(napi_env env, napi_value value, Bytes* out) {
-  napi_typedarray_type type = napi_int8_array;
-  size_t length = 0;
-  void* data = nullptr;
-  // Fails with napi_invalid_arg (no exception) for anything that is not a typed array.
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) return false;
-  if (type != napi_uint8_array) return false;
-  out->data = static_cast<uint8_t*>(data);
-  out->length = length;
-  return true;
-}
-
-Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  Bytes bytes{};
-  if (!GetBytes(info.Env(), info[i], &bytes)) {
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Uint8Array or Buffer");
-  }
-  return bytes;
-}
-
-double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  return info[i].As<Napi::Number>().DoubleValue();
-}
-
-// Integer arguments go through Node-API's own conversions, which are defined for every double
-// (NaN and infinities give 0, int32 wraps, int64 saturates); a C++ cast of an out-of-range
-// double would be undefined behaviour.
-int32_t ArgInt32(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  return info[i].As<Napi::Number>().Int32Value();
-}
-
-int ArgFd(const Napi::CallbackInfo& info, size_t i) { return ArgInt32(info, i, "fd"); }
-
-int64_t ArgInt64(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  return info[i].As<Napi::Number>().Int64Value();
-}
-
-uint32_t ArgSeed(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() <= i || info[i].IsUndefined()) return 0;
-  return info[i].As<Napi::Number>().Uint32Value();
-}
-
-std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
-  return info[i].As<Napi::String>().Utf8Value();
-}
-
-// fd-based calls take the file's path last, only to name it in errors.
-std::string ArgPathForErrors(const Napi::CallbackInfo& info, size_t i) {
-  return info.Length() > i && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : std::string();
-}
-
-// The buffers of a JS array as iovecs, for pwritev/preadv on a threadpool thread. `what` names
-// the array in errors ("buffers[3] must be ...").
-std::shared_ptr<std::vector<iovec>> ArgIovecs(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  Napi::Env env = info.Env();
-  if (!info[i].IsArray()) throw Napi::TypeError::New(env, std::string(what) + " must be an array");
-  Napi::Array array = info[i].As<Napi::Array>();
-  const uint32_t count = array.Length();
-  auto iov = std::make_shared<std::vector<iovec>>();
-  iov->reserve(count);
-  for (uint32_t k = 0; k < count; k++) {
-    napi_value item = nullptr;
-    Bytes bytes{};
-    if (napi_get_element(env, array, k, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
-      throw Napi::TypeError::New(env, std::string(what) + "[" + std::to_string(k) + "] must be a Uint8Array or Buffer");
-    }
-    iov->push_back({bytes.data, bytes.length});
-  }
-  return iov;
-}
-
-// The raw Node-API prologue of the fast functions below: up to *argc arguments into argv (missing
-// ones stay as they were), the first one read as a Uint8Array. Otherwise throws a TypeError saying
-// "<what> must be a Uint8Array or Buffer" and returns false.
-bool RawArgsWithBytes(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv, Bytes* bytes, const char* what) {
-  if (napi_get_cb_info(env, info, argc, argv, nullptr, nullptr) != napi_ok) return false;
-  if (*argc < 1 || !GetBytes(env, argv[0], bytes)) {
-    napi_throw_type_error(env, nullptr, (std::string(what) + " must be a Uint8Array or Buffer").c_str());
-    return false;
-  }
-  return true;
-}
-
-// crc32c(data, seed) -> number, on raw Node-API: at 64 B the call costs more than the CRC, and
-// node-addon-api's wrappers would query the typed array three times. One query here.
-napi_value Crc32cFast(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {nullptr, nullptr};
-  Bytes bytes{};
-  if (!RawArgsWithBytes(env, info, &argc, argv, &bytes, "data")) return nullptr;
-  uint32_t seed = 0;
-  if (argc >= 2) napi_get_value_uint32(env, argv[1], &seed);  // non-numbers leave 0
-  napi_value result = nullptr;
-  napi_create_uint32(env, Crc32c(seed, bytes.data, bytes.length), &result);
-  return result;
-}
-
-// scanLevelDBFullRecords(block, from, to, verify) -> offset, on raw Node-API: called once per
-// block span by the LevelDB reader, so the call must stay cheap next to ~300 small records.
-// from/to are clamped to the buffer; a bad argument throws a TypeError.
-napi_value ScanLevelDBFullRecordsFast(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4] = {nullptr, nullptr, nullptr, nullptr};
-  Bytes block{};
-  if (!RawArgsWithBytes(env, info, &argc, argv, &block, "block")) return nullptr;
-  uint32_t from = 0;
-  uint32_t to = 0;
-  bool verify = true;
-  if (argc < 4 || napi_get_value_uint32(env, argv[1], &from) != napi_ok ||
-      napi_get_value_uint32(env, argv[2], &to) != napi_ok || napi_get_value_bool(env, argv[3], &verify) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "expected (block, from, to, verify)");
-    return nullptr;
-  }
-  const size_t end = to < block.length ? to : block.length;
-  const size_t start = from < end ? from : end;
-  napi_value result = nullptr;
-  napi_create_uint32(env, static_cast<uint32_t>(ScanLevelDBFullRecords(block.data, start, end, verify)), &result);
-  return result;
-}
-
-// writeSync(fd, buffers[], position, datasync, path?) -> undefined, on raw Node-API: the generic
-// job path (std::function, shared vector, the path converted up front) cost more than the
-// pwritev of a small record. Same checks and errors as Write<false>; the path is read only to
-// report an error, and up to kStackIovecs buffers need no allocation.
-constexpr uint32_t kStackIovecs = 16;
-
-napi_value WriteSyncFast(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
-  napi_value undefined = nullptr;
-  napi_get_undefined(env, &undefined);
-  for (size_t i = argc; i < 5; i++) argv[i] = undefined;
-  napi_valuetype kind = napi_undefined;
-  int32_t fd = 0;
-  if (napi_typeof(env, argv[0], &kind) != napi_ok || kind != napi_number) {
-    napi_throw_type_error(env, nullptr, "fd must be a number");
-    return nullptr;
-  }
-  napi_get_value_int32(env, argv[0], &fd);
-  bool is_array = false;
-  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
-    napi_throw_type_error(env, nullptr, "buffers must be an array");
-    return nullptr;
-  }
-  int64_t position = 0;
-  if (napi_typeof(env, argv[2], &kind) != napi_ok || kind != napi_number) {
-    napi_throw_type_error(env, nullptr, "position must be a number");
-    return nullptr;
-  }
-  napi_get_value_int64(env, argv[2], &position);
-  bool datasync = false;
-  napi_value datasync_bool = nullptr;
-  if (napi_coerce_to_bool(env, argv[3], &datasync_bool) != napi_ok) return nullptr;
-  napi_get_value_bool(env, datasync_bool, &datasync);
-  uint32_t count = 0;
-  napi_get_array_length(env, argv[1], &count);
-  iovec stack[kStackIovecs];
-  std::vector<iovec> heap;
-  iovec* iov = stack;
-  if (count > kStackIovecs) {
-    heap.resize(count);
-    iov = heap.data();
-  }
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value item = nullptr;
-    Bytes bytes{};
-    if (napi_get_element(env, argv[1], i, &item) != napi_ok || !GetBytes(env, item, &bytes)) {
-      const std::string message = "buffers[" + std::to_string(i) + "] must be a Uint8Array or Buffer";
-      napi_throw_type_error(env, nullptr, message.c_str());
-      return nullptr;
-    }
-    iov[i] = {bytes.data, bytes.length};
-  }
-  const IoStatus status = WriteAll(fd, iov, count, position, datasync);
-  if (status.err != 0) {
-    try {
-      std::string path;
-      if (napi_typeof(env, argv[4], &kind) == napi_ok && kind == napi_string) path = Napi::String(env, argv[4]).Utf8Value();
-      MakeFsError(env, status.err, status.syscall, path).ThrowAsJavaScriptException();
-    } catch (const Napi::Error& e) {
-      e.ThrowAsJavaScriptException();
-    }
-    return nullptr;
-  }
-  return undefined;
-}
 
 class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
  public:
@@ -249,13 +51,11 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
         InstanceMethod("allocAligned", &NodeWalAddon::AllocAligned),
         InstanceMethod("open", &NodeWalAddon::Open<true>),
         InstanceMethod("openSync", &NodeWalAddon::Open<false>),
-        InstanceMethod("write", &NodeWalAddon::Write<true>),
+        InstanceMethod("write", &NodeWalAddon::Write),
         InstanceMethod("read", &NodeWalAddon::Read<true>),
         InstanceMethod("readSync", &NodeWalAddon::Read<false>),
         InstanceMethod("readv", &NodeWalAddon::Readv),
-        InstanceMethod("readLevelDBBlocks", &NodeWalAddon::ReadLevelDBBlocks),
         InstanceMethod("datasync", &NodeWalAddon::FdCall<true, DataSync>),
-        InstanceMethod("datasyncSync", &NodeWalAddon::FdCall<false, DataSync>),
         InstanceMethod("fsync", &NodeWalAddon::FdCall<true, FullSync>),
         InstanceMethod("fsyncSync", &NodeWalAddon::FdCall<false, FullSync>),
         InstanceMethod("unlock", &NodeWalAddon::FdCall<true, UnlockFile>),
@@ -266,24 +66,15 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
         InstanceMethod("fsyncDirSync", &NodeWalAddon::FsyncDir<false>),
         InstanceMethod("truncate", &NodeWalAddon::TruncateFile<true>),
         InstanceMethod("truncateSync", &NodeWalAddon::TruncateFile<false>),
-        InstanceMethod("allocate", &NodeWalAddon::AllocateFile<true>),
-        InstanceMethod("allocateSync", &NodeWalAddon::AllocateFile<false>),
+        InstanceMethod("allocate", &NodeWalAddon::AllocateFile),
         InstanceMethod("size", &NodeWalAddon::Size<true>),
         InstanceMethod("sizeSync", &NodeWalAddon::Size<false>),
         InstanceMethod("lock", &NodeWalAddon::Lock<true>),
         InstanceMethod("lockSync", &NodeWalAddon::Lock<false>),
         InstanceValue("SyncThread", DefineSyncThread(env)),
     });
-    napi_value crc32c_fn = nullptr;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, Crc32cFast, nullptr, &crc32c_fn));
-    exports.Set("crc32c", Napi::Value(env, crc32c_fn));
-    napi_value write_sync_fn = nullptr;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "writeSync", NAPI_AUTO_LENGTH, WriteSyncFast, nullptr, &write_sync_fn));
-    exports.Set("writeSync", Napi::Value(env, write_sync_fn));
-    napi_value scan_fn = nullptr;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "scanLevelDBFullRecords", NAPI_AUTO_LENGTH,
-                                                        ScanLevelDBFullRecordsFast, nullptr, &scan_fn));
-    exports.Set("scanLevelDBFullRecords", Napi::Value(env, scan_fn));
+    ExportFastCalls(env, exports);
+    ExportLevelDBCalls(env, exports);
   }
 
  private:
@@ -291,10 +82,7 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
   Napi::Value Crc32cChain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const Bytes bytes = ArgBytes(info, 0, "data");
-    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-      throw Napi::TypeError::New(env, "bounds must be a Uint32Array");
-    }
-    Napi::Uint32Array bounds = info[1].As<Napi::Uint32Array>();
+    Napi::Uint32Array bounds = ArgUint32Array(info, 1, "bounds");
     const size_t pairs = bounds.ElementLength() / 2;
     if (bounds.ElementLength() % 2 != 0) throw Napi::RangeError::New(env, "bounds must hold start,end pairs");
     const uint32_t crc = ArgSeed(info, 2);
@@ -369,8 +157,8 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     return RunIoJob(info.Env(), Async, std::move(job));
   }
 
-  // write(fd, buffers[], position, datasync, path?) -> undefined (pwritev + optional fdatasync).
-  template <bool Async>
+  // write(fd, buffers[], position, datasync, path?) -> undefined (pwritev + optional fdatasync)
+  // on the threadpool; writeSync is fast_calls.cc's.
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const int fd = ArgFd(info, 0);
@@ -380,12 +168,12 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     const bool datasync = info[3].ToBoolean().Value();
     IoJob job;
     job.path = ArgPathForErrors(info, 4);
-    // Async: the job references the array, which keeps every buffer in it alive until the job
+    // The job references the array, which keeps every buffer in it alive until the job
     // completes (as node:fs's writev does). Contract: the caller must not remove buffers from
     // this array meanwhile; src/io/native.ts passes a private copy.
-    if (Async) job.keep_alive = buffers;
+    job.keep_alive = buffers;
     job.work = [=] { return WriteAll(fd, iov.get(), position, datasync); };
-    return RunIoJob(env, Async, std::move(job));
+    return RunIoJob(env, true, std::move(job));
   }
 
   // read(fd, target, position, path?) -> bytes read (short only at end of file)
@@ -421,51 +209,6 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     return RunIoJob(env, true, std::move(job));
   }
 
-  // readLevelDBBlocks(fd, blocks[], position, verify, runs, path?) -> bytes read: readv into one
-  // buffer per LevelDB block, then, still on the threadpool thread, FindLevelDBRuns on each block
-  // read, writing block i's pairs to runs[i * 2 * R ...] with R = runs.length / (2 * blocks).
-  // The CRC checks of a whole read then run beside the JS thread instead of on it.
-  Napi::Value ReadLevelDBBlocks(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const int fd = ArgFd(info, 0);
-    auto iov = ArgIovecs(info, 1, "blocks");
-    Napi::Array blocks = info[1].As<Napi::Array>();
-    const int64_t position = ArgInt64(info, 2, "position");
-    const bool verify = info[3].ToBoolean().Value();
-    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-      throw Napi::TypeError::New(env, "runs must be a Uint32Array");
-    }
-    Napi::Uint32Array runs_array = info[4].As<Napi::Uint32Array>();
-    IoJob job;
-    job.path = ArgPathForErrors(info, 5);
-    const size_t count = iov->size();
-    if (count == 0 || runs_array.ElementLength() % (2 * count) != 0) {
-      throw Napi::RangeError::New(env, "runs must hold the same number of pairs for every block");
-    }
-    const size_t runs_per_block = runs_array.ElementLength() / (2 * count);
-    const std::vector<iovec> layout = *iov;  // ReadvFull consumes iov; the scan needs the blocks
-    uint32_t* runs = runs_array.Data();
-    // The job keeps [blocks, runs] alive until it completes.
-    Napi::Array held = Napi::Array::New(env, 2);
-    held.Set(0u, blocks);
-    held.Set(1u, runs_array);
-    job.keep_alive = held;
-    auto done = std::make_shared<size_t>(0);
-    job.work = [=] {
-      const IoStatus status = ReadvFull(fd, iov.get(), position, done.get());
-      size_t left = *done;
-      for (size_t i = 0; i < layout.size(); i++) {
-        const size_t filled = std::min(left, layout[i].iov_len);
-        left -= filled;
-        FindLevelDBRuns(static_cast<const uint8_t*>(layout[i].iov_base), filled, verify, runs + i * 2 * runs_per_block,
-                        runs_per_block);
-      }
-      return status;
-    };
-    job.result = [done](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*done)); };
-    return RunIoJob(env, true, std::move(job));
-  }
-
   // datasync / fsync / unlock / close (fd, path?) -> undefined
   template <bool Async, IoStatus (*Call)(int)>
   Napi::Value FdCall(const Napi::CallbackInfo& info) {
@@ -497,8 +240,7 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     return RunIoJob(info.Env(), Async, std::move(job));
   }
 
-  // allocate(fd, offset, length, path?) -> undefined
-  template <bool Async>
+  // allocate(fd, offset, length, path?) -> undefined, on the threadpool.
   Napi::Value AllocateFile(const Napi::CallbackInfo& info) {
     const int fd = ArgFd(info, 0);
     const int64_t offset = ArgInt64(info, 1, "offset");
@@ -506,7 +248,7 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
     IoJob job;
     job.path = ArgPathForErrors(info, 3);
     job.work = [=] { return Allocate(fd, offset, length); };
-    return RunIoJob(info.Env(), Async, std::move(job));
+    return RunIoJob(info.Env(), true, std::move(job));
   }
 
   // size(fd, path?) -> number

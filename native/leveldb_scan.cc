@@ -1,15 +1,17 @@
-// See leveldb_scan.h. Format facts: LevelDB db/log_format.h (7-byte header: masked CRC-32C of
-// type byte + payload, little-endian 16-bit length, type) and util/crc32c.h (the mask).
+// See leveldb_scan.h. Format facts (leveldb_format.h): a 7-byte header holds the masked CRC-32C
+// of type byte + payload, a little-endian 16-bit length and the type.
 #include "leveldb_scan.h"
 
 #include "crc32c.h"
+#include "leveldb_format.h"
 
 namespace nodewal {
 namespace {
 
-constexpr size_t kHeaderSize = 7;
-constexpr uint8_t kFullType = 1;
-constexpr uint32_t kMaskDelta = 0xa282ead8u;
+using leveldb_format::kFullType;
+using leveldb_format::kHeaderSize;
+using leveldb_format::kMaskDelta;
+using leveldb_format::kZeroType;
 
 uint32_t Unmask(uint32_t masked) {
   const uint32_t rot = masked - kMaskDelta;
@@ -52,7 +54,7 @@ void FindLevelDBRuns(const uint8_t* block, size_t len, bool verify, uint32_t* ru
     // is a fragment or an unknown type. A zero header ends the block for LevelDB.
     if (len - h < kHeaderSize) break;
     const size_t length = static_cast<size_t>(block[h + 4]) | (static_cast<size_t>(block[h + 5]) << 8);
-    if (length > len - h - kHeaderSize || (block[h + 6] == 0 && length == 0)) break;
+    if (length > len - h - kHeaderSize || (block[h + 6] == kZeroType && length == 0)) break;
     h += kHeaderSize + length;
   }
   for (size_t i = 2 * found; i < 2 * max_runs; i++) runs[i] = 0xFFFFFFFFu;

@@ -28,10 +28,17 @@
 namespace nodewal {
 namespace {
 
-// How long the thread waits, spinning, for the next job before it sleeps. Log's next batch is
-// ready 60-100 µs after a completion (resolving the batch, producers appending, encoding).
+// The longest the thread waits, spinning, for the next job before it sleeps; it spins at all only
+// while recent jobs came sooner than a wake-up from sleep takes (SpinPays).
 constexpr uint32_t kDefaultSpinMicros = 250;
 constexpr uint32_t kMaxSpinMicros = 100000;
+// Weight of the newest sample in the running averages below: about the last 8 jobs count.
+constexpr int64_t kAverageShift = 3;
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 struct Job {
   int fd = -1;
@@ -43,6 +50,7 @@ struct Job {
   napi_deferred deferred = nullptr;  // settled on the JS thread
   napi_ref keep = nullptr;           // the buffer, alive until the job is settled
   IoStatus status;
+  int64_t submitted = 0;             // NowNanos() when write() queued it
 };
 
 class SyncThreadWrap;
@@ -62,6 +70,12 @@ struct Lane {
   bool stop = false;       // guarded by mu
   std::atomic<uint32_t> queued{0};  // queue.size(), readable without mu (the spin)
 
+  // The thread's own, in nanoseconds: running averages of the gap between a job's completion and
+  // the next submission, and of the time a sleeping thread takes to start after a submission.
+  int64_t last_done = 0;
+  int64_t average_gap = 0;
+  int64_t average_wake = 0;  // 0 until a wake-up was seen: no spin until then
+
   std::mutex done_mu;
   std::vector<Job*> done;  // guarded by done_mu
 
@@ -72,12 +86,25 @@ struct Lane {
   SyncThreadWrap* owner = nullptr;
 };
 
+void Average(int64_t* average, int64_t sample) { *average += (sample - *average) >> kAverageShift; }
+
+// Spinning costs about the gap in CPU and saves a wake-up's latency: it pays only while jobs
+// come sooner than a wake-up takes. When they come later (Log at 1 producer: the next batch is
+// ~60-100 µs away; at 256: more), the thread sleeps at once. A spin that misses makes the average
+// gap grow, so it stops by itself; the gaps are measured while sleeping too, so it starts again
+// when jobs come close together.
+bool SpinPays(const Lane* lane) {
+  if (lane->spin_micros == 0 || lane->average_wake == 0) return false;
+  return lane->average_gap < lane->average_wake &&
+         lane->average_gap < static_cast<int64_t>(lane->spin_micros) * 1000;
+}
+
 // Waits for the next job for up to spin_micros without sleeping: the thread stays runnable, so
 // the next submit needs no wake-up. It yields the CPU in the loop rather than spinning on PAUSE:
 // measured on a 2-vCPU KVM guest, a PAUSE (or plain) busy loop made Log slower (it holds a CPU
 // that the JS thread and the kernel's I/O completion work need), sched_yield did not.
 void Spin(Lane* lane) {
-  if (lane->spin_micros == 0) return;
+  if (!SpinPays(lane)) return;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(lane->spin_micros);
   while (lane->queued.load(std::memory_order_acquire) == 0) {
     if (std::chrono::steady_clock::now() >= deadline) return;
@@ -88,6 +115,7 @@ void Spin(Lane* lane) {
 void Run(Lane* lane) {
   for (;;) {
     Job* job = nullptr;
+    bool slept = false;
     {
       std::unique_lock<std::mutex> lock(lane->mu);
       while (lane->queue.empty()) {
@@ -95,13 +123,19 @@ void Run(Lane* lane) {
         lane->sleeping = true;
         lane->cv.wait(lock);
         lane->sleeping = false;
+        slept = true;
       }
       job = lane->queue.front();
       lane->queue.pop_front();
       lane->queued.fetch_sub(1, std::memory_order_relaxed);
     }
+    const int64_t started = NowNanos();
+    if (slept && started > job->submitted) Average(&lane->average_wake, started - job->submitted);
+    // A job queued before the last one completed had no gap: the next was there already.
+    Average(&lane->average_gap, job->submitted > lane->last_done ? job->submitted - lane->last_done : 0);
     iovec iov{job->data, job->length};
     job->status = WriteAll(job->fd, &iov, 1, job->position, job->datasync);
+    lane->last_done = NowNanos();
     {
       std::lock_guard<std::mutex> lock(lane->done_mu);
       lane->done.push_back(job);
@@ -310,6 +344,7 @@ Napi::Value SyncThreadWrap::Write(const Napi::CallbackInfo& info) {
   }
   napi_create_reference(env, info[1], 1, &job->keep);
   Lane* lane = lane_;
+  job->submitted = NowNanos();
   if (lane->pending++ == 0) {
     uv_ref(reinterpret_cast<uv_handle_t*>(&lane->async));
     Hold();

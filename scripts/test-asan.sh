@@ -25,4 +25,4 @@ export ASAN_OPTIONS=detect_leaks=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export WAL_NATIVE=1 WAL_NATIVE_PATH="$addon" WAL_EXPECT_SANITIZED=1
 echo "test-asan: running the CRC, I/O and LevelDB reader unit tests against $addon"
-node --import tsx --test --test-concurrency=1 test/unit/crc32c-*.test.ts test/unit/io-*.test.ts test/unit/leveldb-full-scan.test.ts test/unit/leveldb-reader.test.ts
+node --import tsx --test --test-concurrency=1 test/unit/crc32c-*.test.ts test/unit/io-*.test.ts test/unit/leveldb-full-scan.test.ts test/unit/leveldb-native-constants.test.ts test/unit/leveldb-reader.test.ts

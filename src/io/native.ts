@@ -14,7 +14,11 @@ import * as path from 'node:path';
 import { INLINE_WRITE_MAX_BYTES, type IoBackend, type OpenOptions, type WalFile, type WriteOptions } from './types';
 import { openFlags } from './open-flags';
 
-/** The addon's exports (native/addon.cc). Errors are Node-style fs errors. */
+/**
+ * The addon's format-free exports (native/addon.cc). Errors are Node-style fs errors. A format
+ * that has calls of its own in the addon types and asks for them itself (src/leveldb/native-scan.ts)
+ * through `nativeAddonOf` and `nativeRead`.
+ */
 export interface NativeAddon {
   readonly crcImplementation: string;
   readonly crcImplementations: readonly string[];
@@ -23,7 +27,6 @@ export interface NativeAddon {
   crc32c(data: Uint8Array, seed: number): number;
   crc32cChain(data: Uint8Array, bounds: Uint32Array, seed: number): Uint32Array;
   crc32cWith(name: string, data: Uint8Array, seed: number): number | undefined;
-  scanLevelDBFullRecords(block: Uint8Array, from: number, to: number, verify: boolean): number;
   allocAligned(size: number, alignment: number): Uint8Array;
   open(path: string, flags: number, mode: number, direct: boolean): Promise<NativeOpenResult>;
   openSync(path: string, flags: number, mode: number, direct: boolean): NativeOpenResult;
@@ -32,16 +35,7 @@ export interface NativeAddon {
   read(fd: number, target: Uint8Array, position: number, path: string): Promise<number>;
   readSync(fd: number, target: Uint8Array, position: number, path: string): number;
   readv(fd: number, targets: readonly Uint8Array[], position: number, path: string): Promise<number>;
-  readLevelDBBlocks(
-    fd: number,
-    blocks: readonly Uint8Array[],
-    position: number,
-    verify: boolean,
-    runs: Uint32Array,
-    path: string,
-  ): Promise<number>;
   datasync(fd: number, path: string): Promise<void>;
-  datasyncSync(fd: number, path: string): void;
   fsync(fd: number, path: string): Promise<void>;
   fsyncSync(fd: number, path: string): void;
   fsyncDir(path: string): Promise<void>;
@@ -49,7 +43,6 @@ export interface NativeAddon {
   truncate(fd: number, length: number, path: string): Promise<void>;
   truncateSync(fd: number, length: number, path: string): void;
   allocate(fd: number, offset: number, length: number, path: string): Promise<void>;
-  allocateSync(fd: number, offset: number, length: number, path: string): void;
   size(fd: number, path: string): Promise<number>;
   sizeSync(fd: number, path: string): number;
   lock(fd: number, wait: boolean, path: string): Promise<void>;
@@ -101,10 +94,9 @@ function loadAddon(): { addon: NativeAddon; from: string } {
 
 /** Every function the TypeScript side calls on the addon. */
 const REQUIRED_CALLS = [
-  'crc32c', 'crc32cChain', 'crc32cWith', 'scanLevelDBFullRecords', 'allocAligned', 'open', 'openSync', 'write',
-  'writeSync', 'read', 'readSync', 'readv', 'readLevelDBBlocks', 'datasync', 'datasyncSync', 'fsync', 'fsyncSync',
-  'fsyncDir', 'fsyncDirSync', 'truncate', 'truncateSync', 'allocate', 'allocateSync', 'size', 'sizeSync', 'lock',
-  'lockSync', 'unlock', 'unlockSync', 'close', 'closeSync', 'SyncThread',
+  'crc32c', 'crc32cChain', 'crc32cWith', 'allocAligned', 'open', 'openSync', 'write', 'writeSync', 'read',
+  'readSync', 'readv', 'datasync', 'fsync', 'fsyncSync', 'fsyncDir', 'fsyncDirSync', 'truncate', 'truncateSync',
+  'allocate', 'size', 'sizeSync', 'lock', 'lockSync', 'unlock', 'unlockSync', 'close', 'closeSync', 'SyncThread',
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 /** Loads and self-tests the addon; never throws (the caller decides whether a failure is fatal). */
@@ -271,14 +263,11 @@ class NativeFile implements WalFile {
     return this.trackRead(targets, position, (fd, held) => this.addon.readv(fd, held, position, this.path));
   }
 
-  readLevelDBBlocks(blocks: readonly Uint8Array[], position: number, verify: boolean, runs: Uint32Array): Promise<number> {
-    return this.trackRead(blocks, position, (fd, held) =>
-      this.addon.readLevelDBBlocks(fd, held, position, verify, runs, this.path),
-    );
-  }
-
-  /** Checks the arguments of a read into several buffers, then starts it with a private copy of the array. */
-  private trackRead(
+  /**
+   * Checks the arguments of a read into several buffers, then starts it with a private copy of the
+   * array, tracked like every other operation on the descriptor (see `nativeRead`).
+   */
+  trackRead(
     targets: readonly Uint8Array[],
     position: number,
     start: (fd: number, held: Uint8Array[]) => Promise<number>,
@@ -399,9 +388,34 @@ function checkBuffers(buffers: readonly Uint8Array[]): number {
   return bytes;
 }
 
+/** The addon behind each backend createNativeBackend made. */
+const addons = new WeakMap<IoBackend, NativeAddon>();
+
+/**
+ * The addon behind `io` when it is a native backend (not a layer over one), else undefined: for
+ * a format that has calls of its own in the addon and uses them when they are there.
+ */
+export function nativeAddonOf(io: IoBackend): NativeAddon | undefined {
+  return addons.get(io);
+}
+
+/**
+ * Runs `start` (an addon call that reads into `targets` from `position` on the descriptor) for a
+ * file of the native backend, with the checks and tracking of `WalFile.readv`: `start` gets a
+ * private copy of the array, and close() waits for the read. Undefined for any other file.
+ */
+export function nativeRead(
+  file: WalFile,
+  targets: readonly Uint8Array[],
+  position: number,
+  start: (fd: number, held: Uint8Array[]) => Promise<number>,
+): Promise<number> | undefined {
+  return file instanceof NativeFile ? file.trackRead(targets, position, start) : undefined;
+}
+
 /** Wraps a loaded, self-tested addon as an IoBackend. */
 export function createNativeBackend(addon: NativeAddon, reason: string): IoBackend {
-  return {
+  const io: IoBackend = {
     kind: 'native',
     reason,
     crcImplementation: addon.crcImplementation,
@@ -417,9 +431,6 @@ export function createNativeBackend(addon: NativeAddon, reason: string): IoBacke
       checkSeed(seed);
       return addon.crc32cChain(data, bounds, seed);
     },
-    // Called once per block span by the LevelDB reader, which passes valid arguments; the addon
-    // clamps from/to to the buffer and type-checks the rest, so no JS-side checks here.
-    scanLevelDBFullRecords: (block, from, to, verify) => addon.scanLevelDBFullRecords(block, from, to, verify),
     async open(file, opts = {}) {
       return new NativeFile(addon, file, await addon.open(file, openFlags(opts), opts.mode ?? 0o600, opts.direct === true));
     },
@@ -446,4 +457,6 @@ export function createNativeBackend(addon: NativeAddon, reason: string): IoBacke
       return { size: st.size, isDirectory: st.isDirectory(), isFile: st.isFile() };
     },
   };
+  addons.set(io, addon);
+  return io;
 }

@@ -44,10 +44,10 @@ export interface WriteOptions {
   datasync?: boolean;
   /**
    * Run this write on the file's own I/O thread instead of the shared threadpool (native backend:
-   * created on first use and stopped by close(); after each job it spins briefly for the next,
-   * which saves the threadpool's wake-up for a writer that issues write+fdatasync back to back, as
-   * Log does; see native/sync_thread.h). Writes on it run in order. A hint: the fallback and
-   * writes of several buffers ignore it. Default false.
+   * created on first use and stopped by close(); it saves the threadpool's wake-up for a writer
+   * that issues write+fdatasync back to back, as Log does, and after each job spins briefly for
+   * the next while jobs come sooner than a wake-up; see native/sync_thread.h). Writes on it run in
+   * order. A hint: the fallback and writes of several buffers ignore it. Default false.
    */
   dedicatedThread?: boolean;
 }
@@ -72,14 +72,6 @@ export interface WalFile {
    * bytes read (short only at end of file). Loops on short reads.
    */
   readv(targets: readonly Uint8Array[], position: number): Promise<number>;
-  /**
-   * Optional accelerator for the LevelDB log reader (native backend only): `readv` into one
-   * buffer per 32 KiB block, then, off the JS thread, the runs of plain FULL records of each block
-   * read: block i's (start, stop) pairs go to `runs[i * 2R ...]`, R = runs.length / (2 * blocks),
-   * unused pairs 0xFFFFFFFF, with stop = `scanLevelDBFullRecords(block, start, filled, verify)`.
-   * Runs start at 0 and after every other record whose length fits. Returns the bytes read.
-   */
-  readLevelDBBlocks?(blocks: readonly Uint8Array[], position: number, verify: boolean, runs: Uint32Array): Promise<number>;
   datasync(): Promise<void>;
   sync(): Promise<void>;
   /** ftruncate. */
@@ -118,14 +110,6 @@ export interface IoBackend {
    * fields of many frames already laid out in an output buffer.
    */
   crc32cChain(data: Uint8Array, bounds: Uint32Array, seed?: number): Uint32Array;
-  /**
-   * Optional accelerator for the LevelDB log reader (native backend only): the offset of the first
-   * physical record in `block[from, to)` that is not a complete FULL record with a matching masked
-   * CRC (checked when `verify`), or `to`. Without it the reader runs the same scan in TypeScript
-   * (src/leveldb/full-scan.ts); both give the same answer on any input.
-   */
-  scanLevelDBFullRecords?(block: Uint8Array, from: number, to: number, verify: boolean): number;
-
   open(path: string, opts?: OpenOptions): Promise<WalFile>;
   openSync(path: string, opts?: OpenOptions): WalFile;
   /** fsync a directory (makes creates, renames and unlinks in it durable). */

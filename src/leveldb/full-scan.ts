@@ -1,13 +1,18 @@
 /**
  * The LevelDB reader's fast path, the scan half: how far the plain FULL records at the start of a
- * block span reach. The native backend does it in one call (native/leveldb_scan.cc); this is the
- * same scan in TypeScript for the fallback, with the CRCs of the span batched into one io call.
+ * block span reach. The native backend does it in one call (native/leveldb_scan.cc, asked for by
+ * native-scan.ts); this is the same scan in TypeScript for every other backend, with the CRCs of
+ * the span batched into one io call.
  */
 import type { IoBackend } from '../io/types';
-import { HEADER_SIZE, RecordType, sliceCrcs, unmaskCrc } from './format';
+import { sliceCrcs } from '../crc32c-combine';
+import { HEADER_SIZE, RecordType, unmaskCrc } from './format';
 
 const FULL = RecordType.FULL;
 const HEADER = HEADER_SIZE;
+
+/** CRC bounds of the records of one span, reused across calls (a block holds at most 4,682 records). */
+let scratch = new Uint32Array(0);
 
 /**
  * The offset of the first physical record in `block[from, to)` that is not a complete FULL record
@@ -15,15 +20,6 @@ const HEADER = HEADER_SIZE;
  * returned offset is one LevelDB's reader returns as is (outside of resynchronisation and
  * fragment assembly, which the caller rules out).
  */
-export function scanFullRecords(io: IoBackend, block: Uint8Array, from: number, to: number, verify: boolean): number {
-  if (io.scanLevelDBFullRecords !== undefined) return io.scanLevelDBFullRecords(block, from, to, verify);
-  return scanFullRecordsJs(io, block, from, to, verify);
-}
-
-/** CRC bounds of the records of one span, reused across calls (a block holds at most 4,682 records). */
-let scratch = new Uint32Array(0);
-
-/** The TypeScript scan (exported so tests can compare it with the native one). */
 export function scanFullRecordsJs(io: IoBackend, block: Uint8Array, from: number, to: number, verify: boolean): number {
   // One walk finds the run and, for each record, the bytes its CRC covers: the type byte and the
   // payload, [header + 6, header + 7 + length).

@@ -3,80 +3,22 @@
  * returns them (db/log_reader.cc) — same records, same offsets, same corruption reports with the
  * same byte counts and reasons, including what LevelDB drops silently. Reads 32 KiB blocks, so
  * memory stays bounded by the largest record.
+ *
+ * This file is the state machine (ReadPhysicalRecord and ReadRecord) and its fast path for runs
+ * of plain FULL records; block-source.ts reads the blocks ahead, rocksdb.ts holds what RocksDB
+ * logs add, native-scan.ts the scan the native backend does for the fast path.
  */
-import * as path from 'node:path';
 import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
-import { afterBytes, totalLength } from '../io/buffer-list';
-import type { IoBackend, WalFile } from '../io/types';
-import { BLOCK_SIZE, HEADER_SIZE, RECYCLABLE_HEADER_SIZE, RecordType, sliceCrcs, unmaskCrc } from './format';
-import { scanFullRecords } from './full-scan';
+import type { IoBackend } from '../io/types';
+import { BlockSource, RUNS_PER_BLOCK } from './block-source';
+import { BLOCK_SIZE, HEADER_SIZE, RECYCLABLE_HEADER_SIZE, RecordType, unmaskCrc } from './format';
+import { levelDBScanFor, type LevelDBScan } from './native-scan';
+import type { LevelDBCorruption, LevelDBReadOptions, LevelDBRecord } from './reader-options';
+import { RecordArena } from './record-arena';
+import { BlockCrcs, isRecyclable, logNumberFromName, rocksdbTypeKind } from './rocksdb';
 
-/** One logical record and the file offset of its first physical record (LevelDB `LastRecordOffset`). */
-export interface LevelDBRecord {
-  offset: number;
-  /**
-   * The record's bytes (a Uint8Array), never overwritten by later reads. A record that fits in one
-   * block is a view into that block's own 32 KiB buffer, which the reader never reuses (as
-   * LevelDB's Slice points into its block, but safe to keep): keeping it keeps that block's
-   * buffer alive — copy it (`Buffer.from(data)`) to keep a small record for long. A record joined
-   * from fragments is a copy, sharing a 64 KiB allocation when 1-16 KiB.
-   */
-  data: Uint8Array;
-}
-
-/** A corruption report: what LevelDB passes to `Reporter::Corruption`, plus where the dropped bytes start. */
-export interface LevelDBCorruption {
-  /** Bytes dropped, as LevelDB counts them (an approximation: LevelDB's own accounting). */
-  bytes: number;
-  /** LevelDB's reason text, e.g. 'checksum mismatch', 'bad record length'. */
-  reason: string;
-  /** File offset where the dropped bytes begin. */
-  offset: number;
-}
-
-/** Options for `readLevelDBLog`. */
-export interface LevelDBReadOptions {
-  /** Verify CRCs. Default true (LevelDB always verifies during recovery). */
-  checksum?: boolean;
-  /**
-   * Receives every corruption report; reading continues after it, as in LevelDB. Throw from it to
-   * stop. When omitted, the first report is thrown as a `WalError` with code
-   * `ERR_WAL_LEVELDB_CORRUPTION` (like LevelDB's `paranoid_checks`).
-   */
-  onCorruption?: (report: LevelDBCorruption) => void;
-  /**
-   * Start at the first record whose physical start is at or after this offset (LevelDB
-   * `initial_offset`). Default 0.
-   */
-  initialOffset?: number;
-  /**
-   * Report what LevelDB drops silently: torn tails, a partial record at the end, zero-filled block
-   * remainders, non-zero trailers and (in 'leveldb-1.23' compat) records of type 5 and 6.
-   * The records returned do not change. Default false.
-   */
-  strict?: boolean;
-  /**
-   * 'leveldb-1.23' (default): reproduce LevelDB 1.23 exactly, including its quirks: a CRC-valid
-   * record of type 5 ends the log and one of type 6 is skipped silently (they collide with its
-   * internal codes), and resynchronisation after `initialOffset` ends at the first record that
-   * started before the offset. 'clean': types 5 and 6 are unknown types like any other, and
-   * resynchronisation skips every fragment of a record that started before `initialOffset`.
-   * Ignored for format 'rocksdb'.
-   */
-  compat?: 'leveldb-1.23' | 'clean';
-  /**
-   * 'leveldb' (default) or 'rocksdb': RocksDB logs may also hold recyclable records (types 5-8,
-   * 11-byte header with the log number; one from another log number ends the log) and metadata
-   * records (types 10, 11, 130, 131 and any type with bit 7 set), which are skipped. Compressed logs
-   * (type 9) are refused.
-   */
-  format?: 'leveldb' | 'rocksdb';
-  /** RocksDB log number (low 32 bits are compared). Default: parsed from a `NNNNNN.log` file name. */
-  logNumber?: number;
-  /** I/O backend; default the package's `defaultBackend`. */
-  io?: IoBackend;
-}
+export type { LevelDBCorruption, LevelDBReadOptions, LevelDBRecord } from './reader-options';
 
 // Results of readPhysical besides a raw record type (LevelDB uses kEof = 5 and kBadRecord = 6).
 const EOF = -1;
@@ -98,27 +40,8 @@ const HEADER = HEADER_SIZE;
 const RECYCLABLE_HEADER = RECYCLABLE_HEADER_SIZE;
 const BLOCK = BLOCK_SIZE;
 const unmask = unmaskCrc;
-const crcsOfSlices = sliceCrcs;
 
 const EMPTY = new Uint8Array(0);
-const EMPTY_CRCS = new Uint32Array(0);
-/** A block holds at most this many physical records (7-byte headers, empty payloads). */
-const MAX_RECORDS_PER_BLOCK = Math.ceil(BLOCK / HEADER);
-/** Joined records are copied into shared buffers of this size (see allocate)... */
-const ARENA = 64 * 1024;
-/** ...unless smaller than this: Node's Buffer pool serves those faster. */
-const SMALL_RECORD = 1024;
-/**
- * Blocks read per I/O call (one preadv into that many block buffers). A threadpool read costs a
- * round trip (~50-80 µs here), so few, large reads: 82 MB read in 256 KiB reads one at a time took
- * 24-28 ms, in 1 MiB reads two at a time 10-11 ms, the same as blocking reads.
- */
-const BLOCKS_PER_READ = 32;
-/** Reads in flight ahead of the parser, so the disk (or page-cache copy) overlaps the parsing. */
-const READS_AHEAD = 2;
-/** Runs of FULL records per block found beside the read (WalFile.readLevelDBBlocks). */
-const RUNS_PER_BLOCK = 4;
-
 /**
  * Reads a LevelDB log record by record: `for await (const { offset, data } of reader)`. After the
  * iteration ends, `endOfLastRecord` is the offset just past the last complete record — the length
@@ -134,24 +57,13 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private readonly rocksdb: boolean;
   private readonly logNumber: number | undefined;
 
-  private file: WalFile | null = null;
+  private readonly source: BlockSource;
+  private readonly scan: LevelDBScan;
+  private started = false;
   private finished = false;
-  /**
-   * Read-ahead: file bytes [chunkStart, chunkStart + chunkLen) are in chunk, one buffer per block.
-   * Block buffers are never reused: records are views into them.
-   */
-  private chunk: Uint8Array[] = [];
-  /** The runs of FULL records of the chunk's blocks, when the file found them as it read them. */
-  private chunkRuns: Uint32Array | null = null;
-  private chunkStart = 0;
-  private chunkLen = 0;
-  private chunkAtEof = false;
-  /** The reads of the chunks after this one, started as soon as this one arrived. */
-  private prefetch: { start: number; blocks: Uint8Array[]; done: Promise<BlocksRead> }[] = [];
-  private fileSize = 0;
-  private arena = new ArrayBuffer(0);
-  private arenaUsed = 0;
-  /** The current block: one of chunk, or the start of it at the end of the file. */
+  /** Where joined records are copied to (sized to the file once it is open). */
+  private joined = new RecordArena(0);
+  /** The current block (the block source's buffer): whole, or shorter at the end of the file. */
   private block: Uint8Array = EMPTY;
   /** The unconsumed part of the current block is block[bufStart, bufEnd). */
   private bufStart = 0;
@@ -176,13 +88,8 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private fragLen = 0;
   private fragHeader = HEADER;
 
-  // RocksDB logs: CRCs of the current block's records, computed together when the block is first parsed.
-  private crcPositions = new Int32Array(0);
-  private crcBounds = new Uint32Array(0);
-  private crcCount = 0;
-  private crcValues: Uint32Array = EMPTY_CRCS;
-  private crcNext = 0;
-  private crcScanned = false;
+  /** RocksDB logs: CRCs of the current block's records, computed together when the block is first parsed. */
+  private readonly blockCrcs: BlockCrcs;
 
   // The fast path (takeFullRecords): block[bufStart, fastStop) holds only plain FULL records with
   // good CRCs, as found by the last scan of fastBlock.
@@ -190,8 +97,9 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private fastStop = 0;
   /** next()'s scratch array for takeFullRecords. */
   private readonly one: LevelDBRecord[] = [];
-  /** The current block's runs are chunkRuns[blockRuns, blockRuns + 2 * RUNS_PER_BLOCK) (-1: none). */
-  private blockRuns = -1;
+  /** The current block's runs of FULL records found beside the read: blockRuns[blockRunsAt...] (-1: none). */
+  private blockRuns: Uint32Array | null = null;
+  private blockRunsAt = -1;
 
   /** Use `readLevelDBLog`. */
   constructor(
@@ -225,6 +133,9 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.rocksdb = options.format === 'rocksdb';
     this.quirks = !this.rocksdb && (options.compat ?? 'leveldb-1.23') === 'leveldb-1.23';
     this.logNumber = options.logNumber ?? logNumberFromName(path);
+    this.source = new BlockSource(this.io, path, this.checksum, !this.rocksdb);
+    this.scan = levelDBScanFor(this.io);
+    this.blockCrcs = new BlockCrcs(this.io);
   }
 
   /** Offset of the first physical record of the last record returned (LevelDB `LastRecordOffset`). */
@@ -282,7 +193,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
   private async read(max: number): Promise<LevelDBRecord[]> {
     const out: LevelDBRecord[] = [];
     try {
-      if (this.file === null && !this.finished) await this.start();
+      if (!this.started && !this.finished) await this.start();
       while (out.length < max) {
         if (this.fastPathApplies() && this.takeFullRecords(out, max) > 0) continue;
         const record = this.step();
@@ -317,26 +228,16 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
 
   private async close(): Promise<void> {
     this.finished = true;
-    const file = this.file;
-    const ahead = this.prefetch;
-    this.prefetch = [];
-    for (const read of ahead) await read.done.catch(() => undefined);
-    this.file = null;
     this.block = EMPTY;
-    this.chunk = [];
-    if (file !== null && !file.closed) await file.close();
+    await this.source.close();
   }
 
   private async start(): Promise<void> {
-    this.file = await this.io.open(this.path, { read: true });
-    const size = await this.file.size();
-    this.fileSize = size;
-    if (this.rocksdb) {
-      // Only RocksDB logs batch their CRCs per block here (LevelDB logs: the fast path's scan).
-      const records = Math.min(MAX_RECORDS_PER_BLOCK, Math.ceil(size / HEADER) + 1);
-      this.crcPositions = new Int32Array(records);
-      this.crcBounds = new Uint32Array(2 * records);
-    }
+    this.started = true;
+    const size = await this.source.open();
+    this.joined = new RecordArena(size);
+    // Only RocksDB logs batch their CRCs per block here (LevelDB logs: the fast path's scan).
+    if (this.rocksdb) this.blockCrcs.sizeFor(size);
     // LevelDB SkipToInitialBlock: a record cannot start in a block's last 6 bytes.
     const inBlock = this.initialOffset % BLOCK;
     let blockStart = this.initialOffset - inBlock;
@@ -344,129 +245,19 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
     this.endOfBufferOffset = blockStart;
   }
 
-  /**
-   * The next block (LevelDB: one read of up to kBlockSize bytes; a short block means end of file),
-   * served from a read-ahead chunk of up to BLOCKS_PER_READ blocks so one I/O call covers several.
-   */
+  /** The next block (LevelDB: one read of up to kBlockSize bytes; a short block means end of file). */
   private async readBlock(): Promise<void> {
-    const at = this.endOfBufferOffset;
-    const available = this.chunkStart + this.chunkLen - at;
-    if (at < this.chunkStart || available <= 0 || (available < BLOCK && !this.chunkAtEof)) await this.fill(at);
-    const from = at - this.chunkStart; // a multiple of BLOCK: reads start at block boundaries
-    const n = Math.max(0, Math.min(BLOCK, this.chunkLen - from));
-    this.block = n === BLOCK ? this.chunk[from / BLOCK]! : n > 0 ? this.chunk[from / BLOCK]!.subarray(0, n) : EMPTY;
-    this.blockRuns = this.chunkRuns !== null && n > 0 ? (from / BLOCK) * 2 * RUNS_PER_BLOCK : -1;
+    const source = this.source;
+    await source.load(this.endOfBufferOffset);
+    const n = source.block.length;
+    this.block = source.block;
+    this.blockRuns = source.runs;
+    this.blockRunsAt = source.runsAt;
     this.bufStart = 0;
     this.bufEnd = n;
     this.endOfBufferOffset += n;
     this.eof = n < BLOCK;
-    this.crcScanned = false;
-  }
-
-  /**
-   * Makes the chunk hold the file from `at` (a block boundary). Full-size chunks are read ahead:
-   * as soon as one is in, reads of the next READS_AHEAD chunks are under way.
-   */
-  private async fill(at: number): Promise<void> {
-    const most = at + BLOCKS_PER_READ * BLOCK;
-    let n: number;
-    const ahead = this.prefetch.length > 0 && this.prefetch[0]!.start === at ? this.prefetch.shift()! : null;
-    if (ahead !== null) {
-      ({ n, runs: this.chunkRuns } = await ahead.done);
-      this.chunk = ahead.blocks;
-    } else {
-      // Reads that do not start at `at` are of no use; never leave one running unobserved.
-      for (const read of this.prefetch) await read.done.catch(() => undefined);
-      this.prefetch = [];
-      // Sized to the file as of open (a small file gets a buffer of its own size)...
-      this.chunk = blocksFor(at, Math.min(most, this.fileSize));
-      ({ n, runs: this.chunkRuns } = await this.readBlocks(this.chunk, at));
-      // ...and extended while the file turns out to have grown since.
-      while (n === totalLength(this.chunk)) {
-        const end = Math.min(most, await this.file!.size());
-        if (end <= at + n) break;
-        const targets: Uint8Array[] = [];
-        const last = this.chunk[this.chunk.length - 1];
-        if (last !== undefined && last.length < BLOCK) {
-          const whole = Buffer.allocUnsafeSlow(BLOCK);
-          whole.set(last);
-          this.chunk[this.chunk.length - 1] = whole;
-          targets.push(whole.subarray(last.length));
-        }
-        const more = blocksFor(at + this.chunk.length * BLOCK, end);
-        this.chunk.push(...more);
-        targets.push(...more);
-        const got = await this.readInto(targets, at + n);
-        n += got;
-        this.chunkRuns = null; // blocks changed after the runs were found
-        if (got === 0) break;
-      }
-    }
-    // The block where the file ends may be partly read: zero the rest (buffers are not zeroed
-    // when allocated), so no stale memory shows through a record's `.buffer`.
-    const full = totalLength(this.chunk);
-    if (n < full) this.chunk[Math.floor(n / BLOCK)]!.fill(0, n % BLOCK);
-    this.chunkStart = at;
-    this.chunkLen = n;
-    this.chunkAtEof = n < full || n === 0;
-    if (this.chunkAtEof || full !== BLOCKS_PER_READ * BLOCK) return;
-    // Read ahead, within the file's size as of open (fill() reads directly beyond it).
-    const lastAhead = this.prefetch[this.prefetch.length - 1];
-    let next = lastAhead !== undefined ? lastAhead.start + totalLength(lastAhead.blocks) : at + n;
-    while (this.prefetch.length < READS_AHEAD && next < this.fileSize) {
-      const blocks = blocksFor(next, Math.min(next + BLOCKS_PER_READ * BLOCK, this.fileSize));
-      const done = this.readBlocks(blocks, next);
-      done.catch(() => undefined); // observed when awaited; never an unhandled rejection
-      this.prefetch.push({ start: next, blocks, done });
-      next += totalLength(blocks);
-    }
-  }
-
-  /**
-   * Reads whole blocks from `at` (a block boundary), with their runs of FULL records when the
-   * file can find them as it reads (native backend, LevelDB format).
-   */
-  private async readBlocks(blocks: Uint8Array[], at: number): Promise<BlocksRead> {
-    const file = this.file!;
-    if (this.rocksdb || file.readLevelDBBlocks === undefined || blocks.length === 0) {
-      return { n: await this.readInto(blocks, at), runs: null };
-    }
-    const runs = new Uint32Array(blocks.length * 2 * RUNS_PER_BLOCK);
-    let n: number;
-    try {
-      n = await file.readLevelDBBlocks(blocks, at, this.checksum, runs);
-    } catch (err) {
-      throw this.readFailed(err, at);
-    }
-    if (n === 0 || n === totalLength(blocks)) return { n, runs };
-    // Short: the end of the file, or a short read to retry; runs found before a retry would be stale.
-    const more = await this.readInto(afterBytes(blocks, n), at + n);
-    return { n: n + more, runs: more === 0 ? runs : null };
-  }
-
-  /**
-   * Reads into `targets` from `at` until they are full or the file ends: one preadv, repeated
-   * after a short read (google/leveldb#1285: a short read is not the end of the file).
-   */
-  private async readInto(targets: Uint8Array[], at: number): Promise<number> {
-    let pending = targets;
-    let n = 0;
-    while (pending.length > 0) {
-      let got: number;
-      try {
-        got = await this.file!.readv(pending, at + n);
-      } catch (err) {
-        throw this.readFailed(err, at + n);
-      }
-      if (got === 0) break;
-      n += got;
-      pending = afterBytes(pending, got);
-    }
-    return n;
-  }
-
-  private readFailed(err: unknown, offset: number): WalError {
-    return new WalError(WalErrorCodes.IO, `read failed: ${(err as Error).message}`, { file: this.path, offset, cause: err });
+    this.blockCrcs.scanned = false;
   }
 
   /** LevelDB ReportDrop: drops that begin before initialOffset are not reported (uint64 arithmetic). */
@@ -548,7 +339,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
           } else {
             this.scratch.push(this.fragment());
             this.scratchSize += this.fragLen;
-            return this.emit(this.prospective, this.concat(this.scratch, this.scratchSize));
+            return this.emit(this.prospective, this.joined.join(this.scratch, this.scratchSize));
           }
           break;
         case EOF:
@@ -585,34 +376,6 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
    */
   private fragment(): Uint8Array {
     return new Uint8Array(this.block.buffer, this.block.byteOffset + this.fragStart, this.fragLen);
-  }
-
-  /**
-   * `size` bytes for a record. Small ones come from Node's Buffer pool (8 KiB slabs, cheapest
-   * below 1 KiB); larger ones are carved from a 64 KiB arena of our own, one ArrayBuffer per arena
-   * instead of one per record (V8 allocates each ArrayBuffer separately: ~2 µs at 4 KiB).
-   * Records larger than a quarter arena get their own buffer.
-   */
-  private allocate(size: number): Uint8Array {
-    if (size < SMALL_RECORD || size > ARENA / 4) return Buffer.allocUnsafe(size);
-    if (this.arena.byteLength - this.arenaUsed < size) {
-      this.arena = new ArrayBuffer(Math.min(ARENA, Math.max(this.fileSize, size)));
-      this.arenaUsed = 0;
-    }
-    const out = new Uint8Array(this.arena, this.arenaUsed, size);
-    this.arenaUsed += size;
-    return out;
-  }
-
-  /** The fragments of a record, joined. */
-  private concat(parts: Uint8Array[], size: number): Uint8Array {
-    const out = this.allocate(size);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
   }
 
   private emit(offset: number, data: Uint8Array): LevelDBRecord {
@@ -677,13 +440,13 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
 
   /** Where the run of FULL records from `h` ends: as found beside the read, or scanned now. */
   private runFrom(h: number): number {
-    const runs = this.chunkRuns;
-    if (runs !== null && this.blockRuns >= 0) {
-      for (let i = this.blockRuns, end = i + 2 * RUNS_PER_BLOCK; i < end; i += 2) {
+    const runs = this.blockRuns;
+    if (runs !== null && this.blockRunsAt >= 0) {
+      for (let i = this.blockRunsAt, end = i + 2 * RUNS_PER_BLOCK; i < end; i += 2) {
         if (runs[i] === h) return runs[i + 1]!;
       }
     }
-    return scanFullRecords(this.io, this.block, h, this.bufEnd, this.checksum);
+    return this.scan.scanFullRecords(this.block, h, this.bufEnd, this.checksum);
   }
 
   /**
@@ -706,8 +469,8 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
       return EOF;
     }
     // LevelDB logs: plain FULL records take the fast path, which checks their CRCs in one call per
-    // block span; the few records that come here get theirs one by one (crcForRecordAt).
-    if (!this.crcScanned && this.checksum && this.rocksdb) this.scanBlockCrcs();
+    // block span; the few records that come here get theirs one by one.
+    if (this.rocksdb && this.checksum && !this.blockCrcs.scanned) this.blockCrcs.scan(this.block, this.bufStart, this.bufEnd);
 
     const b = this.block;
     const h = this.bufStart;
@@ -762,7 +525,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
       const expected = unmask(
         (b[h]! | (b[h + 1]! << 8) | (b[h + 2]! << 16) | (b[h + 3]! << 24)) >>> 0,
       );
-      if (this.crcForRecordAt(h, headerSize, length) !== expected) {
+      if (this.blockCrcs.crcAt(b, h, headerSize, length) !== expected) {
         // The length may be what got corrupted, so nothing after it in this block is trusted.
         const dropped = size;
         this.clearBuffer();
@@ -799,60 +562,19 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
 
   /** Maps RocksDB types onto FULL..LAST, BAD (mixed recyclable/legacy) or IGNORED (metadata). */
   private rocksdbType(type: number): number {
-    if (type >= RecordType.RECYCLABLE_FULL && type <= RecordType.RECYCLABLE_LAST) {
-      return this.returnedNonRecyclable && !this.recycled ? BAD : type - 4;
+    switch (rocksdbTypeKind(type)) {
+      case 'recyclable':
+        return this.returnedNonRecyclable && !this.recycled ? BAD : type - 4;
+      case 'compressed':
+        throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, 'compressed RocksDB logs are not supported', {
+          file: this.path,
+          offset: this.endOfBufferOffset - (this.bufEnd - this.bufStart) - this.fragHeader - this.fragLen,
+        });
+      case 'metadata':
+        return IGNORED;
+      default:
+        return type;
     }
-    if (type === RecordType.SET_COMPRESSION) {
-      throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, 'compressed RocksDB logs are not supported', {
-        file: this.path,
-        offset: this.endOfBufferOffset - (this.bufEnd - this.bufStart) - this.fragHeader - this.fragLen,
-      });
-    }
-    if (
-      type === RecordType.USER_DEFINED_TIMESTAMP_SIZE ||
-      type === RecordType.RECYCLABLE_USER_DEFINED_TIMESTAMP_SIZE ||
-      (type & 0x80) !== 0
-    ) {
-      return IGNORED;
-    }
-    return type;
-  }
-
-  /** The CRC of the record whose header is at `h`, from the block's batch when it was scanned. */
-  private crcForRecordAt(h: number, headerSize: number, length: number): number {
-    while (this.crcNext < this.crcCount && this.crcPositions[this.crcNext]! < h) this.crcNext++;
-    if (this.crcNext < this.crcCount && this.crcPositions[this.crcNext] === h) return this.crcValues[this.crcNext++]!;
-    return this.io.crc32c(this.block.subarray(h + 6, h + headerSize + length));
-  }
-
-  /**
-   * Finds the records of the block just read, the way readPhysical will walk them, and computes
-   * all their CRCs with one io call. Anything unexpected just stops the scan (readPhysical then
-   * computes that CRC on its own).
-   */
-  private scanBlockCrcs(): void {
-    this.crcScanned = true;
-    const b = this.block;
-    const positions = this.crcPositions;
-    const bounds = this.crcBounds;
-    let count = 0;
-    let h = this.bufStart;
-    // The arrays were sized to the file when it was opened: in a file that has grown since, records
-    // beyond their capacity get their CRC computed one by one (crcForRecordAt).
-    while (this.bufEnd - h >= HEADER && count < positions.length) {
-      const length = b[h + 4]! | (b[h + 5]! << 8);
-      const type = b[h + 6]!;
-      const headerSize = this.rocksdb && isRecyclable(type) ? RECYCLABLE_HEADER : HEADER;
-      if (headerSize + length > this.bufEnd - h || (type === 0 && length === 0)) break;
-      positions[count] = h;
-      bounds[2 * count] = h + 6;
-      bounds[2 * count + 1] = h + headerSize + length;
-      count++;
-      h += headerSize + length;
-    }
-    this.crcCount = count;
-    this.crcNext = 0;
-    this.crcValues = count > 0 ? crcsOfSlices(this.io, b, bounds.subarray(0, 2 * count)) : EMPTY_CRCS;
   }
 }
 
@@ -866,40 +588,7 @@ export function readLevelDBLog(path: string, options: LevelDBReadOptions = {}): 
   return new LevelDBLogReader(path, options);
 }
 
-function isRecyclable(type: number): boolean {
-  return (
-    (type >= RecordType.RECYCLABLE_FULL && type <= RecordType.RECYCLABLE_LAST) ||
-    type === RecordType.RECYCLABLE_USER_DEFINED_TIMESTAMP_SIZE ||
-    type === RecordType.RECYCLABLE_PREDECESSOR_WAL_INFO
-  );
-}
-
-/**
- * Buffers for the file bytes [from, to): one per block, each its own allocation (so a record keeps
- * only its block alive); the last one only as long as the file part it is for. Not zeroed: every
- * byte is overwritten by the read or, past the end of the file, by fill() before anything can see
- * it. Zeroing them would cost about as much as reading them from the page cache.
- */
-function blocksFor(from: number, to: number): Uint8Array[] {
-  const blocks: Uint8Array[] = [];
-  for (let at = from; at < to; at += BLOCK) blocks.push(Buffer.allocUnsafeSlow(Math.min(BLOCK, to - at)));
-  return blocks;
-}
-
-/** A read of whole blocks: bytes read, and the runs of FULL records found beside it (or null). */
-interface BlocksRead {
-  n: number;
-  runs: Uint32Array | null;
-}
-
-
 function isZero(b: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (b[i] !== 0) return false;
   return true;
-}
-
-
-function logNumberFromName(file: string): number | undefined {
-  const m = /^(\d+)\.log$/.exec(path.basename(file));
-  return m ? Number(m[1]) : undefined;
 }

@@ -12,7 +12,8 @@ import { fileSpot } from '../lock/directory';
 import { Lease } from '../lock/lease';
 import { resolveLockOptions, type LockOptions } from '../lock/options';
 import { crc32cFallback } from '../io/fallback';
-import { BLOCK_SIZE, HEADER_SIZE, RecordType, putMaskedCrc, sliceCrcs } from './format';
+import { sliceCrcs } from '../crc32c-combine';
+import { BLOCK_SIZE, HEADER_SIZE, RecordType, putMaskedCrc } from './format';
 import { readLevelDBLog } from './reader';
 
 // Module-local copies of the format constants used per fragment (cheaper than another module's exports).

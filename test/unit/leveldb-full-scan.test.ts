@@ -14,6 +14,7 @@ import { createFallbackBackend } from '../../src/io/fallback';
 import { loadNativeBackend } from '../../src/io/native';
 import { BLOCK_SIZE, HEADER_SIZE, maskCrc, RecordType } from '../../src/leveldb/format';
 import { scanFullRecordsJs } from '../../src/leveldb/full-scan';
+import { levelDBScanFor } from '../../src/leveldb/native-scan';
 import { tempDir } from '../support/tmp';
 
 const loaded = loadNativeBackend();
@@ -23,6 +24,13 @@ const dir = tempDir('nodewal-ldbscan-');
 function native() {
   assert.ok(loaded.backend, `the addon must load for this test: ${loaded.error}`);
   return loaded.backend;
+}
+
+/** The addon's LevelDB scan, as the reader asks for it. */
+function nativeScan() {
+  const scan = levelDBScanFor(native());
+  assert.equal(scan.kind, 'native', 'the native backend must lend the reader its LevelDB scan');
+  return scan;
 }
 
 /** One physical record as the writer lays it out, optionally damaged afterwards. */
@@ -87,11 +95,11 @@ function expectedRuns(b: Uint8Array, verify: boolean): [number, number][] {
 }
 
 test('native scanLevelDBFullRecords agrees with the TypeScript scan, from any offset', () => {
-  const io = native();
+  const scan = nativeScan();
   fc.assert(
     fc.property(blockArb, fc.nat(), fc.boolean(), (b, from, verify) => {
       const start = b.length === 0 ? 0 : from % (b.length + 1);
-      assert.equal(io.scanLevelDBFullRecords!(b, start, b.length, verify), scanFullRecordsJs(fallback, b, start, b.length, verify));
+      assert.equal(scan.scanFullRecords(b, start, b.length, verify), scanFullRecordsJs(fallback, b, start, b.length, verify));
     }),
     { numRuns: 400 },
   );
@@ -99,6 +107,7 @@ test('native scanLevelDBFullRecords agrees with the TypeScript scan, from any of
 
 test('the runs found beside a native read are the runs the TypeScript scan finds', async () => {
   const io = native();
+  const scan = nativeScan();
   let n = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(blockArb, { minLength: 1, maxLength: 4 }), fc.boolean(), async (blocks, verify) => {
@@ -110,7 +119,7 @@ test('the runs found beside a native read are the runs the TypeScript scan finds
       try {
         const targets = blocks.map(() => Buffer.alloc(BLOCK_SIZE));
         const runs = new Uint32Array(targets.length * 2 * 4);
-        const read = await f.readLevelDBBlocks!(targets, 0, verify, runs);
+        const read = await scan.readBlocks(f, targets, 0, verify, runs);
         assert.equal(read, bytes.length);
         targets.forEach((t, i) => {
           const filled = t.subarray(0, Math.max(0, Math.min(BLOCK_SIZE, bytes.length - i * BLOCK_SIZE)));
@@ -135,7 +144,7 @@ test('readLevelDBBlocks rejects a runs array that does not fit the blocks', asyn
   fs.writeFileSync(file, Buffer.alloc(100));
   const f = await io.open(file, { read: true });
   try {
-    await assert.rejects(f.readLevelDBBlocks!([Buffer.alloc(BLOCK_SIZE), Buffer.alloc(BLOCK_SIZE)], 0, true, new Uint32Array(9)), RangeError);
+    await assert.rejects(nativeScan().readBlocks(f, [Buffer.alloc(BLOCK_SIZE), Buffer.alloc(BLOCK_SIZE)], 0, true, new Uint32Array(9))!, RangeError);
   } finally {
     await f.close();
   }

@@ -13,6 +13,7 @@ import { isWalError, WalErrorCodes } from '../../src/errors';
 import { defaultBackend } from '../../src/io/backend';
 import type { IoBackend, WalFile } from '../../src/io/types';
 import { maskCrc } from '../../src/leveldb/format';
+import { levelDBScanFor, registerLevelDBScan } from '../../src/leveldb/native-scan';
 import { readLevelDBLog, type LevelDBReadOptions } from '../../src/leveldb/reader';
 import { encodeLevelDBRecords } from '../../src/leveldb/writer';
 import { tempDir } from '../support/tmp';
@@ -232,28 +233,35 @@ function shortReadIo(chunk: number) {
   const requests: number[] = [];
   let open = 0;
   const io: IoBackend = Object.create(defaultBackend);
+  const inner = new WeakMap<WalFile, WalFile>();
   io.open = async (p, opts) => {
     const file = await defaultBackend.open(p, opts);
     open++;
     const wrapped: WalFile = Object.create(file);
+    inner.set(wrapped, file);
     wrapped.readv = (targets, position) => {
       requests.push(targets.reduce((sum, t) => sum + t.length, 0));
       return file.readv(firstBytes(targets, chunk), position);
     };
-    // The native accelerator reads the same way, within the same limit.
-    if (file.readLevelDBBlocks !== undefined) {
-      wrapped.readLevelDBBlocks = (blocks, position, verify, runs) => {
-        requests.push(blocks.reduce((sum, t) => sum + t.length, 0));
-        const limited = firstBytes(blocks, chunk);
-        return file.readLevelDBBlocks!(limited, position, verify, runs.subarray(0, limited.length * (runs.length / blocks.length)));
-      };
-    }
     wrapped.close = async () => {
       open--;
       return file.close();
     };
     return wrapped;
   };
+  // The native block reads (native backend only) go through the same limit.
+  const base = levelDBScanFor(defaultBackend);
+  if (base.kind === 'native') {
+    registerLevelDBScan(io, {
+      kind: 'native',
+      scanFullRecords: base.scanFullRecords,
+      readBlocks: (file, blocks, position, verify, runs) => {
+        requests.push(blocks.reduce((sum, t) => sum + t.length, 0));
+        const limited = firstBytes(blocks, chunk);
+        return base.readBlocks(inner.get(file)!, limited, position, verify, runs.subarray(0, limited.length * (runs.length / blocks.length)));
+      },
+    });
+  }
   return { io, requests, openFiles: () => open };
 }
 
