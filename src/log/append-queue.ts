@@ -54,9 +54,11 @@ export class AppendQueue {
   private qData: Uint8Array[] = [];
   private qRes: Resolve[] = [];
   private qHead = 0;
+  /** Next record to take into a batch: [qHead, qNext) are taken (being written) but not settled. */
+  private qNext = 0;
   queuedBytes = 0;
   private blocked: Blocked[] = [];
-  /** Records accepted into the queue, and taken out of it by written batches, since open. */
+  /** Records accepted into the queue, and taken out of it into batches, since open. */
   accepted = 0;
   taken = 0;
 
@@ -69,8 +71,13 @@ export class AppendQueue {
     private readonly held: () => boolean,
   ) {}
 
-  /** Records waiting to be written. */
+  /** Records waiting to be taken into a batch. */
   get length(): number {
+    return this.qData.length - this.qNext;
+  }
+
+  /** Records whose appends have not settled yet (waiting, or in a batch being written). */
+  get depth(): number {
     return this.qData.length - this.qHead;
   }
 
@@ -165,7 +172,7 @@ export class AppendQueue {
 
   /** The next batch: at most `limit` records, at most `maxBytes` (one larger record goes alone). */
   nextBatch(limit: number, maxBytes: number): PendingBatch {
-    const from = this.qHead;
+    const from = this.qNext;
     const q = this.qData;
     let count = 0;
     let bytes = 0;
@@ -175,12 +182,18 @@ export class AppendQueue {
       bytes += len;
       count++;
     }
+    this.qNext += count;
+    this.taken += count;
     return { datas: q, from, count, bytes };
   }
 
-  /** `batch` is written as entries from `first` on: resolve its appends and drop it from the queue. */
+  /**
+   * The oldest unsettled batch, `batch`, is written (and durable, as the policy asks) as entries
+   * from `first` on: resolve its appends and drop it from the queue. Batches settle in the order taken.
+   */
   settle(batch: PendingBatch, first: number): void {
-    const { from, count } = batch;
+    const from = this.qHead;
+    const count = batch.count;
     const q = this.qData;
     const res = this.qRes;
     if (from + count === q.length) {
@@ -197,16 +210,17 @@ export class AppendQueue {
       }
     }
     this.qHead += count;
-    this.taken += count;
     this.queuedBytes -= batch.bytes;
     if (this.qHead === q.length) {
       this.qData = [];
       this.qRes = [];
       this.qHead = 0;
+      this.qNext = 0;
     } else if (this.qHead >= 4096 && this.qHead * 2 >= q.length) {
       // Appends keep arriving during every write, so the queue never drains: drop the consumed half.
       this.qData = q.slice(this.qHead);
       this.qRes = this.qRes.slice(this.qHead);
+      this.qNext -= this.qHead;
       this.qHead = 0;
     }
   }
@@ -219,6 +233,7 @@ export class AppendQueue {
     this.qData = [];
     this.qRes = [];
     this.qHead = 0;
+    this.qNext = 0;
     for (const b of this.blocked) b.reject(failure);
     this.blocked = [];
   }

@@ -10,7 +10,7 @@ export function logStats(core: LogCore, queue: AppendQueue, repaired: string | n
   return statsToJSON({
     ...core.counters,
     fsyncLatency: core.hist.summary(),
-    queueDepth: queue.length,
+    queueDepth: queue.depth,
     queuedBytes: queue.queuedBytes,
     blockedAppends: queue.blockedCount,
     segments: core.segments.length,
