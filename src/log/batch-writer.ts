@@ -151,7 +151,7 @@ export class BatchWriter {
     return this.syncing === null || this.nextBytes < this.batchBytes();
   }
 
-  /** Bytes one sync may cover: past about 1 MiB a sync costs more than sharing it saves (docs/log.md). */
+  /** Bytes one sync may cover: past about 1 MiB a sync costs more than sharing it saves (bench/README.md). */
   private batchBytes(): number {
     return Math.min(this.core.opts.maxBatchBytes, this.core.opts.maxSyncBytes);
   }

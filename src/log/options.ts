@@ -44,7 +44,7 @@ export interface LogOptions {
   /**
    * Bytes one fdatasync covers at most under syncPolicy 'always' (with `maxBatchBytes`, the smaller
    * bound wins; one larger record is written alone). Past about this much, a sync costs more than
-   * sharing it saves (1 MiB records from 4 producers, docs/log.md). Default 1 MiB.
+   * sharing it saves (1 MiB records from 4 producers, bench/README.md). Default 1 MiB.
    */
   maxSyncBytes?: number;
   /** Open the tail with O_DIRECT (native backend only; refused → buffered, reported in stats()). Default false. */
