@@ -24,7 +24,7 @@ function payloadOf(i: number, seed: number): Uint8Array {
 }
 
 /** Counts writes issued while a sync was in flight: the pipelined path ran. */
-const seen = { writesDuringSync: 0 };
+const seen = { writesDuringSync: 0, cuts: 0 };
 
 /** Delays what a sync reports to the Log by 0-1 ms after it completed (and was recorded). */
 function delayedSyncs(inner: IoBackend, seed: number): IoBackend {
@@ -75,7 +75,7 @@ function delayedSyncs(inner: IoBackend, seed: number): IoBackend {
 
 async function workload(rec: RecordingIo, dir: string, seed: number): Promise<number> {
   const r = prng(seed);
-  const log = await Log.open(dir, { io: delayedSyncs(rec, seed + 1), segmentSize: 16384, preallocation: 'zero-fill' });
+  const log = await Log.open(dir, { io: delayedSyncs(rec, seed + 1), segmentSize: 4096, preallocation: 'zero-fill' });
   rec.mark({ opened: true } satisfies Mark);
   let acked = 0;
   const ack = (i: bigint): void => {
@@ -92,6 +92,7 @@ async function workload(rec: RecordingIo, dir: string, seed: number): Promise<nu
     await new Promise((resolve) => (r() < 0.7 ? setImmediate(resolve) : setTimeout(resolve, 0)));
   }
   await Promise.all(pending);
+  seen.cuts += log.stats().segments - 1;
   await log.close();
   return total;
 }
@@ -105,7 +106,7 @@ function makeCheck(written: number, seed: number) {
       assert.ok(!marks.some((m) => 'opened' in m), 'the log vanished after open() resolved');
       return;
     }
-    const log = await Log.open(logDir, { segmentSize: 16384, preallocation: 'zero-fill', mustExist: true, readBufferBytes: 4096 });
+    const log = await Log.open(logDir, { segmentSize: 4096, preallocation: 'zero-fill', mustExist: true, readBufferBytes: 4096 });
     try {
       let n = 0;
       for await (const e of log.entries()) {
@@ -128,6 +129,7 @@ test(`Log, pipelined group commit: every acknowledged record survives power loss
   const distinct = new Set<string>();
   let checked = 0;
   seen.writesDuringSync = 0;
+  seen.cuts = 0;
   for (let round = 0; checked < STATES; round++) {
     const seed = 5000 + round;
     const root = path.join(scratch, `rec${round}`);
@@ -138,6 +140,7 @@ test(`Log, pipelined group commit: every acknowledged record survives power loss
     checked += res.checked;
     fs.rmSync(root, { recursive: true, force: true });
   }
-  console.log(`# pipelined Log power loss: ${checked} crash states, ${seen.writesDuringSync} batches written while a sync was in flight`);
+  console.log(`# pipelined Log power loss: ${checked} crash states, ${seen.writesDuringSync} batches written while a sync was in flight, ${seen.cuts} segment cuts`);
   assert.ok(seen.writesDuringSync > 0, 'the workload never wrote a batch during a sync: the pipelined path did not run');
+  assert.ok(seen.cuts > 0, 'the workload never cut a segment while appends were in flight');
 });
