@@ -130,7 +130,11 @@ export class BatchWriter {
     }
     const available = queue.length;
     const limit = op === undefined ? available : Math.min(available, op.barrier - queue.taken);
-    if (limit <= 0 || !this.hasRoom()) return;
+    if (limit <= 0) return;
+    if (!this.hasRoom()) {
+      await this.syncing; // its completion makes room and kicks the loop again
+      return;
+    }
     const core = this.core;
     if (core.writer.pos >= core.opts.segmentSize) {
       await this.drain();

@@ -1,8 +1,7 @@
 /**
  * Log: the ingestion API on the etcd WAL format. Many producers `append` concurrently; appends that
- * arrive while a write+fdatasync is in flight are coalesced into the next batch, written with one
- * `io` call (pwrite + fdatasync in one job, on the tail file's own I/O thread by default), so the cost
- * of a sync is shared.
+ * arrive while an fdatasync is in flight are coalesced and written after its bytes at once (pipelined),
+ * and one fdatasync covers them when it completes, so the cost of a sync is shared (batch-writer.ts).
  *
  * This file is the façade; the parts: append-queue.ts (queue, backpressure), batch-writer.ts (the
  * group-commit loop), segment-cut.ts, durability-waiters.ts, log-reads.ts, truncation.ts, log-open.ts,
