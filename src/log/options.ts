@@ -41,6 +41,12 @@ export interface LogOptions {
   onQueueFull?: 'wait' | 'reject';
   /** Upper bound of one write batch in bytes (one record larger than this is written alone). Default 4 MiB. */
   maxBatchBytes?: number;
+  /**
+   * Bytes one fdatasync covers at most under syncPolicy 'always' (with `maxBatchBytes`, the smaller
+   * bound wins; one larger record is written alone). Past about this much, a sync costs more than
+   * sharing it saves (1 MiB records from 4 producers, bench/README.md). Default 1 MiB.
+   */
+  maxSyncBytes?: number;
   /** Open the tail with O_DIRECT (native backend only; refused → buffered, reported in stats()). Default false. */
   direct?: boolean;
   /** How the next segment is prepared. Default 'auto' (chosen by measurement; docs/log.md "Preallocation"). */
@@ -81,6 +87,7 @@ export interface ResolvedLogOptions {
   maxQueuedBytes: number;
   onQueueFull: 'wait' | 'reject';
   maxBatchBytes: number;
+  maxSyncBytes: number;
   direct: boolean;
   preallocation: Preallocation;
   syncThread: 'dedicated' | 'threadpool';
@@ -102,6 +109,7 @@ export const DEFAULT_LOG_OPTIONS: Readonly<Omit<ResolvedLogOptions, 'io'>> = Obj
   maxQueuedBytes: 64 * 1024 * 1024,
   onQueueFull: 'wait',
   maxBatchBytes: 4 * 1024 * 1024,
+  maxSyncBytes: 1024 * 1024,
   direct: false,
   preallocation: 'auto',
   syncThread: 'dedicated',
@@ -198,6 +206,7 @@ export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogO
     maxQueuedBytes: positiveInteger('maxQueuedBytes', pick('maxQueuedBytes')),
     onQueueFull,
     maxBatchBytes: positiveInteger('maxBatchBytes', pick('maxBatchBytes'), 1024),
+    maxSyncBytes: positiveInteger('maxSyncBytes', pick('maxSyncBytes'), 1024),
     direct: pick('direct') as boolean,
     preallocation,
     syncThread,

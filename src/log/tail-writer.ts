@@ -12,6 +12,7 @@ import type { IoBackend, WalFile } from '../io/types';
 import { encodeEntryBatch, entryBatchCapacity } from './frames';
 
 const INITIAL_BUFFER = 256 * 1024;
+const NO_BYTES = new Uint8Array(0);
 
 /** The tail segment's writer. */
 export class TailWriter {
@@ -25,6 +26,8 @@ export class TailWriter {
   private stagedCrc = 0;
   /** The file's size as far as this writer knows (preallocated size, or more once written past it). */
   private fileSize = 0;
+  /** Buffers whose submitted write has completed, for the next batches to stage into. */
+  private free: Uint8Array[] = [];
   private constructor(
     private readonly io: IoBackend,
     public file: WalFile,
@@ -148,6 +151,43 @@ export class TailWriter {
     if (keep > 0 && a > 1) this.buf.copyWithin(0, end - keep, end);
     this.carry = keep;
     this.stagedEnd = keep;
+  }
+
+  /**
+   * Starts writing what is staged (with fdatasync when `datasync`) and advances at once, so that the
+   * next batch can be staged while this one is in flight (pipelined group commit); the promise
+   * settles when the I/O has. The staged buffer stays with the write until it completes; staging
+   * continues in another. Buffered files only: an O_DIRECT batch rewrites the previous batch's
+   * last block, so two of them must never be in flight together (the Log uses `commit` there).
+   */
+  submit(datasync: boolean): Promise<void> {
+    if (this.alignment > 1) throw new Error('TailWriter.submit: O_DIRECT writes are committed one at a time');
+    const end = this.stagedEnd;
+    const buf = this.buf;
+    const dedicatedThread = datasync && this.dedicatedThread;
+    let io: Promise<void>;
+    try {
+      io = end > 0 ? this.file.write([buf.subarray(0, end)], this.pos, { datasync, dedicatedThread }) : datasync ? this.file.datasync() : Promise.resolve();
+    } catch (err) {
+      io = Promise.reject(err);
+    }
+    this.pos += end;
+    this.crc = this.stagedCrc;
+    if (this.pos > this.fileSize) this.fileSize = this.pos;
+    this.stagedEnd = 0;
+    this.buf = this.free.pop() ?? this.alloc(buf.length);
+    return io.then(() => {
+      this.free.push(buf);
+    });
+  }
+
+  /**
+   * fdatasync of everything written so far; on the file's own I/O thread when the writer uses it (a
+   * write of no bytes with fdatasync: the thread runs the sync alone).
+   */
+  syncWritten(): Promise<void> {
+    if (this.dedicatedThread) return this.file.write([NO_BYTES], this.pos, { datasync: true, dedicatedThread: true });
+    return this.file.datasync();
   }
 
   /** Drops whatever is staged (after a failed write the log stops anyway). */
