@@ -22,7 +22,10 @@ export interface ConsumerInfo {
   delivered: bigint;
   /** Durable records after `committed`. */
   lagRecords: bigint;
-  /** Bytes of the segments after `committed` (frame bytes; exact to within one 64 KiB read checkpoint). */
+  /**
+   * Bytes of the segments after `committed` (frame bytes; exact to within one 64 KiB read checkpoint).
+   * Read-only opens: `lagRecords` × the mean data size of the records that open has read (docs/consumers.md).
+   */
   lagBytes: number;
   lastCommitAt: Date | null;
 }

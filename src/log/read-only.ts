@@ -13,7 +13,9 @@ import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
 import { ConsumerHost } from './consumer-host';
 import { DURABLE_FILE, type DurableMark, readMarkSync } from './durable-file';
 import { RecordType } from './frames';
-import type { EntriesRange, LogEntry } from './log';
+import type { EntriesRange, LogEntry, TailOptions } from './log';
+import { type DurableReads, followDurable, getDurable } from './read-only-reads';
+import type { IndexArg } from '../index-arg';
 import { readLogId } from './log-id';
 import { closeSegment, logReadError, openSegment, parseEntry, recordData } from './segment-reader';
 import { lowestCutSince, readTruncations } from './truncation-history';
@@ -130,6 +132,21 @@ export class ReadOnlyLog {
     const from = Math.max(range.from === undefined ? 0 : Number(range.from), this.mark.first);
     const to = Math.min(range.to === undefined ? this.durableN() : Number(range.to), this.durableN());
     yield* this.read(from, to);
+  }
+
+  /** Follows the durable records as Log.tail does (read-only-reads.ts). */
+  tail(opts: TailOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
+    return followDurable(this.durableReads(), opts);
+  }
+
+  /** The data of durable entry `index` (a copy); ERR_WAL_OUT_OF_RANGE outside [firstIndex, durableIndex]. */
+  get(index: IndexArg): Promise<Uint8Array> {
+    return getDurable(this.durableReads(), index);
+  }
+
+  private durableReads(): DurableReads {
+    const h = this.hosted();
+    return { ...h, read: h.entries, truncationsSince: (s) => this.host.truncationsSince(s), waitDurable: (i, t, s) => this.host.waitDurable(i, t, s) };
   }
 
   private async *read(from: number, to: number): AsyncGenerator<LogEntry, void, undefined> {
