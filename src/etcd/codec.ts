@@ -7,6 +7,7 @@
  * Decoding is total: any garbage becomes a WalError (ERR_WAL_CORRUPT_PAYLOAD), never another
  * exception and never an allocation larger than the input.
  */
+import { VARINT_TRUNCATED, getUvarint32, getUvarintBig, putUvarint, putUvarintBig, scanUvarint, uvarintSize, uvarintSizeBig } from '../codec/varint';
 import { WalError, WalErrorCodes } from '../errors';
 
 /** walpb record types (etcd `wal/wal.go`). */
@@ -68,49 +69,16 @@ export function isEmptyHardState(st: HardState): boolean {
 const U64_MAX = (1n << 64n) - 1n;
 
 // ---------------------------------------------------------------------------------------------
-// Varints
+// Varints: the shared module, under the names this file has always exported.
 
-/** Bytes needed for the varint of a non-negative number below 2^53. */
-export function varintSizeNumber(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-/** Bytes needed for the varint of a uint64 given as bigint. */
-export function varintSizeBig(v: bigint): number {
-  if (v <= 0x1fffffffffffffn) return varintSizeNumber(Number(v));
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-/** Writes the varint of a non-negative number below 2^53 at `pos`; returns the new position. */
-export function putVarintNumber(buf: Uint8Array, pos: number, v: number): number {
-  while (v >= 0x80) {
-    buf[pos++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[pos++] = v;
-  return pos;
-}
-
-/** Writes the varint of a uint64 given as bigint; returns the new position. */
-export function putVarintBig(buf: Uint8Array, pos: number, v: bigint): number {
-  if (v <= 0x1fffffffffffffn) return putVarintNumber(buf, pos, Number(v));
-  while (v >= 0x80n) {
-    buf[pos++] = Number(v & 0x7fn) | 0x80;
-    v >>= 7n;
-  }
-  buf[pos++] = Number(v);
-  return pos;
-}
+/** @deprecated use `uvarintSize` from src/codec/varint. */
+export const varintSizeNumber = uvarintSize;
+/** @deprecated use `uvarintSizeBig` from src/codec/varint. */
+export const varintSizeBig = uvarintSizeBig;
+/** @deprecated use `putUvarint` from src/codec/varint. */
+export const putVarintNumber = putUvarint;
+/** @deprecated use `putUvarintBig` from src/codec/varint. */
+export const putVarintBig = putUvarintBig;
 
 function checkU64(v: bigint, what: string): void {
   if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) {
@@ -141,51 +109,23 @@ class PbReader {
 
   /** A varint as bigint (up to 10 bytes, as Go's decoder; more is "integer overflow"). */
   varintBig(): bigint {
-    const buf = this.buf;
-    let lo = 0;
-    let shift = 0;
-    let i = this.pos;
-    // Fast path: up to 4 bytes (28 bits) stay exact in a 32-bit integer.
-    for (; shift < 28; shift += 7) {
-      if (i >= buf.length) throw corrupt(`${this.what}: truncated varint`, this.pos);
-      const b = buf[i++]!;
-      lo |= (b & 0x7f) << shift;
-      if (b < 0x80) {
-        this.pos = i;
-        return BigInt(lo >>> 0);
-      }
-    }
-    let v = BigInt(lo >>> 0);
-    let bshift = 28n;
-    for (let k = 4; k < 10; k++) {
-      if (i >= buf.length) throw corrupt(`${this.what}: truncated varint`, this.pos);
-      const b = buf[i++]!;
-      v |= BigInt(b & 0x7f) << bshift;
-      bshift += 7n;
-      if (b < 0x80) {
-        this.pos = i;
-        return v & U64_MAX;
-      }
-    }
-    throw corrupt(`${this.what}: varint overflows 64 bits`, this.pos);
+    const start = this.pos;
+    this.pos = this.scan();
+    return getUvarintBig(this.buf, start);
   }
 
   /** A varint known to be small in valid data; larger values are truncated to their low 32 bits like Go's uint32. */
   varintU32(): number {
-    const buf = this.buf;
     const start = this.pos;
-    let i = start;
-    let v = 0;
-    for (let k = 0; k < 10; k++) {
-      if (i >= buf.length) throw corrupt(`${this.what}: truncated varint`, start);
-      const b = buf[i++]!;
-      if (k < 5) v += (b & 0x7f) * 2 ** (7 * k);
-      if (b < 0x80) {
-        this.pos = i;
-        return v >>> 0;
-      }
-    }
-    throw corrupt(`${this.what}: varint overflows 64 bits`, start);
+    this.pos = this.scan();
+    return getUvarint32(this.buf, start);
+  }
+
+  /** The end of the varint at `pos`, or the error Go's decoder gives. */
+  private scan(): number {
+    const next = scanUvarint(this.buf, this.pos, this.buf.length);
+    if (next >= 0) return next;
+    throw corrupt(next === VARINT_TRUNCATED ? `${this.what}: truncated varint` : `${this.what}: varint overflows 64 bits`, this.pos);
   }
 
   /** A varint as a JS number when it fits 2^53, else Number of the low 64 bits (for lengths: caller bounds it). */

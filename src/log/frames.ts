@@ -11,6 +11,7 @@
  */
 import { RecordType as EtcdRecordType, encodeSnapshot } from '../etcd/codec';
 import { encodeFrames, type RecordInput } from '../etcd/frame';
+import { putUvarint, uvarintBytes, uvarintSize } from '../codec/varint';
 import type { IoBackend } from '../io/types';
 
 /** walpb.Record types (etcd wal.go). */
@@ -25,46 +26,12 @@ export const FRAME_OVERHEAD_MAX = 64;
  */
 export const MAX_ENTRY_DATA = 10 * 1024 * 1024 - FRAME_OVERHEAD_MAX;
 
-/** Bytes of the protobuf varint of a non-negative safe integer. */
-export function varintLength(n: number): number {
-  if (n < 0x80) return 1;
-  if (n < 0x4000) return 2;
-  if (n < 0x200000) return 3;
-  if (n < 0x10000000) return 4;
-  let len = 5;
-  for (n = Math.floor(n / 0x800000000); n > 0; n = Math.floor(n / 128)) len++;
-  return len;
-}
-
-/** Writes the varint of a non-negative safe integer at `pos`; returns the position after it. */
-export function writeVarint(out: Uint8Array, pos: number, n: number): number {
-  if (n <= 0xffffffff) {
-    // Fast path (CRCs, lengths, indexes below 2^32): `&` keeps the low bits and `>>>` is exact on uint32.
-    while (n >= 0x80) {
-      out[pos++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    out[pos++] = n;
-    return pos;
-  }
-  while (n >= 128) {
-    out[pos++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[pos++] = n;
-  return pos;
-}
-
-/** The varint bytes of a uint64 given as bigint. */
-export function varintBytes(n: bigint): Uint8Array {
-  const bytes: number[] = [];
-  while (n >= 128n) {
-    bytes.push(Number(n & 127n) | 0x80);
-    n >>= 7n;
-  }
-  bytes.push(Number(n));
-  return Uint8Array.from(bytes);
-}
+/** @deprecated use `uvarintSize` from src/codec/varint. */
+export const varintLength = uvarintSize;
+/** @deprecated use `putUvarint` from src/codec/varint. */
+export const writeVarint = putUvarint;
+/** The varint bytes of a uint64 given as bigint (the Log's term, written into every entry). */
+export const varintBytes = uvarintBytes;
 
 /** Upper bound of the bytes `encodeEntryBatch` needs for entries of these data lengths. */
 export function entryBatchCapacity(totalDataBytes: number, count: number): number {
