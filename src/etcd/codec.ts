@@ -99,6 +99,7 @@ class PbReader {
   constructor(
     readonly buf: Uint8Array,
     readonly what: string,
+    readonly lenient = false,
   ) {
     this.pos = 0;
   }
@@ -205,7 +206,28 @@ class PbReader {
       throw corrupt(`${this.what}: wrong wire type ${actual} for field ${field}`, this.pos);
     }
   }
+
+  /**
+   * True when a known field has the wire type its schema says. Otherwise Go's rules throw; the
+   * lenient rules return false and the caller skips the field as an unknown one.
+   */
+  wireIs(actual: number, expected: number, field: number): boolean {
+    if (actual === expected) return true;
+    if (!this.lenient) this.expectWire(actual, expected, field);
+    return false;
+  }
 }
+
+/**
+ * How strictly to decode. Go's rules (the default) are gogoproto's: a known field of the wrong
+ * wire type is an error. `lenient` (the Log's reader) skips such a field as if it were unknown.
+ */
+export interface DecodeRules {
+  lenient?: boolean;
+}
+
+/** The Log's decoding rules. */
+export const LENIENT: Readonly<DecodeRules> = Object.freeze({ lenient: true });
 
 /** int64 -> JS number, keeping negative values (Go's int64 of the uint64 bit pattern). */
 function int64ToNumber(v: bigint): number {
@@ -248,29 +270,17 @@ export function encodeRecord(rec: WalRecord): Uint8Array {
  * Unmarshals walpb.Record. `data` is a view into `buf` (no copy). Unknown fields are skipped;
  * repeated scalars: last wins. Throws WalError(ERR_WAL_CORRUPT_PAYLOAD) on malformed input.
  */
-export function decodeRecord(buf: Uint8Array): WalRecord {
-  const r = new PbReader(buf, 'walpb.Record');
+export function decodeRecord(buf: Uint8Array, rules?: DecodeRules): WalRecord {
+  const r = new PbReader(buf, 'walpb.Record', rules?.lenient);
   let type = 0;
   let crc = 0;
   let data: Uint8Array | null = null;
   while (!r.done) {
     const [fn, wt] = r.tag();
-    switch (fn) {
-      case 1:
-        r.expectWire(wt, 0, fn);
-        type = int64ToNumber(r.varintBig());
-        break;
-      case 2:
-        r.expectWire(wt, 0, fn);
-        crc = r.varintU32();
-        break;
-      case 3:
-        r.expectWire(wt, 2, fn);
-        data = r.bytes();
-        break;
-      default:
-        r.skip(wt, fn);
-    }
+    if (fn === 1 && r.wireIs(wt, 0, fn)) type = int64ToNumber(r.varintBig());
+    else if (fn === 2 && r.wireIs(wt, 0, fn)) crc = r.varintU32();
+    else if (fn === 3 && r.wireIs(wt, 2, fn)) data = r.bytes();
+    else r.skip(wt, fn);
   }
   return { type, crc, data };
 }
@@ -331,35 +341,20 @@ export function encodeEntry(e: Entry): Uint8Array {
  * Unmarshals raftpb.Entry. `data` is a view into `buf` (callers that keep it beyond the buffer's
  * life copy it). A present-but-empty data field decodes as an empty array, as gogoproto does.
  */
-export function decodeEntry(buf: Uint8Array): Entry {
-  const r = new PbReader(buf, 'raftpb.Entry');
+export function decodeEntry(buf: Uint8Array, rules?: DecodeRules): Entry {
+  const r = new PbReader(buf, 'raftpb.Entry', rules?.lenient);
   let term = 0n;
   let index = 0n;
   let type = 0;
   let data: Uint8Array | null = null;
   while (!r.done) {
     const [fn, wt] = r.tag();
-    switch (fn) {
-      case 1:
-        r.expectWire(wt, 0, fn);
-        // EntryType is an int32 enum; Go keeps the low 32 bits as a signed value.
-        type = Number(BigInt.asIntN(32, r.varintBig()));
-        break;
-      case 2:
-        r.expectWire(wt, 0, fn);
-        term = r.varintBig();
-        break;
-      case 3:
-        r.expectWire(wt, 0, fn);
-        index = r.varintBig();
-        break;
-      case 4:
-        r.expectWire(wt, 2, fn);
-        data = r.bytes();
-        break;
-      default:
-        r.skip(wt, fn);
-    }
+    // EntryType is an int32 enum; Go keeps the low 32 bits as a signed value.
+    if (fn === 1 && r.wireIs(wt, 0, fn)) type = Number(BigInt.asIntN(32, r.varintBig()));
+    else if (fn === 2 && r.wireIs(wt, 0, fn)) term = r.varintBig();
+    else if (fn === 3 && r.wireIs(wt, 0, fn)) index = r.varintBig();
+    else if (fn === 4 && r.wireIs(wt, 2, fn)) data = r.bytes();
+    else r.skip(wt, fn);
   }
   return { term, index, type, data };
 }
@@ -381,7 +376,7 @@ function termBig(term: number): bigint {
  * the canonical layout `08 type 10 term 18 index [22 len data]` with varints below 2^49 is read
  * inline; anything else goes through the general decoder. `data` is a view into `buf`.
  */
-export function decodeEntryAt(buf: Uint8Array, start: number, end: number): Entry {
+export function decodeEntryAt(buf: Uint8Array, start: number, end: number, rules?: DecodeRules): Entry {
   let p = start;
   if (end - start >= 6 && buf[p] === 0x08 && buf[p + 1]! < 0x80 && buf[p + 2] === 0x10) {
     const type = buf[p + 1]!;
@@ -427,7 +422,7 @@ export function decodeEntryAt(buf: Uint8Array, start: number, end: number): Entr
       }
     }
   }
-  return decodeEntry(buf.subarray(start, end));
+  return decodeEntry(buf.subarray(start, end), rules);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -581,20 +576,20 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
 }
 
 /** Unmarshals walpb.Snapshot (with conf_state when present). */
-export function decodeSnapshot(buf: Uint8Array): Snapshot {
-  const r = new PbReader(buf, 'walpb.Snapshot');
+export function decodeSnapshot(buf: Uint8Array, rules?: DecodeRules): Snapshot {
+  const r = new PbReader(buf, 'walpb.Snapshot', rules?.lenient);
   const s: Snapshot = { index: 0n, term: 0n };
   while (!r.done) {
     const [fn, wt] = r.tag();
-    if (fn === 1 || fn === 2) {
-      r.expectWire(wt, 0, fn);
+    if ((fn === 1 || fn === 2) && r.wireIs(wt, 0, fn)) {
       const v = r.varintBig();
       if (fn === 1) s.index = v;
       else s.term = v;
-    } else if (fn === 3) {
+    } else if (fn === 3 && !r.lenient) {
       r.expectWire(wt, 2, fn);
       s.confState = decodeConfState(r.bytes());
     } else {
+      // The lenient rules read index and term only: conf_state is skipped like an unknown field.
       r.skip(wt, fn);
     }
   }
