@@ -8,7 +8,7 @@
 import type { Decoder } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
-import { RecordType } from './frames';
+import { RecordType } from '../etcd/codec';
 import type { LogEntry } from './log';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
 import { closeSegment, nextLogRecord, openSegment, parseEntry } from './segment-reader';
@@ -45,7 +45,7 @@ export class BatchReader {
         continue;
       }
       const rec = dec.record;
-      if (rec.type !== RecordType.entry) continue;
+      if (rec.type !== RecordType.Entry) continue;
       const e = parseEntry(rec.data!);
       if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: this.seg!.path, offset: rec.offset });
       if (e.index < this.next) continue;

@@ -15,8 +15,17 @@ export { FRAME_OVERHEAD_MAX, encodeEntryBatch, entryBatchCapacity, type EncodedB
 import { putUvarint, uvarintBytes, uvarintSize } from '../codec/varint';
 import type { IoBackend } from '../io/types';
 
-/** walpb.Record types (etcd wal.go). */
-export const RecordType = { metadata: 1, entry: 2, state: 3, crc: 4, snapshot: 5 } as const;
+/**
+ * @deprecated the walpb.Record types are src/etcd/codec's `RecordType`; this lower-case spelling
+ * stays only for src/log/log.ts until it imports that one.
+ */
+export const RecordType = {
+  metadata: EtcdRecordType.Metadata,
+  entry: EtcdRecordType.Entry,
+  state: EtcdRecordType.State,
+  crc: EtcdRecordType.Crc,
+  snapshot: EtcdRecordType.Snapshot,
+} as const;
 
 /**
  * Largest entry data Log accepts: keeps every frame under etcd 3.4.10+'s 10 MiB read limit

@@ -12,7 +12,7 @@ import type { IoBackend, WalFile } from '../io/types';
 import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
 import { ConsumerHost } from './consumer-host';
 import { DURABLE_FILE, type DurableMark, readMarkSync } from './durable-file';
-import { RecordType } from './frames';
+import { RecordType } from '../etcd/codec';
 import type { EntriesRange, LogEntry } from './log';
 import { readLogId } from './log-id';
 import { closeSegment, nextLogRecord, openSegment, parseEntry } from './segment-reader';
@@ -169,7 +169,7 @@ export class ReadOnlyLog {
           if (!more) break;
           const crcBefore = before;
           before = dec.crc;
-          if (rec.type !== RecordType.entry) continue;
+          if (rec.type !== RecordType.Entry) continue;
           const e = parseEntry(rec.data!);
           if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: name, offset: rec.offset });
           if (e.index < next) continue;

@@ -11,7 +11,7 @@ import { cutTornTail } from '../etcd/repair';
 import { checkRegularSegment, parseWalName } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
-import { RecordType } from './frames';
+import { RecordType } from '../etcd/codec';
 import { readFrontMarker } from './front-marker';
 import { closeSegment, forEachRecord, openSegment, parseEntry, parseSnapshot } from './segment-reader';
 import { maybeCheckpoint, newSegment, type SegmentInfo } from './segment-index';
@@ -55,7 +55,7 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
       await forEachRecord(dec, (d) => {
         const type = d.record.type;
         const offset = d.record.offset;
-        if (type === RecordType.entry) {
+        if (type === RecordType.Entry) {
           const data = d.record.data;
           const e = data === null ? null : parseEntry(data);
           if (e === null) {
@@ -72,7 +72,7 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
           seg.last = e.index;
           lastEntry = e.index;
           maybeCheckpoint(seg, e.index, offset, before);
-        } else if (type === RecordType.snapshot) {
+        } else if (type === RecordType.Snapshot) {
           const data = d.record.data;
           const s = data === null ? { index: 0, term: 0n } : parseSnapshot(data);
           if (s === null) {
@@ -83,7 +83,7 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
             snapshotTerm = s.term;
             snapshotAt = { seq: seg.seq, offset };
           }
-        } else if (type < RecordType.metadata || type > RecordType.snapshot) {
+        } else if (type < RecordType.Metadata || type > RecordType.Snapshot) {
           throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${type}`, {
             file: seg.path,
             offset,
