@@ -371,58 +371,93 @@ function termBig(term: number): bigint {
   return lastTermBig;
 }
 
+/** The canonical entry `scanCanonicalEntry` last read (module scratch: no object per entry). */
+const scanned = { type: 0, term: 0, index: 0, dataStart: -1, dataEnd: -1 };
+
 /**
- * `decodeEntry(buf.subarray(start, end))` without the intermediate view in the common case:
- * the canonical layout `08 type 10 term 18 index [22 len data]` with varints below 2^49 is read
- * inline; anything else goes through the general decoder. `data` is a view into `buf`.
+ * Reads the canonical layout `08 type 10 term 18 index [22 len data]` with varints below 2^49
+ * inline into `scanned`; false for anything else (the general decoder's job).
+ */
+function scanCanonicalEntry(buf: Uint8Array, start: number, end: number): boolean {
+  let p = start;
+  if (!(end - start >= 6 && buf[p] === 0x08 && buf[p + 1]! < 0x80 && buf[p + 2] === 0x10)) return false;
+  const type = buf[p + 1]!;
+  p += 3;
+  let term = 0;
+  let mul = 1;
+  let b = 0x80;
+  for (let k = 0; k < 7 && p < end; k++) {
+    b = buf[p++]!;
+    term += (b & 0x7f) * mul;
+    mul *= 128;
+    if (b < 0x80) break;
+  }
+  if (!(b < 0x80 && p < end && buf[p] === 0x18)) return false;
+  p++;
+  let index = 0;
+  mul = 1;
+  b = 0x80;
+  for (let k = 0; k < 7 && p < end; k++) {
+    b = buf[p++]!;
+    index += (b & 0x7f) * mul;
+    mul *= 128;
+    if (b < 0x80) break;
+  }
+  if (b >= 0x80) return false;
+  scanned.type = type;
+  scanned.term = term;
+  scanned.index = index;
+  if (p === end) {
+    scanned.dataStart = -1;
+    return true;
+  }
+  if (!(buf[p] === 0x22 && p + 1 < end)) return false;
+  p++;
+  let len = 0;
+  mul = 1;
+  b = 0x80;
+  for (let k = 0; k < 4 && p < end; k++) {
+    b = buf[p++]!;
+    len += (b & 0x7f) * mul;
+    mul *= 128;
+    if (b < 0x80) break;
+  }
+  if (!(b < 0x80 && p + len === end)) return false;
+  scanned.dataStart = p;
+  scanned.dataEnd = end;
+  return true;
+}
+
+/**
+ * `decodeEntry(buf.subarray(start, end))` without the intermediate view in the common case
+ * (the canonical layout, read inline); anything else goes through the general decoder. `data`
+ * is a view into `buf`.
  */
 export function decodeEntryAt(buf: Uint8Array, start: number, end: number, rules?: DecodeRules): Entry {
-  let p = start;
-  if (end - start >= 6 && buf[p] === 0x08 && buf[p + 1]! < 0x80 && buf[p + 2] === 0x10) {
-    const type = buf[p + 1]!;
-    p += 3;
-    // term
-    let term = 0;
-    let mul = 1;
-    let b = 0x80;
-    for (let k = 0; k < 7 && p < end; k++) {
-      b = buf[p++]!;
-      term += (b & 0x7f) * mul;
-      mul *= 128;
-      if (b < 0x80) break;
-    }
-    if (b < 0x80 && p < end && buf[p] === 0x18) {
-      p++;
-      let index = 0;
-      mul = 1;
-      b = 0x80;
-      for (let k = 0; k < 7 && p < end; k++) {
-        b = buf[p++]!;
-        index += (b & 0x7f) * mul;
-        mul *= 128;
-        if (b < 0x80) break;
-      }
-      if (b < 0x80) {
-        if (p === end) return { term: termBig(term), index: BigInt(index), type, data: null };
-        if (buf[p] === 0x22 && p + 1 < end) {
-          p++;
-          let len = 0;
-          mul = 1;
-          b = 0x80;
-          for (let k = 0; k < 4 && p < end; k++) {
-            b = buf[p++]!;
-            len += (b & 0x7f) * mul;
-            mul *= 128;
-            if (b < 0x80) break;
-          }
-          if (b < 0x80 && p + len === end) {
-            return { term: termBig(term), index: BigInt(index), type, data: buf.subarray(p, end) };
-          }
-        }
-      }
-    }
+  if (!scanCanonicalEntry(buf, start, end)) return decodeEntry(buf.subarray(start, end), rules);
+  const data = scanned.dataStart < 0 ? null : buf.subarray(scanned.dataStart, scanned.dataEnd);
+  return { term: termBig(scanned.term), index: BigInt(scanned.index), type: scanned.type, data };
+}
+
+/** A raftpb.Entry with its index as a number (the Log's: logs never reach 2^53 entries). */
+export interface EntryFields {
+  index: number;
+  term: bigint;
+  type: number;
+  /** View of Entry.Data (empty when absent). */
+  data: Uint8Array;
+}
+
+const NO_DATA = new Uint8Array(0);
+
+/** `decodeEntryAt` for the Log's readers: the index as a number, absent data as an empty view. */
+export function decodeEntryFields(buf: Uint8Array, rules?: DecodeRules): EntryFields {
+  if (scanCanonicalEntry(buf, 0, buf.length)) {
+    const data = scanned.dataStart < 0 ? NO_DATA : buf.subarray(scanned.dataStart, scanned.dataEnd);
+    return { index: scanned.index, term: termBig(scanned.term), type: scanned.type, data };
   }
-  return decodeEntry(buf.subarray(start, end), rules);
+  const e = decodeEntry(buf, rules);
+  return { index: Number(e.index), term: e.term, type: e.type, data: e.data ?? NO_DATA };
 }
 
 // ---------------------------------------------------------------------------------------------

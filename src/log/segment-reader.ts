@@ -6,7 +6,7 @@
  * the Log's error codes (see `logReadError`). The entry/snapshot parsers are src/etcd/codec's, by
  * its lenient rules.
  */
-import { LENIENT, decodeEntryAt, decodeSnapshot } from '../etcd/codec';
+import { type EntryFields, LENIENT, decodeEntryFields, decodeSnapshot } from '../etcd/codec';
 import { Decoder } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
@@ -104,25 +104,15 @@ export function recordData(dec: Decoder): Uint8Array | null {
 }
 
 /** A raftpb.Entry's fields. `index` as a number (logs never reach 2^53 entries). */
-export interface ParsedEntry {
-  index: number;
-  term: bigint;
-  type: number;
-  /** View of Entry.Data inside the record (empty when absent). */
-  data: Uint8Array;
-}
-
-const NO_DATA = new Uint8Array(0);
+export type ParsedEntry = EntryFields;
 
 /** raftpb.Entry by the Log's (lenient) rules; null when malformed. */
 export function parseEntry(b: Uint8Array): ParsedEntry | null {
-  let e;
   try {
-    e = decodeEntryAt(b, 0, b.length, LENIENT);
+    return decodeEntryFields(b, LENIENT);
   } catch {
     return null;
   }
-  return { index: Number(e.index), term: e.term, type: e.type, data: e.data ?? NO_DATA };
 }
 
 /** walpb.Snapshot's index and term by the Log's (lenient) rules; null when malformed. */
