@@ -3,6 +3,8 @@
  * raftpb.ConfChangeV2 (type 2). The library's codec does not need these messages, so this is a
  * small read-only protobuf walker; anything malformed yields null and the raw bytes are shown.
  */
+import { getUvarintBig, scanUvarint } from '../codec/varint';
+
 
 const CONF_CHANGE_TYPES = ['AddNode', 'RemoveNode', 'UpdateNode', 'AddLearnerNode'];
 const TRANSITIONS = ['Auto', 'Implicit', 'Explicit'];
@@ -30,14 +32,11 @@ export function fields(buf: Uint8Array): Field[] | null {
   const out: Field[] = [];
   let pos = 0;
   const varint = (): bigint | null => {
-    let v = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
-      if (pos >= buf.length) return null;
-      const b = buf[pos++]!;
-      v |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return v & ((1n << 64n) - 1n);
-    }
-    return null;
+    const next = scanUvarint(buf, pos, buf.length);
+    if (next < 0) return null;
+    const v = getUvarintBig(buf, pos);
+    pos = next;
+    return v;
   };
   while (pos < buf.length) {
     const tag = varint();

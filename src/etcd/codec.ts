@@ -7,6 +7,7 @@
  * Decoding is total: any garbage becomes a WalError (ERR_WAL_CORRUPT_PAYLOAD), never another
  * exception and never an allocation larger than the input.
  */
+import { VARINT_TRUNCATED, getUvarint32, getUvarintBig, putUvarint, putUvarintBig, scanUvarint, uvarintSize, uvarintSizeBig } from '../codec/varint';
 import { WalError, WalErrorCodes } from '../errors';
 
 /** walpb record types (etcd `wal/wal.go`). */
@@ -68,49 +69,16 @@ export function isEmptyHardState(st: HardState): boolean {
 const U64_MAX = (1n << 64n) - 1n;
 
 // ---------------------------------------------------------------------------------------------
-// Varints
+// Varints: the shared module, under the names this file has always exported.
 
-/** Bytes needed for the varint of a non-negative number below 2^53. */
-export function varintSizeNumber(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-/** Bytes needed for the varint of a uint64 given as bigint. */
-export function varintSizeBig(v: bigint): number {
-  if (v <= 0x1fffffffffffffn) return varintSizeNumber(Number(v));
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-/** Writes the varint of a non-negative number below 2^53 at `pos`; returns the new position. */
-export function putVarintNumber(buf: Uint8Array, pos: number, v: number): number {
-  while (v >= 0x80) {
-    buf[pos++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[pos++] = v;
-  return pos;
-}
-
-/** Writes the varint of a uint64 given as bigint; returns the new position. */
-export function putVarintBig(buf: Uint8Array, pos: number, v: bigint): number {
-  if (v <= 0x1fffffffffffffn) return putVarintNumber(buf, pos, Number(v));
-  while (v >= 0x80n) {
-    buf[pos++] = Number(v & 0x7fn) | 0x80;
-    v >>= 7n;
-  }
-  buf[pos++] = Number(v);
-  return pos;
-}
+/** @deprecated use `uvarintSize` from src/codec/varint. */
+export const varintSizeNumber = uvarintSize;
+/** @deprecated use `uvarintSizeBig` from src/codec/varint. */
+export const varintSizeBig = uvarintSizeBig;
+/** @deprecated use `putUvarint` from src/codec/varint. */
+export const putVarintNumber = putUvarint;
+/** @deprecated use `putUvarintBig` from src/codec/varint. */
+export const putVarintBig = putUvarintBig;
 
 function checkU64(v: bigint, what: string): void {
   if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) {
@@ -131,6 +99,7 @@ class PbReader {
   constructor(
     readonly buf: Uint8Array,
     readonly what: string,
+    readonly lenient = false,
   ) {
     this.pos = 0;
   }
@@ -141,51 +110,23 @@ class PbReader {
 
   /** A varint as bigint (up to 10 bytes, as Go's decoder; more is "integer overflow"). */
   varintBig(): bigint {
-    const buf = this.buf;
-    let lo = 0;
-    let shift = 0;
-    let i = this.pos;
-    // Fast path: up to 4 bytes (28 bits) stay exact in a 32-bit integer.
-    for (; shift < 28; shift += 7) {
-      if (i >= buf.length) throw corrupt(`${this.what}: truncated varint`, this.pos);
-      const b = buf[i++]!;
-      lo |= (b & 0x7f) << shift;
-      if (b < 0x80) {
-        this.pos = i;
-        return BigInt(lo >>> 0);
-      }
-    }
-    let v = BigInt(lo >>> 0);
-    let bshift = 28n;
-    for (let k = 4; k < 10; k++) {
-      if (i >= buf.length) throw corrupt(`${this.what}: truncated varint`, this.pos);
-      const b = buf[i++]!;
-      v |= BigInt(b & 0x7f) << bshift;
-      bshift += 7n;
-      if (b < 0x80) {
-        this.pos = i;
-        return v & U64_MAX;
-      }
-    }
-    throw corrupt(`${this.what}: varint overflows 64 bits`, this.pos);
+    const start = this.pos;
+    this.pos = this.scan();
+    return getUvarintBig(this.buf, start);
   }
 
   /** A varint known to be small in valid data; larger values are truncated to their low 32 bits like Go's uint32. */
   varintU32(): number {
-    const buf = this.buf;
     const start = this.pos;
-    let i = start;
-    let v = 0;
-    for (let k = 0; k < 10; k++) {
-      if (i >= buf.length) throw corrupt(`${this.what}: truncated varint`, start);
-      const b = buf[i++]!;
-      if (k < 5) v += (b & 0x7f) * 2 ** (7 * k);
-      if (b < 0x80) {
-        this.pos = i;
-        return v >>> 0;
-      }
-    }
-    throw corrupt(`${this.what}: varint overflows 64 bits`, start);
+    this.pos = this.scan();
+    return getUvarint32(this.buf, start);
+  }
+
+  /** The end of the varint at `pos`, or the error Go's decoder gives. */
+  private scan(): number {
+    const next = scanUvarint(this.buf, this.pos, this.buf.length);
+    if (next >= 0) return next;
+    throw corrupt(next === VARINT_TRUNCATED ? `${this.what}: truncated varint` : `${this.what}: varint overflows 64 bits`, this.pos);
   }
 
   /** A varint as a JS number when it fits 2^53, else Number of the low 64 bits (for lengths: caller bounds it). */
@@ -265,7 +206,28 @@ class PbReader {
       throw corrupt(`${this.what}: wrong wire type ${actual} for field ${field}`, this.pos);
     }
   }
+
+  /**
+   * True when a known field has the wire type its schema says. Otherwise Go's rules throw; the
+   * lenient rules return false and the caller skips the field as an unknown one.
+   */
+  wireIs(actual: number, expected: number, field: number): boolean {
+    if (actual === expected) return true;
+    if (!this.lenient) this.expectWire(actual, expected, field);
+    return false;
+  }
 }
+
+/**
+ * How strictly to decode. Go's rules (the default) are gogoproto's: a known field of the wrong
+ * wire type is an error. `lenient` (the Log's reader) skips such a field as if it were unknown.
+ */
+export interface DecodeRules {
+  lenient?: boolean;
+}
+
+/** The Log's decoding rules. */
+export const LENIENT: Readonly<DecodeRules> = Object.freeze({ lenient: true });
 
 /** int64 -> JS number, keeping negative values (Go's int64 of the uint64 bit pattern). */
 function int64ToNumber(v: bigint): number {
@@ -308,29 +270,17 @@ export function encodeRecord(rec: WalRecord): Uint8Array {
  * Unmarshals walpb.Record. `data` is a view into `buf` (no copy). Unknown fields are skipped;
  * repeated scalars: last wins. Throws WalError(ERR_WAL_CORRUPT_PAYLOAD) on malformed input.
  */
-export function decodeRecord(buf: Uint8Array): WalRecord {
-  const r = new PbReader(buf, 'walpb.Record');
+export function decodeRecord(buf: Uint8Array, rules?: DecodeRules): WalRecord {
+  const r = new PbReader(buf, 'walpb.Record', rules?.lenient);
   let type = 0;
   let crc = 0;
   let data: Uint8Array | null = null;
   while (!r.done) {
     const [fn, wt] = r.tag();
-    switch (fn) {
-      case 1:
-        r.expectWire(wt, 0, fn);
-        type = int64ToNumber(r.varintBig());
-        break;
-      case 2:
-        r.expectWire(wt, 0, fn);
-        crc = r.varintU32();
-        break;
-      case 3:
-        r.expectWire(wt, 2, fn);
-        data = r.bytes();
-        break;
-      default:
-        r.skip(wt, fn);
-    }
+    if (fn === 1 && r.wireIs(wt, 0, fn)) type = int64ToNumber(r.varintBig());
+    else if (fn === 2 && r.wireIs(wt, 0, fn)) crc = r.varintU32();
+    else if (fn === 3 && r.wireIs(wt, 2, fn)) data = r.bytes();
+    else r.skip(wt, fn);
   }
   return { type, crc, data };
 }
@@ -391,35 +341,20 @@ export function encodeEntry(e: Entry): Uint8Array {
  * Unmarshals raftpb.Entry. `data` is a view into `buf` (callers that keep it beyond the buffer's
  * life copy it). A present-but-empty data field decodes as an empty array, as gogoproto does.
  */
-export function decodeEntry(buf: Uint8Array): Entry {
-  const r = new PbReader(buf, 'raftpb.Entry');
+export function decodeEntry(buf: Uint8Array, rules?: DecodeRules): Entry {
+  const r = new PbReader(buf, 'raftpb.Entry', rules?.lenient);
   let term = 0n;
   let index = 0n;
   let type = 0;
   let data: Uint8Array | null = null;
   while (!r.done) {
     const [fn, wt] = r.tag();
-    switch (fn) {
-      case 1:
-        r.expectWire(wt, 0, fn);
-        // EntryType is an int32 enum; Go keeps the low 32 bits as a signed value.
-        type = Number(BigInt.asIntN(32, r.varintBig()));
-        break;
-      case 2:
-        r.expectWire(wt, 0, fn);
-        term = r.varintBig();
-        break;
-      case 3:
-        r.expectWire(wt, 0, fn);
-        index = r.varintBig();
-        break;
-      case 4:
-        r.expectWire(wt, 2, fn);
-        data = r.bytes();
-        break;
-      default:
-        r.skip(wt, fn);
-    }
+    // EntryType is an int32 enum; Go keeps the low 32 bits as a signed value.
+    if (fn === 1 && r.wireIs(wt, 0, fn)) type = Number(BigInt.asIntN(32, r.varintBig()));
+    else if (fn === 2 && r.wireIs(wt, 0, fn)) term = r.varintBig();
+    else if (fn === 3 && r.wireIs(wt, 0, fn)) index = r.varintBig();
+    else if (fn === 4 && r.wireIs(wt, 2, fn)) data = r.bytes();
+    else r.skip(wt, fn);
   }
   return { term, index, type, data };
 }
@@ -436,58 +371,93 @@ function termBig(term: number): bigint {
   return lastTermBig;
 }
 
+/** The canonical entry `scanCanonicalEntry` last read (module scratch: no object per entry). */
+const scanned = { type: 0, term: 0, index: 0, dataStart: -1, dataEnd: -1 };
+
 /**
- * `decodeEntry(buf.subarray(start, end))` without the intermediate view in the common case:
- * the canonical layout `08 type 10 term 18 index [22 len data]` with varints below 2^49 is read
- * inline; anything else goes through the general decoder. `data` is a view into `buf`.
+ * Reads the canonical layout `08 type 10 term 18 index [22 len data]` with varints below 2^49
+ * inline into `scanned`; false for anything else (the general decoder's job).
  */
-export function decodeEntryAt(buf: Uint8Array, start: number, end: number): Entry {
+function scanCanonicalEntry(buf: Uint8Array, start: number, end: number): boolean {
   let p = start;
-  if (end - start >= 6 && buf[p] === 0x08 && buf[p + 1]! < 0x80 && buf[p + 2] === 0x10) {
-    const type = buf[p + 1]!;
-    p += 3;
-    // term
-    let term = 0;
-    let mul = 1;
-    let b = 0x80;
-    for (let k = 0; k < 7 && p < end; k++) {
-      b = buf[p++]!;
-      term += (b & 0x7f) * mul;
-      mul *= 128;
-      if (b < 0x80) break;
-    }
-    if (b < 0x80 && p < end && buf[p] === 0x18) {
-      p++;
-      let index = 0;
-      mul = 1;
-      b = 0x80;
-      for (let k = 0; k < 7 && p < end; k++) {
-        b = buf[p++]!;
-        index += (b & 0x7f) * mul;
-        mul *= 128;
-        if (b < 0x80) break;
-      }
-      if (b < 0x80) {
-        if (p === end) return { term: termBig(term), index: BigInt(index), type, data: null };
-        if (buf[p] === 0x22 && p + 1 < end) {
-          p++;
-          let len = 0;
-          mul = 1;
-          b = 0x80;
-          for (let k = 0; k < 4 && p < end; k++) {
-            b = buf[p++]!;
-            len += (b & 0x7f) * mul;
-            mul *= 128;
-            if (b < 0x80) break;
-          }
-          if (b < 0x80 && p + len === end) {
-            return { term: termBig(term), index: BigInt(index), type, data: buf.subarray(p, end) };
-          }
-        }
-      }
-    }
+  if (!(end - start >= 6 && buf[p] === 0x08 && buf[p + 1]! < 0x80 && buf[p + 2] === 0x10)) return false;
+  const type = buf[p + 1]!;
+  p += 3;
+  let term = 0;
+  let mul = 1;
+  let b = 0x80;
+  for (let k = 0; k < 7 && p < end; k++) {
+    b = buf[p++]!;
+    term += (b & 0x7f) * mul;
+    mul *= 128;
+    if (b < 0x80) break;
   }
-  return decodeEntry(buf.subarray(start, end));
+  if (!(b < 0x80 && p < end && buf[p] === 0x18)) return false;
+  p++;
+  let index = 0;
+  mul = 1;
+  b = 0x80;
+  for (let k = 0; k < 7 && p < end; k++) {
+    b = buf[p++]!;
+    index += (b & 0x7f) * mul;
+    mul *= 128;
+    if (b < 0x80) break;
+  }
+  if (b >= 0x80) return false;
+  scanned.type = type;
+  scanned.term = term;
+  scanned.index = index;
+  if (p === end) {
+    scanned.dataStart = -1;
+    return true;
+  }
+  if (!(buf[p] === 0x22 && p + 1 < end)) return false;
+  p++;
+  let len = 0;
+  mul = 1;
+  b = 0x80;
+  for (let k = 0; k < 4 && p < end; k++) {
+    b = buf[p++]!;
+    len += (b & 0x7f) * mul;
+    mul *= 128;
+    if (b < 0x80) break;
+  }
+  if (!(b < 0x80 && p + len === end)) return false;
+  scanned.dataStart = p;
+  scanned.dataEnd = end;
+  return true;
+}
+
+/**
+ * `decodeEntry(buf.subarray(start, end))` without the intermediate view in the common case
+ * (the canonical layout, read inline); anything else goes through the general decoder. `data`
+ * is a view into `buf`.
+ */
+export function decodeEntryAt(buf: Uint8Array, start: number, end: number, rules?: DecodeRules): Entry {
+  if (!scanCanonicalEntry(buf, start, end)) return decodeEntry(buf.subarray(start, end), rules);
+  const data = scanned.dataStart < 0 ? null : buf.subarray(scanned.dataStart, scanned.dataEnd);
+  return { term: termBig(scanned.term), index: BigInt(scanned.index), type: scanned.type, data };
+}
+
+/** A raftpb.Entry with its index as a number (the Log's: logs never reach 2^53 entries). */
+export interface EntryFields {
+  index: number;
+  term: bigint;
+  type: number;
+  /** View of Entry.Data (empty when absent). */
+  data: Uint8Array;
+}
+
+const NO_DATA = new Uint8Array(0);
+
+/** `decodeEntryAt` for the Log's readers: the index as a number, absent data as an empty view. */
+export function decodeEntryFields(buf: Uint8Array, rules?: DecodeRules): EntryFields {
+  if (scanCanonicalEntry(buf, 0, buf.length)) {
+    const data = scanned.dataStart < 0 ? NO_DATA : buf.subarray(scanned.dataStart, scanned.dataEnd);
+    return { index: scanned.index, term: termBig(scanned.term), type: scanned.type, data };
+  }
+  const e = decodeEntry(buf, rules);
+  return { index: Number(e.index), term: e.term, type: e.type, data: e.data ?? NO_DATA };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -641,20 +611,20 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
 }
 
 /** Unmarshals walpb.Snapshot (with conf_state when present). */
-export function decodeSnapshot(buf: Uint8Array): Snapshot {
-  const r = new PbReader(buf, 'walpb.Snapshot');
+export function decodeSnapshot(buf: Uint8Array, rules?: DecodeRules): Snapshot {
+  const r = new PbReader(buf, 'walpb.Snapshot', rules?.lenient);
   const s: Snapshot = { index: 0n, term: 0n };
   while (!r.done) {
     const [fn, wt] = r.tag();
-    if (fn === 1 || fn === 2) {
-      r.expectWire(wt, 0, fn);
+    if ((fn === 1 || fn === 2) && r.wireIs(wt, 0, fn)) {
       const v = r.varintBig();
       if (fn === 1) s.index = v;
       else s.term = v;
-    } else if (fn === 3) {
+    } else if (fn === 3 && !r.lenient) {
       r.expectWire(wt, 2, fn);
       s.confState = decodeConfState(r.bytes());
     } else {
+      // The lenient rules read index and term only: conf_state is skipped like an unknown field.
       r.skip(wt, fn);
     }
   }

@@ -10,7 +10,7 @@
  */
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
-import { RecordType, decodeRecord } from './codec';
+import { type DecodeRules, RecordType, decodeRecord } from './codec';
 import { FRAME_SIZE_BYTES, MAX_WAL_ENTRY_SIZE_LIMIT, decodeFrameSize } from './frame';
 
 /** Torn-write detection granularity (etcd `minSectorSize`). */
@@ -55,24 +55,42 @@ export interface DecoderOptions {
    */
   tail?: 'throw' | 'report' | 'none';
   /**
-   * Parses a walpb.Record at buf[start, end) that is not in the canonical layout every writer
-   * produces (those take a fast path); null when it does not decode (ERR_WAL_CORRUPT_RECORD).
-   * Default: `decodeRecord`, Go's rules.
+   * The rules for a walpb.Record that is not in the canonical layout every writer produces (those
+   * take a fast path): Go's (the default), or `LENIENT` (the Log's reader: a known field of the
+   * wrong wire type is skipped as unknown).
    */
-  parseRecord?: (buf: Uint8Array, start: number, end: number) => ParsedRecord | null;
+  rules?: DecodeRules;
 }
 
-/** A walpb.Record's fields; its data is buf[dataStart, dataEnd), dataStart = -1 when absent. */
-export interface ParsedRecord {
-  type: number;
-  crc: number;
-  dataStart: number;
-  dataEnd: number;
+/** The record `nextRecord()` last made current; its fields are overwritten by the next call. */
+export interface RecordView {
+  readonly type: number;
+  readonly crc: number;
+  /** The record's data is buf[start, end); start = -1 when the field was absent. */
+  readonly buf: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+  /** File offset of the record's frame (its length word). */
+  readonly offset: number;
+  /** The data as a view into a read buffer that is never reused, or null when absent. */
+  readonly data: Uint8Array | null;
+}
+
+class CurrentRecord implements RecordView {
+  type = 0;
+  crc = 0;
+  buf: Uint8Array = new Uint8Array(0);
+  start = -1;
+  end = -1;
+  offset = 0;
+  get data(): Uint8Array | null {
+    return this.start < 0 ? null : this.buf.subarray(this.start, this.end);
+  }
 }
 
 /**
- * etcd's decoder. Use `next()` (async), or `tryNext()` + `fill()` to decode synchronously while
- * the buffer holds whole frames. After EOF, `lastValidOffset` is the end of the last good frame
+ * etcd's decoder. Read it with `nextRecord()` (every reader does: no allocation per record), or
+ * `next()` (async, one object per record). After EOF, `lastValidOffset` is the end of the last good frame
  * in the last file and `crc` the running CRC there: where a writer continues (etcd ReadAll).
  *
  * Internally the frames present in the read buffer are parsed in one pass and their CRCs checked
@@ -89,21 +107,13 @@ export class Decoder {
   /** With `tail: 'report'`: offset of the torn frame that ended the last file, else -1. */
   tornAt = -1;
 
-  /** Type of the record last returned by `tryNextRaw` (1 = record available). */
-  recType = 0;
-  /** Its crc field. */
-  recCrc = 0;
-  /** Its data is `recBuf[recStart, recEnd)`; recStart = -1 when the field was absent. */
-  recBuf: Uint8Array = new Uint8Array(0);
-  recStart = -1;
-  recEnd = -1;
-  /** File offset of its frame. */
-  recOffset = 0;
+  /** The current record, after `nextRecord()` returned true. */
+  readonly record: RecordView = new CurrentRecord();
 
   private readonly chunkSize: number;
   private readonly stopAtSize: boolean;
   private readonly tail: 'throw' | 'report' | 'none';
-  private readonly customParse: DecoderOptions['parseRecord'];
+  private readonly rules: DecodeRules | undefined;
   private buf: Uint8Array = new Uint8Array(0);
   /** File offset of buf[0]. */
   private bufStart = 0;
@@ -141,7 +151,7 @@ export class Decoder {
     this.bufStart = this.lastValidOffset;
     this.stopAtSize = opts.stopAtSize ?? false;
     this.tail = opts.tail ?? 'throw';
-    this.customParse = opts.parseRecord;
+    this.rules = opts.rules;
     if (sources.length === 0) this.finished = true;
   }
 
@@ -169,30 +179,46 @@ export class Decoder {
     const r = this.tryNextRaw();
     if (r === 0) return null;
     if (r < 0) return undefined;
-    return {
-      type: this.recType,
-      crc: this.recCrc,
-      data: this.recStart < 0 ? null : this.recBuf.subarray(this.recStart, this.recEnd),
-      fileIndex: this.fileIndex,
-      offset: this.recOffset,
-    };
+    const rec = this.record;
+    return { type: rec.type, crc: rec.crc, data: rec.data, fileIndex: this.fileIndex, offset: rec.offset };
   }
 
   /**
-   * Allocation-free variant of `tryNext`: 1 = a record is described by the `rec*` fields,
-   * 0 = end of the last file, -1 = call `fill()` first. Throws WalError.
+   * Advances to the next record: true when `record` describes it, false after the last file.
+   * A plain boolean while the read buffer holds whole frames, a Promise only when it must read
+   * first, so a reader pays for an await only once per chunk:
+   *   `let more = dec.nextRecord(); if (typeof more !== 'boolean') more = await more;`
+   * Throws (or rejects with) WalError as etcd returns errors.
+   */
+  nextRecord(): boolean | Promise<boolean> {
+    const r = this.tryNextRaw();
+    return r >= 0 ? r === 1 : this.nextRecordAfterFill();
+  }
+
+  private async nextRecordAfterFill(): Promise<boolean> {
+    for (;;) {
+      await this.fill();
+      const r = this.tryNextRaw();
+      if (r >= 0) return r === 1;
+    }
+  }
+
+  /**
+   * @deprecated internal protocol kept until src/log/log.ts moves to `nextRecord()`: 1 = a
+   * record is in `record` (and the `rec*` getters), 0 = end of the last file, -1 = call `fill()` first.
    */
   tryNextRaw(): number {
     for (;;) {
       if (this.qHead < this.qLen) {
         const i = this.qHead++;
-        this.recType = this.qType[i]!;
-        this.recCrc = this.qCrc[i]!;
-        this.recBuf = this.buf;
-        this.recStart = this.qStart[i]!;
-        this.recEnd = this.qEnd[i]!;
-        this.recOffset = this.qOffset[i]!;
-        this.lastValidOffset = this.recOffset + this.qFrameLen[i]!;
+        const rec = this.record as CurrentRecord;
+        rec.type = this.qType[i]!;
+        rec.crc = this.qCrc[i]!;
+        rec.buf = this.buf;
+        rec.start = this.qStart[i]!;
+        rec.end = this.qEnd[i]!;
+        rec.offset = this.qOffset[i]!;
+        this.lastValidOffset = rec.offset + this.qFrameLen[i]!;
         this.crc = this.qRunning[i]!;
         return 1;
       }
@@ -204,6 +230,27 @@ export class Decoder {
       if (this.finished) return 0;
       if (!this.scan()) return -1;
     }
+  }
+
+  /** @deprecated use `record.type` (kept for src/log/log.ts until it moves to `nextRecord()`). */
+  get recType(): number {
+    return this.record.type;
+  }
+  /** @deprecated use `record.offset`. */
+  get recOffset(): number {
+    return this.record.offset;
+  }
+  /** @deprecated use `record.buf`. */
+  get recBuf(): Uint8Array {
+    return this.record.buf;
+  }
+  /** @deprecated use `record.start`. */
+  get recStart(): number {
+    return this.record.start;
+  }
+  /** @deprecated use `record.end`. */
+  get recEnd(): number {
+    return this.record.end;
   }
 
   /** Reads more of the current file so that the frame the decoder stopped at is in memory. */
@@ -383,18 +430,9 @@ export class Decoder {
       }
     }
     // Anything else (unknown fields, other order, repeated fields, garbage): the general decoder.
-    if (this.customParse !== undefined) {
-      const r = this.customParse(buf, start, end);
-      if (r === null) {
-        this.parseError = 'walpb.Record does not decode';
-        return false;
-      }
-      this.queue(i, r.type, r.crc >>> 0, r.dataStart, r.dataStart < 0 ? -1 : r.dataEnd);
-      return true;
-    }
     let rec;
     try {
-      rec = decodeRecord(buf.subarray(start, end));
+      rec = decodeRecord(buf.subarray(start, end), this.rules);
     } catch (err) {
       this.parseError = err instanceof Error ? err.message : String(err);
       return false;

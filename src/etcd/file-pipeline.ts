@@ -1,12 +1,10 @@
 /**
  * etcd's `wal/file_pipeline.go`: keeps the next segment ready as `<dir>/<count%2>.tmp`, created,
- * locked and preallocated in the background, so a cut does not wait for fallocate.
- *
- * Difference from etcd (spec §15): the tmp file is opened with O_TRUNC, so stale bytes of an old
- * `N.tmp` left by a crash can never follow a new segment's header.
+ * locked and preallocated (fallocate, no sync) in the background, so a cut does not wait for
+ * fallocate. The preparing is the shared SegmentPreparer's (the Log's too); this is its etcd face.
  */
-import * as path from 'node:path';
 import type { IoBackend, WalFile } from '../io/types';
+import { SegmentPreparer } from './segment-preparer';
 
 /** A preallocated, locked temporary segment handed over by the pipeline. */
 export interface PipelineFile {
@@ -16,64 +14,25 @@ export interface PipelineFile {
 
 /** The background preallocation of the next segment. */
 export class FilePipeline {
-  private count = 0;
-  private pending: Promise<PipelineFile> | null;
+  private readonly preparer: SegmentPreparer;
   private closed = false;
 
-  constructor(
-    private readonly io: IoBackend,
-    private readonly dir: string,
-    private readonly size: number,
-  ) {
-    this.pending = this.alloc();
-    // A failure is reported by the next open(); keep it from being an unhandled rejection.
-    this.pending.catch(() => undefined);
+  constructor(io: IoBackend, dir: string, size: number) {
+    this.preparer = new SegmentPreparer(io, dir, size, 'fallocate', { keepOpen: true, sync: false, mode: 0o600 });
+    this.preparer.start(); // etcd starts preparing at once
   }
 
   /** Takes the prepared file and starts preparing the next one. */
   async open(): Promise<PipelineFile> {
-    if (this.closed || this.pending === null) throw new Error('file pipeline is closed');
-    const ready = this.pending;
-    this.pending = null;
-    try {
-      return await ready;
-    } finally {
-      if (!this.closed) {
-        this.pending = this.alloc();
-        this.pending.catch(() => undefined);
-      }
-    }
+    if (this.closed) throw new Error('file pipeline is closed');
+    const ready = await this.preparer.takeFile();
+    return { path: ready.path, file: ready.file! };
   }
 
   /** Stops the pipeline and removes the prepared file (etcd removes it on Close). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const pending = this.pending;
-    this.pending = null;
-    if (pending === null) return;
-    let ready: PipelineFile;
-    try {
-      ready = await pending;
-    } catch {
-      return;
-    }
-    await ready.file.close();
-    await this.io.unlink(ready.path);
-  }
-
-  private async alloc(): Promise<PipelineFile> {
-    // count % 2 so a file being handed over and the next one never share a name
-    const fpath = path.join(this.dir, `${this.count % 2}.tmp`);
-    this.count++;
-    const file = await this.io.open(fpath, { read: false, write: true, create: true, truncate: true, mode: 0o600 });
-    try {
-      await file.lock({ wait: true });
-      if (this.size > 0) await file.allocate(0, this.size);
-    } catch (err) {
-      await file.close().catch(() => undefined);
-      throw err;
-    }
-    return { path: fpath, file };
+    await this.preparer.close();
   }
 }

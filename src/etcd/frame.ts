@@ -4,7 +4,8 @@
  */
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
-import { type Entry, RecordType, checkEntry, putRecord, putVarintBig, putVarintNumber, recordSize, varintSizeBig, varintSizeNumber } from './codec';
+import { putUvarint, uvarintBytes, uvarintSize } from '../codec/varint';
+import { type Entry, RecordType, checkEntry, encodeEntry, putRecord, recordSize } from './codec';
 
 /** Size of the length word in front of every record (etcd `frameSizeBytes`). */
 export const FRAME_SIZE_BYTES = 8;
@@ -108,26 +109,170 @@ export function encodeFrames(io: IoBackend, records: readonly RecordInput[], crc
   return { bytes, crc: running, frameEnds };
 }
 
-// Record prefix of an entry frame: 08 02 | 10 crc(1..5) | 1a len(entry)
-const MAX_CRC_VARINT = 5;
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** Worst-case bytes a frame adds around an entry's data in `encodeEntryBatch` (length word, headers, varints, padding). */
+export const FRAME_OVERHEAD_MAX = 64;
 
-/** Varint size of a non-negative safe integer (unrolled: this runs several times per entry). */
-function vsize(v: number): number {
-  if (v < 0x80) return 1;
-  if (v < 0x4000) return 2;
-  if (v < 0x200000) return 3;
-  if (v < 0x10000000) return 4;
-  return varintSizeNumber(v);
+/** Upper bound of the bytes `encodeEntryBatch` needs for entries of these data lengths. */
+export function entryBatchCapacity(totalDataBytes: number, count: number): number {
+  return totalDataBytes + count * FRAME_OVERHEAD_MAX;
+}
+
+/** Result of encoding a batch: where its frames end in `out`, and the running CRC after them. */
+export interface EncodedBatch {
+  end: number;
+  crc: number;
+}
+
+const vlen = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+
+/**
+ * THE entry-frame encoder (WAL's Save and the Log's batch writer both end here): `count` entries
+ * `datas[from .. from+count)` with indexes `firstIndex, firstIndex+1, …`, one term (given as its
+ * varint bytes) and one entry type (< 128), framed as etcd does into `out` from `start`,
+ * continuing the CRC chain from `seed`. A null data is an absent Entry.Data field (Go nil).
+ *
+ * Each payload is copied once; pass 1 lays every frame out as if its CRC varint took the maximum
+ * 5 bytes, ONE `crc32cChain` call computes all chained CRCs over the entry bytes in place, and
+ * pass 2 writes the real headers, moving entry bytes left over the unused CRC bytes (never right).
+ * `out` must hold `entryBatchCapacity(...)` bytes from `start`; `bounds` at least 2*count slots.
+ * Every byte of [start, end) is written, so `out` may be dirty. `frameEnds`, when given, receives
+ * each frame's end offset. Refuses (ERR_WAL_RECORD_TOO_LARGE) a record etcd 3.4.10+ cannot read.
+ */
+export function encodeEntryBatch(
+  io: IoBackend,
+  out: Uint8Array,
+  start: number,
+  datas: readonly (Uint8Array | null)[],
+  from: number,
+  count: number,
+  firstIndex: number,
+  term: Uint8Array,
+  seed: number,
+  bounds: Uint32Array,
+  type = 0,
+  frameEnds?: number[],
+): EncodedBatch {
+  if (count === 0) return { end: start, crc: seed };
+  const termLen = term.length;
+  let s = start;
+  let large = false;
+  for (let i = 0; i < count; i++) {
+    const data = datas[from + i]!;
+    const dlen = data === null ? 0 : data.length;
+    const index = firstIndex + i;
+    const indexLen = index < 0x10000000 ? vlen(index) : uvarintSize(index);
+    const entryLen = 4 + termLen + indexLen + (data === null ? 0 : 1 + vlen(dlen)) + dlen;
+    if (entryLen >= MAX_WAL_ENTRY_SIZE_LIMIT - 32) large = true;
+    const entryStart = s + 17 + vlen(entryLen);
+    let p = entryStart;
+    out[p++] = 0x08; // Entry.Type, always emitted by gogoproto
+    out[p++] = type;
+    out[p++] = 0x10; // Entry.Term (a few bytes: a loop beats a TypedArray.set call)
+    for (let k = 0; k < termLen; k++) out[p++] = term[k]!;
+    out[p++] = 0x18; // Entry.Index
+    if (indexLen <= 4) {
+      let n = index;
+      while (n >= 0x80) {
+        out[p++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+      out[p++] = n;
+    } else p = putUvarint(out, p, index);
+    if (data !== null) {
+      out[p++] = 0x22; // Entry.Data
+      let n = dlen;
+      while (n >= 0x80) {
+        out[p++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+      out[p++] = n;
+      if (dlen > 0) out.set(data, p);
+      p += dlen;
+    }
+    bounds[2 * i] = entryStart;
+    bounds[2 * i + 1] = p;
+    const recordMax = p - (s + 8);
+    s += 8 + ((recordMax + 7) & ~7);
+  }
+  const crcs = io.crc32cChain(out, bounds.subarray(0, 2 * count), seed >>> 0);
+  if (large) {
+    // Exact sizes first, so a too-large record is refused before pass 2 moves anything.
+    for (let i = 0; i < count; i++) {
+      const len = bounds[2 * i + 1]! - bounds[2 * i]!;
+      checkRecordSize(4 + vlen(crcs[i]!) + vlen(len) + len);
+    }
+  }
+  let w = start;
+  for (let i = 0; i < count; i++) {
+    const entryStart = bounds[2 * i]!;
+    const entryLen = bounds[2 * i + 1]! - entryStart;
+    let crc = crcs[i]!;
+    const n = 4 + vlen(crc) + vlen(entryLen) + entryLen;
+    const pad = (8 - (n & 7)) & 7;
+    // Length word: n < 2^32 always (records are capped far below), so bytes 4..6 are zero.
+    out[w] = n & 0xff;
+    out[w + 1] = (n >>> 8) & 0xff;
+    out[w + 2] = (n >>> 16) & 0xff;
+    out[w + 3] = n >>> 24;
+    out[w + 4] = 0;
+    out[w + 5] = 0;
+    out[w + 6] = 0;
+    out[w + 7] = pad === 0 ? 0 : 0x80 | pad;
+    let p = w + 8;
+    out[p++] = 0x08; // Record.Type = entryType
+    out[p++] = RecordType.Entry;
+    out[p++] = 0x10; // Record.Crc
+    while (crc >= 0x80) {
+      out[p++] = (crc & 0x7f) | 0x80;
+      crc >>>= 7;
+    }
+    out[p++] = crc;
+    out[p++] = 0x1a; // Record.Data
+    let m = entryLen;
+    while (m >= 0x80) {
+      out[p++] = (m & 0x7f) | 0x80;
+      m >>>= 7;
+    }
+    out[p++] = m;
+    if (p !== entryStart) out.copyWithin(p, entryStart, entryStart + entryLen);
+    p += entryLen;
+    for (let k = 0; k < pad; k++) out[p++] = 0;
+    w = p;
+    if (frameEnds !== undefined) frameEnds.push(w);
+  }
+  return { end: w, crc: crcs[count - 1]! };
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const U64_END = 1n << 64n;
+
+/** True when `e` can go through `encodeEntryBatch` (type < 128, index a safe integer, valid fields). */
+function batchable(e: Entry): boolean {
+  const type = e?.type;
+  const index = e?.index;
+  const term = e?.term;
+  const data = e?.data;
+  return (
+    typeof type === 'number' &&
+    type >= 0 &&
+    type < 0x80 &&
+    (type | 0) === type &&
+    typeof index === 'bigint' &&
+    index >= 0n &&
+    index <= MAX_SAFE &&
+    typeof term === 'bigint' &&
+    term >= 0n &&
+    term < U64_END &&
+    (data === null || data instanceof Uint8Array)
+  );
 }
 
 /**
- * Fast path for Save: frames raftpb.Entry records without marshalling each entry separately.
- * Each entry's protobuf header and payload are written straight into the output (payload copied
- * once), all chained CRCs come from ONE `io.crc32cChain` call over the entry bytes in place, and
- * the frames whose crc varint turned out shorter than the 5 bytes reserved are compacted with
- * copyWithin. Byte-identical to `encodeFrames` with marshalled entries. `alloc` supplies the
- * output buffer (at least `size` bytes; its contents need not be zero).
+ * WAL.save's entry frames: the entries are cut into runs that share type and term and have
+ * consecutive indexes (a Save is nearly always one run), and each run goes through
+ * `encodeEntryBatch`. An entry no run can take (type >= 128, index >= 2^53) is marshalled and
+ * framed on its own. Byte-identical to `encodeFrames` with marshalled entries. `alloc` supplies
+ * the output buffer (at least `size` bytes; its contents need not be zero).
  */
 export function encodeEntryFrames(
   io: IoBackend,
@@ -136,91 +281,56 @@ export function encodeEntryFrames(
   alloc: (size: number) => Uint8Array = (size) => new Uint8Array(size),
 ): EncodedFrames {
   const count = entries.length;
-  // Upper bound of the output: header fields are at most 1+5 + 1+10 + 1+10 + 1+5 bytes.
-  let bound = 0;
+  let dataBytes = 0;
+  let odd = 0;
+  const datas: (Uint8Array | null)[] = new Array<Uint8Array | null>(count);
+  const ok = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     const e = entries[i]!;
-    const data = e?.data;
-    bound += FRAME_SIZE_BYTES + 2 + 1 + MAX_CRC_VARINT + 1 + 5 + 34 + 7 + (data instanceof Uint8Array ? data.length : 0);
+    if (batchable(e)) ok[i] = 1;
+    else {
+      checkEntry(e); // throws with a precise message, or accepts a field the batch cannot take
+      odd += FRAME_SIZE_BYTES + 7 + 64;
+    }
+    const data = e.data;
+    datas[i] = data;
+    if (data !== null) dataBytes += data.length;
   }
-  // Every byte of the result is written below, so `alloc` may hand out reused (dirty) memory.
-  const bytes = alloc(bound);
+  const bytes = alloc(entryBatchCapacity(dataBytes, count) + odd);
   const bounds = new Uint32Array(2 * count);
+  const frameEnds: number[] = [];
+  let running = crc >>> 0;
   let pos = 0;
-  for (let i = 0; i < count; i++) {
-    const e = entries[i]!;
-    const type = e?.type;
-    const term = e?.term;
-    const index = e?.index;
-    const data = e?.data;
-    // Validation inline: Number() of a bigint is exact below 2^53, the common case.
-    const tn = typeof term === 'bigint' ? Number(term) : -1;
-    const xn = typeof index === 'bigint' ? Number(index) : -1;
-    const fastTerm = tn >= 0 && tn <= MAX_SAFE;
-    const fastIndex = xn >= 0 && xn <= MAX_SAFE;
-    if (!fastTerm || !fastIndex || !(data === null || data instanceof Uint8Array) || typeof type !== 'number' || !(type >= 0 && type <= 0x7fffffff && Math.floor(type) === type)) {
-      checkEntry(e); // throws with a precise message, or accepts a uint64 >= 2^53
+  let termBig = -1n;
+  let termBytes: Uint8Array = new Uint8Array(0);
+  for (let i = 0; i < count; ) {
+    const first = entries[i]!;
+    if (ok[i] === 0) {
+      const one = encodeFrames(io, [{ type: RecordType.Entry, data: encodeEntry(first) }], running);
+      bytes.set(one.bytes, pos);
+      pos += one.bytes.length;
+      frameEnds.push(pos);
+      running = one.crc;
+      i++;
+      continue;
     }
-    const dlen = data === null ? 0 : data.length;
-    const headerLen =
-      2 + vsize(type) + (fastTerm ? vsize(tn) : varintSizeBig(term)) + 1 + (fastIndex ? vsize(xn) : varintSizeBig(index)) + (data === null ? 0 : 1 + vsize(dlen));
-    const len = headerLen + dlen;
-    const start = pos + FRAME_SIZE_BYTES + 2 + 1 + MAX_CRC_VARINT + 1 + vsize(len);
-    let p = start;
-    bytes[p++] = 0x08;
-    p = type < 0x80 ? ((bytes[p] = type), p + 1) : putVarintNumber(bytes, p, type);
-    bytes[p++] = 0x10;
-    p = fastTerm ? (tn < 0x80 ? ((bytes[p] = tn), p + 1) : putVarintNumber(bytes, p, tn)) : putVarintBig(bytes, p, term);
-    bytes[p++] = 0x18;
-    p = fastIndex ? (xn < 0x80 ? ((bytes[p] = xn), p + 1) : putVarintNumber(bytes, p, xn)) : putVarintBig(bytes, p, index);
-    if (data !== null) {
-      bytes[p++] = 0x22;
-      p = putVarintNumber(bytes, p, dlen);
-      bytes.set(data, p);
-      p += dlen;
+    const firstIndex = Number(first.index);
+    const type = first.type;
+    const term = first.term;
+    let j = i + 1;
+    while (j < count) {
+      const e = entries[j]!;
+      if (ok[j] === 0 || e.type !== type || e.term !== term || Number(e.index) !== firstIndex + (j - i)) break;
+      j++;
     }
-    bounds[2 * i] = start;
-    bounds[2 * i + 1] = p;
-    pos = p + 7;
-  }
-  const crcs = count > 0 ? io.crc32cChain(bytes, bounds, crc >>> 0) : new Uint32Array(0);
-
-  // Exact sizes first, so a too-large record is refused before anything is returned.
-  for (let i = 0; i < count; i++) {
-    const len = bounds[2 * i + 1]! - bounds[2 * i]!;
-    if (len >= MAX_WAL_ENTRY_SIZE_LIMIT - 32) checkRecordSize(entryRecordSize(crcs[i]!, len));
-  }
-  const frameEnds: number[] = new Array<number>(count);
-  let out = 0;
-  for (let i = 0; i < count; i++) {
-    const src = bounds[2 * i]!;
-    const len = bounds[2 * i + 1]! - src;
-    const c = crcs[i]!;
-    const n = entryRecordSize(c, len);
-    const pad = (8 - (n % 8)) % 8;
-    putLengthWord(bytes, out, n);
-    let p = out + FRAME_SIZE_BYTES;
-    bytes[p++] = 0x08;
-    bytes[p++] = RecordType.Entry;
-    bytes[p++] = 0x10;
-    let v = c;
-    while (v >= 0x80) {
-      bytes[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
+    if (term !== termBig) {
+      termBig = term;
+      termBytes = uvarintBytes(term);
     }
-    bytes[p++] = v;
-    bytes[p++] = 0x1a;
-    // p <= src - varint(len) always: the record prefix only shrinks.
-    p = putVarintNumber(bytes, p, len);
-    if (p !== src) bytes.copyWithin(p, src, src + len);
-    p += len;
-    for (let k = 0; k < pad; k++) bytes[p + k] = 0;
-    out = p + pad;
-    frameEnds[i] = out;
+    const r = encodeEntryBatch(io, bytes, pos, datas, i, j - i, firstIndex, termBytes, running, bounds, type, frameEnds);
+    pos = r.end;
+    running = r.crc;
+    i = j;
   }
-  return { bytes: bytes.subarray(0, out), crc: count > 0 ? crcs[count - 1]! : crc >>> 0, frameEnds };
-}
-
-function entryRecordSize(crc: number, len: number): number {
-  return 2 + 1 + vsize(crc) + 1 + vsize(len) + len;
+  return { bytes: bytes.subarray(0, pos), crc: running, frameEnds };
 }

@@ -49,8 +49,10 @@ export async function repair(io: IoBackend, dir: string, chunkSize?: number): Pr
 /**
  * etcd's cut of a torn tail: copy the whole segment (preallocated zeros included, as etcd) to
  * `<segment>.broken`, truncate the segment at `goodEnd` (the end of its last good frame), fsync
- * it. Two syncs etcd does not do come first: the backup's data and the directory entry that
- * names it, so that a power loss after the truncation can never leave the cut bytes nowhere.
+ * it. etcd (server/storage/wal/repair.go) creates the backup, copies, truncates and fdatasyncs
+ * the segment; two syncs it does not do come first here: the backup's data and the directory
+ * entry that names it, so that a power loss after the truncation can never leave the cut bytes
+ * nowhere (test/unit/crash-etcd-repair and crash-log-open-repair fail without either).
  * `file` must be open for reading and writing; it stays open. Returns the backup's path.
  */
 export async function cutTornTail(io: IoBackend, file: WalFile, filePath: string, goodEnd: number): Promise<string> {

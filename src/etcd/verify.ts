@@ -16,19 +16,17 @@ async function scan(io: IoBackend, paths: string[], chunkSize: number | undefine
   try {
     const decoder = new Decoder(io, sources, { chunkSize });
     for (;;) {
-      let rec;
+      let more;
       try {
-        rec = decoder.tryNext();
-        if (rec === undefined) {
-          await decoder.fill();
-          continue;
-        }
+        more = decoder.nextRecord();
+        if (typeof more !== 'boolean') more = await more;
       } catch (err) {
         if (err instanceof WalError && err.code === WalErrorCodes.UNEXPECTED_EOF) return;
         throw err;
       }
-      if (rec === null) return;
-      onRecord(rec, sources[rec.fileIndex]!.path);
+      if (!more) return;
+      const r = decoder.record;
+      onRecord({ type: r.type, crc: r.crc, data: r.data, fileIndex: decoder.fileIndex, offset: r.offset }, sources[decoder.fileIndex]!.path);
     }
   } finally {
     await Promise.all(sources.map((s) => s.file.close().catch(() => undefined)));

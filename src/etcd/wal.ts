@@ -338,25 +338,23 @@ export class WAL {
     let state: HardState = { term: 0n, vote: 0n, commit: 0n };
     const entries: Entry[] = [];
     let match = false;
+    const rec = decoder.record;
     try {
       for (;;) {
-        let r: number;
+        let more: boolean | Promise<boolean>;
         try {
-          r = decoder.tryNextRaw();
-          if (r < 0) {
-            await decoder.fill();
-            continue;
-          }
+          more = decoder.nextRecord();
+          if (typeof more !== 'boolean') more = await more;
         } catch (err) {
           // Read mode tolerates a torn/truncated last record; write mode must see everything.
           if (this.readOnly && err instanceof WalError && err.code === WalErrorCodes.UNEXPECTED_EOF) break;
           throw err;
         }
-        if (r === 0) break;
-        const buf = decoder.recBuf;
-        const ds = decoder.recStart;
-        const de = decoder.recEnd;
-        switch (decoder.recType) {
+        if (!more) break;
+        const buf = rec.buf;
+        const ds = rec.start;
+        const de = rec.end;
+        switch (rec.type) {
           case RecordType.Entry: {
             const e = ds < 0 ? payload(() => decodeEntry(EMPTY), decoder) : payload(() => decodeEntryAt(buf, ds, de), decoder);
             if (e.index > start.index) {
@@ -393,7 +391,7 @@ export class WAL {
             break;
           }
           default:
-            throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${decoder.recType}`, where(decoder));
+            throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${rec.type}`, where(decoder));
         }
       }
       const tail = this.tail();
@@ -672,7 +670,7 @@ function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
 
 /** Where the decoder's current record is. */
 function where(decoder: Decoder): { file: string; offset: number } {
-  return { file: decoder.sources[decoder.fileIndex]!.path, offset: decoder.recOffset };
+  return { file: decoder.sources[decoder.fileIndex]!.path, offset: decoder.record.offset };
 }
 
 /** Decodes a CRC-valid payload; garbage there is ERR_WAL_CORRUPT_PAYLOAD with its location (etcd panics). */

@@ -3,6 +3,7 @@
  *   sequence fixed64 | count fixed32 | op*   with op = 0x01 varint32 klen key varint32 vlen value
  *                                                   | 0x00 varint32 klen key
  */
+import { MAX_VARINT32_BYTES, getUvarint32, putUvarint, scanUvarint, uvarintSize } from '../codec/varint';
 import { WalError, WalErrorCodes } from '../errors';
 
 /** One operation of a WriteBatch. Op i has sequence number `sequence + i`. */
@@ -41,19 +42,12 @@ export function decodeWriteBatch(data: Uint8Array): WriteBatch {
 
   // LevelDB GetLengthPrefixedSlice: varint32 length (at most 5 bytes) then that many bytes.
   const slice = (): Uint8Array | null => {
-    let length = 0;
-    for (let shift = 0; shift <= 28; shift += 7) {
-      if (pos >= data.length) return null;
-      const byte = data[pos++]!;
-      length = (length | ((byte & 0x7f) << shift)) >>> 0; // a 5th byte's high bits fall off, as in LevelDB
-      if ((byte & 0x80) === 0) {
-        if (data.length - pos < length) return null;
-        const out = data.subarray(pos, pos + length);
-        pos += length;
-        return out;
-      }
-    }
-    return null;
+    const next = scanUvarint(data, pos, data.length, MAX_VARINT32_BYTES);
+    if (next < 0) return null;
+    const length = getUvarint32(data, pos); // a 5th byte's high bits fall off, as in LevelDB
+    if (data.length - next < length) return null;
+    pos = next + length;
+    return data.subarray(next, pos);
   };
 
   while (pos < data.length) {
@@ -77,24 +71,9 @@ export function decodeWriteBatch(data: Uint8Array): WriteBatch {
 }
 
 /** Bytes of `n` as a LEB128 varint (LevelDB's varint32; also the forward batch's record lengths). */
-export function varint32Size(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
+export const varint32Size = uvarintSize;
 /** Writes `n` as a LEB128 varint at `pos`; returns the position after it. */
-export function putVarint32(out: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    out[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[pos++] = n;
-  return pos;
-}
+export const putVarint32 = putUvarint;
 
 /** Encodes a WriteBatch exactly as LevelDB's WriteBatch::Put/Delete build it. */
 export function encodeWriteBatch(batch: WriteBatch): Uint8Array {

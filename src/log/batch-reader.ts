@@ -8,10 +8,10 @@
 import type { Decoder } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
-import { RecordType } from './frames';
+import { RecordType } from '../etcd/codec';
 import type { LogEntry } from './log';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
-import { closeSegment, logReadError, openSegment, parseEntry, recordData } from './segment-reader';
+import { closeSegment, nextLogRecord, openSegment, parseEntry } from './segment-reader';
 
 export class BatchReader {
   private dec: Decoder | null = null;
@@ -38,23 +38,16 @@ export class BatchReader {
     }
     while (out.length < maxRecords && this.next <= to) {
       const dec = this.dec ?? (await this.open());
-      let r: number;
-      try {
-        r = dec.tryNextRaw();
-        if (r < 0) {
-          await dec.fill();
-          continue;
-        }
-      } catch (err) {
-        throw logReadError(err);
-      }
-      if (r === 0) {
+      let more = nextLogRecord(dec);
+      if (typeof more !== 'boolean') more = await more;
+      if (!more) {
         await this.advance(dec);
         continue;
       }
-      if (dec.recType !== RecordType.entry) continue;
-      const e = parseEntry(recordData(dec)!);
-      if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: this.seg!.path, offset: dec.recOffset });
+      const rec = dec.record;
+      if (rec.type !== RecordType.Entry) continue;
+      const e = parseEntry(rec.data!);
+      if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: this.seg!.path, offset: rec.offset });
       if (e.index < this.next) continue;
       if (e.index !== this.next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${this.next}, found ${e.index}`, { file: this.seg!.path });
       const entry: LogEntry = { index: BigInt(e.index), data: this.copy(e.data) };

@@ -12,12 +12,12 @@ import type { IoBackend, WalFile } from '../io/types';
 import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
 import { ConsumerHost } from './consumer-host';
 import { DURABLE_FILE, type DurableMark, readMarkSync } from './durable-file';
-import { RecordType } from './frames';
+import { RecordType } from '../etcd/codec';
 import type { EntriesRange, LogEntry, TailOptions } from './log';
 import { type DurableReads, followDurable, getDurable } from './read-only-reads';
 import type { IndexArg } from '../index-arg';
 import { readLogId } from './log-id';
-import { closeSegment, logReadError, openSegment, parseEntry, recordData } from './segment-reader';
+import { closeSegment, nextLogRecord, openSegment, parseEntry } from './segment-reader';
 import { lowestCutSince, readTruncations } from './truncation-history';
 
 export interface ReadOnlyOptions {
@@ -179,27 +179,20 @@ export class ReadOnlyLog {
       startAt = null;
       try {
         let before = dec.crc;
+        const rec = dec.record;
         for (;;) {
-          let rr: number;
-          try {
-            rr = dec.tryNextRaw();
-            if (rr < 0) {
-              await dec.fill();
-              continue;
-            }
-          } catch (err) {
-            throw logReadError(err);
-          }
-          if (rr === 0) break;
+          let more = nextLogRecord(dec);
+          if (typeof more !== 'boolean') more = await more;
+          if (!more) break;
           const crcBefore = before;
           before = dec.crc;
-          if (dec.recType !== RecordType.entry) continue;
-          const e = parseEntry(recordData(dec)!);
-          if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: name, offset: dec.recOffset });
+          if (rec.type !== RecordType.Entry) continue;
+          const e = parseEntry(rec.data!);
+          if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: name, offset: rec.offset });
           if (e.index < next) continue;
-          if (e.index !== next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, found ${e.index}`, { file: name, offset: dec.recOffset });
+          if (e.index !== next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, found ${e.index}`, { file: name, offset: rec.offset });
           if (e.index > to) return;
-          this.resume = { index: e.index, name, offset: dec.recOffset, crc: crcBefore };
+          this.resume = { index: e.index, name, offset: rec.offset, crc: crcBefore };
           this.records++;
           this.recordBytes += e.data.length;
           yield { index: BigInt(e.index), data: e.data };

@@ -11,9 +11,9 @@ import { cutTornTail } from '../etcd/repair';
 import { checkRegularSegment, parseWalName } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
-import { RecordType } from './frames';
+import { RecordType } from '../etcd/codec';
 import { readFrontMarker } from './front-marker';
-import { closeSegment, forEachRecord, openSegment, parseEntry, parseSnapshot, recordData } from './segment-reader';
+import { closeSegment, forEachRecord, openSegment, parseEntry, parseSnapshot } from './segment-reader';
 import { maybeCheckpoint, newSegment, type SegmentInfo } from './segment-index';
 
 /** What the scan found. */
@@ -53,10 +53,10 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
     try {
       let before = crc;
       await forEachRecord(dec, (d) => {
-        const type = d.recType;
-        const offset = d.recOffset;
-        if (type === RecordType.entry) {
-          const data = recordData(d);
+        const type = d.record.type;
+        const offset = d.record.offset;
+        if (type === RecordType.Entry) {
+          const data = d.record.data;
           const e = data === null ? null : parseEntry(data);
           if (e === null) {
             throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset });
@@ -72,8 +72,8 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
           seg.last = e.index;
           lastEntry = e.index;
           maybeCheckpoint(seg, e.index, offset, before);
-        } else if (type === RecordType.snapshot) {
-          const data = recordData(d);
+        } else if (type === RecordType.Snapshot) {
+          const data = d.record.data;
           const s = data === null ? { index: 0, term: 0n } : parseSnapshot(data);
           if (s === null) {
             throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'snapshot does not decode', { file: seg.path, offset });
@@ -83,7 +83,7 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
             snapshotTerm = s.term;
             snapshotAt = { seq: seg.seq, offset };
           }
-        } else if (type < RecordType.metadata || type > RecordType.snapshot) {
+        } else if (type < RecordType.Metadata || type > RecordType.Snapshot) {
           throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${type}`, {
             file: seg.path,
             offset,

@@ -3,9 +3,11 @@
  * etcd's rules: a zero length word ends a segment; in the LAST segment a frame cut short by the end
  * of the file, or whose CRC fails with a sector-sized run of zeros inside it, is a torn write
  * (reported through `tornAt`, not thrown); anything else that fails is corruption (WalError), with
- * the Log's error codes (see `logReadError`). Also the Log's entry/snapshot payload parsers.
+ * the Log's error codes (see `logReadError`). The entry/snapshot parsers are src/etcd/codec's, by
+ * its lenient rules.
  */
-import { Decoder, type ParsedRecord } from '../etcd/decoder';
+import { type EntryFields, LENIENT, decodeEntryFields, decodeSnapshot } from '../etcd/codec';
+import { Decoder } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
 
@@ -36,7 +38,7 @@ export async function openSegment(io: IoBackend, path: string, opts: SegmentRead
       // Log's own frames stay below it (data <= 10 MiB - 64).
       tail: opts.last ? 'report' : 'none',
       // The Log's walpb.Record rules: a known field of the wrong wire type is skipped as unknown.
-      parseRecord,
+      rules: LENIENT,
     });
   } catch (err) {
     await file.close();
@@ -67,167 +69,58 @@ export function logReadError(err: unknown): unknown {
 }
 
 /**
- * Calls `visit` for each record of `dec` (its `rec*` fields describe the record; `dec.crc` is the
- * running CRC after it) until the segment ends or `visit` returns true. Throws the Log's codes.
+ * Calls `visit` for each record of `dec` (`dec.record` describes it; `dec.crc` is the running CRC
+ * after it) until the segment ends or `visit` returns true. Throws the Log's codes.
  */
 export async function forEachRecord(dec: Decoder, visit: (dec: Decoder) => boolean | void): Promise<void> {
   for (;;) {
-    let r: number;
-    try {
-      r = dec.tryNextRaw();
-      if (r < 0) {
-        await dec.fill();
-        continue;
-      }
-    } catch (err) {
-      throw logReadError(err);
-    }
-    if (r === 0 || visit(dec) === true) return;
+    let more = nextLogRecord(dec);
+    if (typeof more !== 'boolean') more = await more;
+    if (!more || visit(dec) === true) return;
   }
+}
+
+/**
+ * `dec.nextRecord()` with the Log's error codes (see `logReadError`): a boolean while the buffer
+ * holds whole frames, a Promise when it must read first.
+ */
+export function nextLogRecord(dec: Decoder): boolean | Promise<boolean> {
+  let more: boolean | Promise<boolean>;
+  try {
+    more = dec.nextRecord();
+  } catch (err) {
+    throw logReadError(err);
+  }
+  return typeof more === 'boolean' ? more : more.catch(rethrowLogError);
+}
+
+function rethrowLogError(err: unknown): never {
+  throw logReadError(err);
 }
 
 /** The data of the record `dec` last handed out, or null when the field was absent. */
 export function recordData(dec: Decoder): Uint8Array | null {
-  return dec.recStart < 0 ? null : dec.recBuf.subarray(dec.recStart, dec.recEnd);
-}
-
-/** Parses walpb.Record {type=1, crc=2, data=3}; null when the bytes are not a valid message. */
-function parseRecord(b: Uint8Array, start: number, end: number): ParsedRecord | null {
-  let type = 0;
-  let crc = 0;
-  let dataStart = -1;
-  let dataEnd = -1;
-  let p = start;
-  while (p < end) {
-    const tag = b[p++]!;
-    if (tag === 0x08 || tag === 0x10) {
-      let v = 0;
-      let mul = 1;
-      for (;;) {
-        if (p >= end || mul > 2 ** 63) return null;
-        const x = b[p++]!;
-        v += (x & 0x7f) * mul;
-        mul *= 128;
-        if (x < 0x80) break;
-      }
-      if (tag === 0x08) type = v;
-      else crc = v % 2 ** 32;
-    } else if (tag === 0x1a) {
-      const r = readVarint(b, p, end);
-      if (r === null) return null;
-      p = r.next;
-      if (p + r.value > end) return null;
-      dataStart = p;
-      dataEnd = p + r.value;
-      p = dataEnd;
-    } else {
-      const skipped = skipField(b, p, end, tag);
-      if (skipped < 0) return null;
-      p = skipped;
-    }
-  }
-  return { type, crc, dataStart, dataEnd };
-}
-
-function readVarint(b: Uint8Array, p: number, end: number): { value: number; next: number } | null {
-  let v = 0;
-  let mul = 1;
-  for (;;) {
-    if (p >= end || mul > 2 ** 63) return null;
-    const x = b[p++]!;
-    v += (x & 0x7f) * mul;
-    mul *= 128;
-    if (x < 0x80) return { value: v, next: p };
-  }
-}
-
-/** Skips an unknown field (proto2 keeps them); returns the next position or -1. */
-function skipField(b: Uint8Array, p: number, end: number, tagFirstByte: number): number {
-  // Tags above 15 take more than one byte: finish reading the tag varint.
-  let tag = tagFirstByte;
-  if (tag & 0x80) {
-    const r = readVarint(b, p - 1, end);
-    if (r === null) return -1;
-    tag = r.value;
-    p = r.next;
-  }
-  switch (tag & 7) {
-    case 0: {
-      const r = readVarint(b, p, end);
-      return r === null ? -1 : r.next;
-    }
-    case 1:
-      return p + 8 <= end ? p + 8 : -1;
-    case 2: {
-      const r = readVarint(b, p, end);
-      if (r === null || r.next + r.value > end) return -1;
-      return r.next + r.value;
-    }
-    case 5:
-      return p + 4 <= end ? p + 4 : -1;
-    default:
-      return -1;
-  }
+  return dec.record.data;
 }
 
 /** A raftpb.Entry's fields. `index` as a number (logs never reach 2^53 entries). */
-export interface ParsedEntry {
-  index: number;
-  term: bigint;
-  type: number;
-  /** View of Entry.Data inside the record (empty when absent). */
-  data: Uint8Array;
-}
+export type ParsedEntry = EntryFields;
 
-/** Parses raftpb.Entry {type=1, term=2, index=3, data=4}; null when malformed. */
+/** raftpb.Entry by the Log's (lenient) rules; null when malformed. */
 export function parseEntry(b: Uint8Array): ParsedEntry | null {
-  let index = 0;
-  let term = 0n;
-  let type = 0;
-  let data: Uint8Array = b.subarray(0, 0);
-  let p = 0;
-  const end = b.length;
-  while (p < end) {
-    const tag = b[p++]!;
-    if (tag === 0x08 || tag === 0x10 || tag === 0x18) {
-      const r = readVarint(b, p, end);
-      if (r === null) return null;
-      p = r.next;
-      if (tag === 0x08) type = r.value;
-      else if (tag === 0x10) term = BigInt(r.value);
-      else index = r.value;
-    } else if (tag === 0x22) {
-      const r = readVarint(b, p, end);
-      if (r === null || r.next + r.value > end) return null;
-      data = b.subarray(r.next, r.next + r.value);
-      p = r.next + r.value;
-    } else {
-      const skipped = skipField(b, p, end, tag);
-      if (skipped < 0) return null;
-      p = skipped;
-    }
+  try {
+    return decodeEntryFields(b, LENIENT);
+  } catch {
+    return null;
   }
-  return { index, term, type, data };
 }
 
-/** Parses walpb.Snapshot {index=1, term=2}; null when malformed. */
+/** walpb.Snapshot's index and term by the Log's (lenient) rules; null when malformed. */
 export function parseSnapshot(b: Uint8Array): { index: number; term: bigint } | null {
-  let index = 0;
-  let term = 0n;
-  let p = 0;
-  while (p < b.length) {
-    const tag = b[p++]!;
-    if (tag === 0x08 || tag === 0x10) {
-      const r = readVarint(b, p, b.length);
-      if (r === null) return null;
-      p = r.next;
-      if (tag === 0x08) index = r.value;
-      else term = BigInt(r.value);
-    } else {
-      const skipped = skipField(b, p, b.length, tag);
-      if (skipped < 0) return null;
-      p = skipped;
-    }
+  try {
+    const s = decodeSnapshot(b, LENIENT);
+    return { index: Number(s.index), term: s.term };
+  } catch {
+    return null;
   }
-  return { index, term };
 }

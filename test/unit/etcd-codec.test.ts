@@ -117,6 +117,32 @@ test('encodeEntryFrames is byte-identical to framing marshalled entries', () => 
   );
 });
 
+test('encodeEntryFrames: runs of consecutive entries (what a Save holds) and breaks between them', () => {
+  // Runs share type and term with consecutive indexes; a change of any of them, a nil data or an
+  // index past 2^53 starts another run or takes the one-entry path.
+  const arbRun = fc.record({
+    term: fc.oneof(fc.constant(1n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
+    first: fc.oneof(fc.bigInt({ min: 0n, max: 1n << 40n }), fc.bigInt({ min: (1n << 53n) - 3n, max: (1n << 53n) + 3n })),
+    type: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 300 })),
+    datas: fc.array(fc.option(fc.uint8Array({ maxLength: 200 }), { nil: null, freq: 8 }), { minLength: 1, maxLength: 12 }),
+  });
+  fc.assert(
+    fc.property(fc.array(arbRun, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 0xffffffff }), (runs, seed) => {
+      const entries: Entry[] = runs.flatMap((r) => r.datas.map((data, k) => ({ term: r.term, index: r.first + BigInt(k), type: r.type, data })));
+      const fast = encodeEntryFrames(io, entries, seed, (n) => new Uint8Array(n).fill(0x5a));
+      const slow = encodeFrames(
+        io,
+        entries.map((e) => ({ type: RecordType.Entry, data: encodeEntry(e) })),
+        seed,
+      );
+      assert.equal(toHex(fast.bytes), toHex(slow.bytes));
+      assert.equal(fast.crc, slow.crc);
+      assert.deepEqual(fast.frameEnds, slow.frameEnds);
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test('record-size limit: refuse N >= 10 MiB - P, nothing produced', () => {
   assert.doesNotThrow(() => checkRecordSize(MAX_WAL_ENTRY_SIZE_LIMIT - 8)); // P = 0, N < limit
   assert.throws(() => checkRecordSize(MAX_WAL_ENTRY_SIZE_LIMIT), (e) => isWalError(e, 'ERR_WAL_RECORD_TOO_LARGE'));
