@@ -47,7 +47,7 @@ export function cursorPath(dir: string, name: string): string {
 export function consumerNames(names: readonly string[]): string[] {
   const out: string[] = [];
   for (const n of names) {
-    if (n.includes('.nodewal-lock.')) continue; // a cursor's lease (src/log/consumer-lock.ts), not a cursor
+    if (n.includes('.nodewal-lock')) continue; // a cursor's lease or its draft (src/log/consumer-lock.ts), not a cursor
     const m = /^consumer\.(.+)\.tmp$/.exec(n);
     if (m !== null && NAME.test(m[1]!) && !m[1]!.endsWith('.new') && !m[1]!.endsWith('.lock')) out.push(m[1]!);
   }
