@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { runGo } from './etcd/harness';
 import { type EntrySpec, type Op, dataOf, dumpDir, goCode } from './etcd/script';
-import { copy, etcdFrames, flipByte, hashTree, jsonLines, wal } from '../unit/cli-helpers';
+import { copy, etcdFrames, flipByte, hashTree, jsonLines, wal } from '../support/cli-helpers';
 
 // raftpb.ConfChange{ID: 9, Type: RemoveNode, NodeID: 3}
 const CONF_CHANGE = Buffer.from([0x08, 0x09, 0x10, 0x01, 0x18, 0x03]).toString('base64');

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { type BatchOps, levelDBPut, levelDBReadMany, levelDBWrite } from './leveldb/harness';
-import { enc, hashTree, jsonLines, levelDBFragments, wal } from '../unit/cli-helpers';
+import { enc, hashTree, jsonLines, levelDBFragments, wal } from '../support/cli-helpers';
 
 test('a database written by LevelDB: dump lists every put/delete with its sequence number', () => {
   const dir = path.join(tempDir(), 'db');

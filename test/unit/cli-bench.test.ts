@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { expectedBackend } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 test('bench: small run on both backends — every record verified, figures consistent, temp dir removed', () => {
   const parent = tempDir();

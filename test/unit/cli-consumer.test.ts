@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 async function logWithConsumers(): Promise<{ dir: string; id: string }> {
   const dir = tempDir();

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
-import { CONF_CHANGE_ADD_2, batchOps, copy, entryData, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+import { CONF_CHANGE_ADD_2, batchOps, copy, entryData, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from '../support/cli-helpers';
 
 test('dump: etcd WAL, text — every entry, conf change decoded, hard state, snapshot; files unchanged', async () => {
   const dir = path.join(tempDir(), 'wal');

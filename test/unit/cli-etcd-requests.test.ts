@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { decodeEtcdRequest } from '../../src/cli/etcd-request-decode';
 import { WAL } from '../../src/etcd/wal';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 const varint = (n: number | bigint): number[] => {
   let v = BigInt.asUintN(64, BigInt(n));

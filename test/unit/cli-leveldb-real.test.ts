@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { tempDir } from '../support/tmp';
-import { hashTree, jsonLines, wal } from './cli-helpers';
+import { hashTree, jsonLines, wal } from '../support/cli-helpers';
 
 test('a real LevelDB database directory: dump decodes its puts/deletes, verify is clean, nothing modified', async () => {
   const dir = path.join(tempDir(), 'db');

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { encodeWriteBatch } from '../../src/leveldb/write-batch';
-import { batchOps, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+import { batchOps, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from '../support/cli-helpers';
 
 function segments(dir: string): string[] {
   return fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().map((n) => path.join(dir, n));

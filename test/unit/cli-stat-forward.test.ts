@@ -10,7 +10,7 @@ import { toStatus, writeStatus } from '../../src/cli/forward-status';
 import type { ForwardStats } from '../../src/forward/forward';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 function stats(over: Partial<ForwardStats>): ForwardStats {
   return {

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
-import { etcdFrames, hashTree, jsonLines, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+import { etcdFrames, hashTree, jsonLines, makeEtcdWal, makeLevelDBLog, wal } from '../support/cli-helpers';
 
 test('stat etcd: per-segment size, used and preallocated bytes match the files; ranges, snapshots, HardState', async () => {
   const dir = path.join(tempDir(), 'wal');

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
-import { etcdFrames, hashTree, makeEtcdWal, wal } from './cli-helpers';
+import { etcdFrames, hashTree, makeEtcdWal, wal } from '../support/cli-helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { crc32c } from '../../src/crc32c';
-import { copy, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+import { copy, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from '../support/cli-helpers';
 
 /** The data field of a marshalled walpb.Record laid out as 08 type 10 crc 1a len data. */
 function walpbData(rec: Uint8Array): Uint8Array {

@@ -10,7 +10,7 @@ import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerGapError, ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { payload } from './consumer-child';
+import { payload } from '../support/read-only-consumer-child';
 
 const small = { segmentSize: 8192 };
 const code = (c: string) => (err: unknown) => isWalError(err) && err.code === c;
@@ -119,7 +119,7 @@ test('a consumer in a worker thread and one in a child process follow a live wri
   const w = await Log.open(dir, small);
   await fill(w, 1, 100);
   const total = 600;
-  const body = path.join(__dirname, 'consumer-child.ts');
+  const body = path.join(__dirname, '..', 'support', 'read-only-consumer-child.ts');
   const worker = new Worker(
     `require('tsx/cjs/api').register(); const { parentPort, workerData } = require('node:worker_threads');
      require(${JSON.stringify(body)}).consume(workerData.dir, 'in-worker', workerData.until, (m) => parentPort.postMessage(m))

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerGapError, ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { Log } from '../../src/log/log';
-import { recordingIo, type IoEvent } from './log-helpers';
+import { recordingIo, type IoEvent } from '../support/log-helpers';
 import { tempDir } from '../support/tmp';
 
 const small = { segmentSize: 8192 };

@@ -16,7 +16,7 @@ import { selfIdentity } from '../../src/lock/identity';
 import { encodeContent, type LeaseContent } from '../../src/lock/lease-file';
 import { defaultBackend } from '../../src/io/backend';
 import { tempDir } from '../support/tmp';
-import { TEST_LOCK, snapshot } from './lock-helpers';
+import { TEST_LOCK, snapshot } from '../support/lock-helpers';
 
 const LEASE = /^nodewal-lock\.\d+\.tmp$/;
 const leaseFiles = (dir: string): string[] => fs.readdirSync(dir).filter((n) => LEASE.test(n)).sort();

@@ -12,7 +12,7 @@ import { WAL } from '../../src/etcd/wal';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { isWalError } from '../../src/errors';
 import { tempDir, expectedBackend } from '../support/tmp';
-import { TEST_LOCK, Worker, snapshot } from './lock-helpers';
+import { TEST_LOCK, Worker, snapshot } from '../support/lock-helpers';
 
 const other = expectedBackend === 'native' ? '0' : '1';
 const locked = (e: unknown): boolean => isWalError(e, 'ERR_WAL_LOCKED');

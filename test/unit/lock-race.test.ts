@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { TEST_LOCK, Worker, requireUnshare, type WorkerOptions } from './lock-helpers';
+import { TEST_LOCK, Worker, requireUnshare, type WorkerOptions } from '../support/lock-helpers';
 
 const OPENERS = 3;
 const ROUNDS = Number(process.env['LOCK_RACE_ROUNDS'] ?? 4);

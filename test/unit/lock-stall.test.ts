@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Log } from '../../src/log/log';
 import { isWalError } from '../../src/errors';
 import { tempDir } from '../support/tmp';
-import { TEST_LOCK, Worker, requireUnshare } from './lock-helpers';
+import { TEST_LOCK, Worker, requireUnshare } from '../support/lock-helpers';
 
 const locked = (e: unknown): boolean => isWalError(e, 'ERR_WAL_LOCKED');
 

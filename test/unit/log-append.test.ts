@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { recordingIo, type IoEvent } from './log-helpers';
+import { recordingIo, type IoEvent } from '../support/log-helpers';
 
 const small = { segmentSize: 16 * 1024 };
 

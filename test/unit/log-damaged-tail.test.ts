@@ -12,7 +12,7 @@ import { WAL } from '../../src/etcd/wal';
 import { WalError } from '../../src/errors';
 import { DAMAGE_CASES, type Decision, expectedEntries, logDecision, treeBytes, walFiles, writeLogDir } from '../support/damaged-tails';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 const root = tempDir('damaged-tail-');
 const pristine = path.join(root, 'pristine');

@@ -6,7 +6,7 @@ import { RecordType } from '../../src/etcd/codec';
 import { parseWalName } from '../../src/etcd/segments';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { readWithEtcdDecoder } from './log-helpers';
+import { readWithEtcdDecoder } from '../support/log-helpers';
 
 test('etcd rules read the directory: crc, metadata, snapshot {0,0}, then the entries in order', async () => {
   const dir = tempDir();

@@ -12,8 +12,8 @@ import { WAL } from '../../src/etcd/wal';
 import { Log } from '../../src/log/log';
 import { RECORDS, payload, treeBytes, walFiles, writeLogDir } from '../support/damaged-tails';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
-import { openDecision, walDecision } from './hostile-layout-open';
+import { jsonLines, wal } from '../support/cli-helpers';
+import { openDecision, walDecision } from '../support/hostile-layout-open';
 
 const root = tempDir('hostile-');
 const pristine = path.join(root, 'pristine');
@@ -124,7 +124,7 @@ test('the tail is a symlink to a regular file outside the directory: followed by
 
 /** Runs the child without the right to write `dir`: as root, with CAP_DAC_OVERRIDE and CAP_FOWNER dropped. */
 function openWithoutWriteAccess(dir: string): { log: string; wal: string } {
-  const child = path.join(__dirname, 'hostile-layout-child.ts');
+  const child = path.join(__dirname, '..', 'support', 'hostile-layout-child.ts');
   const node = [process.execPath, '--import', 'tsx', child, dir];
   const argv = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search,-fowner', ...node] : node;
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { recordingIo, type IoEvent } from './log-helpers';
+import { recordingIo, type IoEvent } from '../support/log-helpers';
 
 test("onQueueFull 'reject': appends beyond maxQueuedBytes fail with ERR_WAL_QUEUE_FULL, the rest succeed", async () => {
   const log = await Log.open(tempDir(), { segmentSize: 64 * 1024, maxQueuedBytes: 1000, onQueueFull: 'reject' });

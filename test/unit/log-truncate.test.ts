@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { readWithEtcdDecoder } from './log-helpers';
+import { readWithEtcdDecoder } from '../support/log-helpers';
 
 type Op =
   | { kind: 'append'; sizes: number[] }

@@ -3,7 +3,7 @@
 // time-bounded); `npm run test:crash -- --formats consumer --cycles N` runs more.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runConsumerCycles } from '../crash/consumer-cycles';
+import { runConsumerCycles } from './consumer-cycles';
 import { scratchDir } from '../support/crash-states';
 
 const CYCLES = Number(process.env['CRASH_CONSUMER_CYCLES'] ?? 16);
