@@ -28,8 +28,7 @@ const SLOW = new Set([
   'crash/etcd-powerloss.test.ts', // 14.2 s
   'crash/kill.test.ts', // 18.0 s
   'crash/leveldb-powerloss.test.ts', // 7.8 s
-  'crash/log-powerloss.test.ts', // 9.3 s
-  'crash/log-crash.test.ts', // 5.3 s
+  'crash/log-powerloss.test.ts', // 9.3 s + 5.3 s: merged with log-crash.test.ts
 ]);
 // Files under test/crash/ with a CI stage of their own, never in the unit run.
 const OWN_STAGE = new Set([
