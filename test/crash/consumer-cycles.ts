@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Log } from '../../src/log/log';
 import { childStarter } from './cycles';
+import { prng } from '../support/prng';
 import { isPayload } from './payload';
 
 export interface ConsumerCycleResult {
@@ -73,8 +74,7 @@ export async function runConsumerCycles(opts: { scratch: string; cycles: number;
   let ackedMax = 0;
   /** The cursor's position as this process last read it (a consumer created at 'oldest' starts at firstIndex - 1). */
   let cursorSeen = 0;
-  let rnd = opts.seed >>> 0;
-  const r = (): number => ((rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0) / 4294967296);
+  const r = prng(opts.seed);
   for (let cycle = 0; cycle < opts.cycles; cycle++) {
     if (opts.timeLimitMs !== undefined && Date.now() - t0 > opts.timeLimitMs && cycle >= 4) break;
     if (cycle % 10 === 0) {

@@ -19,7 +19,8 @@ import type { IoBackend, WalFile } from '../../src/io/types';
 import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { Log } from '../../src/log/log';
-import { type CrashState, RecordingIo, prng } from '../support/recording-io';
+import { type CrashState, RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
 
 type Mark =

@@ -17,6 +17,7 @@ import { resolveNativeAddonPath } from '../../src/io/native';
 import { Log } from '../../src/log/log';
 import type { Preallocation } from '../../src/log/options';
 import { readLevelDBLog } from '../../src/leveldb/reader';
+import { prng } from '../support/prng';
 import { isPayload, indexOfPayload } from './payload';
 
 export type CrashFormat = 'etcd' | 'log' | 'leveldb';
@@ -213,11 +214,7 @@ export async function runCrashCycles(opts: CycleOptions): Promise<CycleResult> {
   let seed = 0;
   let setup = SETUPS[0]!;
   let known = 0; // records verified after the previous cycle
-  let rand = seed0 >>> 0;
-  const random = (): number => {
-    rand = (Math.imul(rand ^ (rand >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return rand / 4294967296;
-  };
+  const random = prng(seed0);
   for (let c = 0; c < opts.cycles; c++) {
     if (opts.timeLimitMs !== undefined && Date.now() - started > opts.timeLimitMs) break;
     if (c % perDir === 0) {

@@ -10,7 +10,8 @@ import { WAL } from '../../src/etcd/wal';
 import type { Entry } from '../../src/etcd/codec';
 import { isWalError, WalErrorCodes } from '../../src/errors';
 import { defaultBackend } from '../../src/io/backend';
-import { type CrashState, RecordingIo, prng } from '../support/recording-io';
+import { type CrashState, RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
 
 type Mark = { created: true } | { acked: number };

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { readLevelDBLog } from '../../src/leveldb/reader';
 import { defaultBackend } from '../../src/io/backend';
-import { type CrashState, RecordingIo, prng } from '../support/recording-io';
+import { type CrashState, RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
 
 type Mark = { opened: true } | { acked: number };

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Log } from '../../src/log/log';
 import { DAMAGE_CASES, walFiles } from '../support/damaged-tails';
-import { prng } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { tempDir } from '../support/tmp';
 import { ORIGINAL, SEGMENT, freshRecord, original } from './log-open-kill-records';
 import { onLines } from '../support/lines';

@@ -14,7 +14,8 @@ import { defaultBackend } from '../../src/io/backend';
 import { Log } from '../../src/log/log';
 import type { Preallocation } from '../../src/log/options';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
-import { type CrashState, RecordingIo, prng } from '../support/recording-io';
+import { type CrashState, RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 
 type Mark = { opened: true } | { acked: number } | { front: number } | { frontRequested: number } | { backRequested: number };
 

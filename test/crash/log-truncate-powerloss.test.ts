@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { defaultBackend } from '../../src/io/backend';
 import { Log } from '../../src/log/log';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
-import { type CrashState, RecordingIo, prng } from '../support/recording-io';
+import { type CrashState, RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 
 type Mark = { created: true } | { acked: number; gen: number } | { back: number; gen: number } | { backRequested: number } | { front: number } | { frontRequested: number };
 

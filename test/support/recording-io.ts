@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { IoBackend, OpenOptions, WalFile, WriteOptions } from '../../src/io/types';
 import { DelegatingFile } from './delegating-file';
+import { prng } from './prng';
 
 /** The sector size at which writes tear (etcd's minSectorSize). */
 export const SECTOR = 512;
@@ -59,17 +60,8 @@ interface ModelFile {
   kind: 'file';
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing state can be regenerated from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Kept for callers that import it from here; the one definition is in prng.ts. */
+export { prng };
 
 const ROOT: Ino = 1;
 

@@ -13,7 +13,7 @@ import type { Entry } from '../../src/etcd/codec';
 import { WalError } from '../../src/errors';
 import { defaultBackend } from '../../src/io/backend';
 import { FaultIo } from '../support/fault-io';
-import { prng } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { scratchDir } from '../support/crash-states';
 
 const SNAP0 = { index: 0n, term: 0n };
