@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runGo } from './etcd/harness';
-import { dumpDir, goCode, runTs, type Op, type OpResult } from './etcd/script';
+import { goCode, runTs, type Op, type OpResult } from './etcd/script';
 import { RecordType, encodeEntry, encodeHardState, encodeSnapshot } from '../../src/etcd/codec';
 import { encodeFrames, type RecordInput } from '../../src/etcd/frame';
 import { walName } from '../../src/etcd/segments';
