@@ -61,10 +61,20 @@ const files =
 const backends = backend === 'both' ? ['native', 'fallback'] : [backend];
 let failed = false;
 for (const b of backends) {
-  console.log(`\n== unit and crash tests${quick ? ' (quick tier)' : ''} on the ${b} backend (WAL_NATIVE=${b === 'native' ? 1 : 0}), ${files.length} files`);
+  console.log(
+    `\n== unit and crash tests${quick ? ' (quick tier)' : ''} on the ${b} backend (WAL_NATIVE=${b === 'native' ? 1 : 0}), ${files.length} files`,
+  );
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-reporter=${path.join(root, 'test/support/reporter.mjs')}`, '--test-reporter-destination=stdout', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=1',
+      `--test-reporter=${path.join(root, 'test/support/reporter.mjs')}`,
+      '--test-reporter-destination=stdout',
+      ...files,
+    ],
     { cwd: root, stdio: 'inherit', env: { ...process.env, WAL_NATIVE: b === 'native' ? '1' : '0', WAL_TEST_LABEL: b } },
   );
   if (r.status !== 0) failed = true;

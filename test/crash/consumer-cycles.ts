@@ -64,7 +64,12 @@ const last = (lines: string[], tag: string): number => {
   return v;
 };
 
-export async function runConsumerCycles(opts: { scratch: string; cycles: number; seed: number; timeLimitMs?: number }): Promise<ConsumerCycleResult> {
+export async function runConsumerCycles(opts: {
+  scratch: string;
+  cycles: number;
+  seed: number;
+  timeLimitMs?: number;
+}): Promise<ConsumerCycleResult> {
   const s = await childStarter(opts.scratch, 'consumer-child.ts');
   const res: ConsumerCycleResult = { cycles: 0, acknowledged: 0, delivered: 0, committed: 0, retained: 0 };
   const t0 = Date.now();
@@ -98,7 +103,8 @@ export async function runConsumerCycles(opts: { scratch: string; cycles: number;
     // The consumer resumed at or after every resolved commit and at or before every delivery.
     const opened = last(c.lines, 'O');
     if (opened >= 0) {
-      if (opened < resolvedCommit) throw new Error(`cycle ${cycle}: consumer resumed at ${opened}, behind the resolved commit ${resolvedCommit}`);
+      if (opened < resolvedCommit)
+        throw new Error(`cycle ${cycle}: consumer resumed at ${opened}, behind the resolved commit ${resolvedCommit}`);
       if (opened > Math.max(deliveredMax, cursorSeen) && cursorSeen > 0) {
         throw new Error(`cycle ${cycle}: consumer resumed at ${opened}, past the last delivery ${deliveredMax}`);
       }
@@ -130,7 +136,8 @@ export async function runConsumerCycles(opts: { scratch: string; cycles: number;
         const C = Number(k.committed);
         await k.close();
         if (C < resolvedCommit) throw new Error(`cycle ${cycle}: committed ${C} is behind the resolved commit ${resolvedCommit}`);
-        if (C > Math.max(deliveredMax, cursorSeen) && cursorSeen > 0) throw new Error(`cycle ${cycle}: committed ${C} is past the last delivery ${deliveredMax}`);
+        if (C > Math.max(deliveredMax, cursorSeen) && cursorSeen > 0)
+          throw new Error(`cycle ${cycle}: committed ${C} is past the last delivery ${deliveredMax}`);
         cursorSeen = Math.max(cursorSeen, C, 1);
         if (Number(log.firstIndex) > C + 1) throw new Error(`cycle ${cycle}: records ${C + 1}..${log.firstIndex - 1n} removed uncommitted`);
       } else if (resolvedCommit > 0) throw new Error(`cycle ${cycle}: consumer vanished`);

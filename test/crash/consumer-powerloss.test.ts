@@ -272,8 +272,5 @@ test('the check is not vacuous: commits that resolve without fdatasync are caugh
   fs.mkdirSync(root);
   const rec = new RecordingIo(defaultBackend, root);
   await workload(undurableCursors(rec), rec, path.join(root, 'log'), 11);
-  await assert.rejects(
-    checkCrashStates({ rec, scratch, variants: 2, seed: 11, limit: 4000, check }),
-    /went back behind a durable commit/,
-  );
+  await assert.rejects(checkCrashStates({ rec, scratch, variants: 2, seed: 11, limit: 4000, check }), /went back behind a durable commit/);
 });

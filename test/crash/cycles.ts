@@ -64,7 +64,10 @@ const childCommands = new Map<string, { cmd: string; args: string[]; env: NodeJS
  * loads the addon from the path this process resolved (WAL_NATIVE_PATH), since its own location is
  * not the package root.
  */
-export async function childStarter(scratch: string, entryName = 'child.ts'): Promise<{ cmd: string; args: string[]; env: NodeJS.ProcessEnv }> {
+export async function childStarter(
+  scratch: string,
+  entryName = 'child.ts',
+): Promise<{ cmd: string; args: string[]; env: NodeJS.ProcessEnv }> {
   const known = childCommands.get(entryName);
   if (known !== undefined) return known;
   const entry = path.join(__dirname, entryName);
@@ -73,7 +76,15 @@ export async function childStarter(scratch: string, entryName = 'child.ts'): Pro
   try {
     const esbuild = require('esbuild') as typeof import('esbuild');
     const outfile = path.join(scratch, entryName.replace(/\.ts$/, '.bundle.js'));
-    await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile, external: ['node-gyp-build'], logLevel: 'silent' });
+    await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile,
+      external: ['node-gyp-build'],
+      logLevel: 'silent',
+    });
     if (process.env['WAL_NATIVE'] !== '0') {
       try {
         env['WAL_NATIVE_PATH'] = resolveNativeAddonPath();
@@ -150,7 +161,13 @@ function runChild(
 }
 
 /** Recovers `dir` as the library documents and returns the number of records, checking each one. */
-async function verify(format: CrashFormat, dir: string, seed: number, segmentSize: number, preallocation: Preallocation): Promise<{ n: number; segments: number }> {
+async function verify(
+  format: CrashFormat,
+  dir: string,
+  seed: number,
+  segmentSize: number,
+  preallocation: Preallocation,
+): Promise<{ n: number; segments: number }> {
   if (format === 'etcd') {
     if (!(await WAL.exist(dir))) return { n: 0, segments: 0 };
     const opts = { segmentSizeBytes: segmentSize };
@@ -238,7 +255,8 @@ export async function runCrashCycles(opts: CycleOptions): Promise<CycleResult> {
     const where = `${opts.format} cycle ${c} (dir ${dir}, segment ${setup.segmentSize} ${setup.preallocation})`;
     if (run.error !== null) throw new Error(`${where}: child failed: ${run.error}`);
     if (run.recovered === null) result.killedDuringRecovery++;
-    else if (run.recovered !== known) throw new Error(`${where}: child recovered ${run.recovered} records, the parent had verified ${known}`);
+    else if (run.recovered !== known)
+      throw new Error(`${where}: child recovered ${run.recovered} records, the parent had verified ${known}`);
     let v;
     try {
       v = await verify(opts.format, dir, seed, setup.segmentSize, setup.preallocation);
@@ -252,7 +270,9 @@ export async function runCrashCycles(opts: CycleOptions): Promise<CycleResult> {
     result.maxRecords = Math.max(result.maxRecords, v.n);
     if (v.segments > 1) result.withCuts++;
     result.cycles++;
-    opts.log?.(`${where}: acked ${run.acked}, recovered ${v.n}, segments ${v.segments}${run.recovered === null ? ' (killed during recovery)' : ''}`);
+    opts.log?.(
+      `${where}: acked ${run.acked}, recovered ${v.n}, segments ${v.segments}${run.recovered === null ? ' (killed during recovery)' : ''}`,
+    );
   }
   return result;
 }

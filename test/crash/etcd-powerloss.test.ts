@@ -158,7 +158,9 @@ test(`etcd WAL: every acknowledged entry survives power loss (${STATES} crash st
     (await import('node:fs')).rmSync(root, { recursive: true, force: true });
   }
   const secs = (Date.now() - started) / 1000;
-  console.log(`# etcd power loss: ${checked} distinct crash states checked (${generated} generated, ${reused} reused after recovery) in ${secs.toFixed(1)} s`);
+  console.log(
+    `# etcd power loss: ${checked} distinct crash states checked (${generated} generated, ${reused} reused after recovery) in ${secs.toFixed(1)} s`,
+  );
   assert.ok(checked >= STATES);
 });
 

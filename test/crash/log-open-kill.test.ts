@@ -23,7 +23,10 @@ const ROOT = path.join(__dirname, '..', '..');
 /** Runs the child until it has said "start" and then `delayMs` more, kills it; returns the last acknowledged index. */
 function runAndKill(dir: string, delayMs: number): Promise<{ acked: number; opened: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'log-open-kill-child.ts'), dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'log-open-kill-child.ts'), dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let acked = 0;
     let opened = false;
     let stderr = '';
@@ -41,50 +44,59 @@ function runAndKill(dir: string, delayMs: number): Promise<{ acked: number; open
   });
 }
 
-test(`kill -9 during Log.open's repair and preparation (${CYCLES} x 2 kills): nothing acknowledged lost, nothing cut comes back`, { timeout: 180_000 }, async (t) => {
-  // On disk (/tmp here), not tmpfs: the copy and zero-fill of 16 MiB must take long enough to be hit.
-  const root = tempDir('log-open-kill-');
-  const pristine = path.join(root, 'damaged');
-  const log = await Log.open(pristine, { segmentSize: SEGMENT });
-  for (let i = 1; i <= ORIGINAL; i++) await log.append(original(i));
-  await log.close();
-  DAMAGE_CASES[0]!.damage(pristine); // the last record ends in a zeroed sector: a torn write
-  const tailName = path.basename(walFiles(pristine).at(-1)!);
-  const damaged = fs.readFileSync(path.join(pristine, tailName));
-  const kept = ORIGINAL - 1;
-  const rand = prng(77);
-  let killedInOpen = 0;
-  let killedMidRepair = 0;
-  for (let cycle = 0; cycle < CYCLES; cycle++) {
-    const dir = path.join(root, `cycle-${cycle}`);
-    fs.cpSync(pristine, dir, { recursive: true });
-    let ackedMax = kept;
-    // Twice over the same directory: the second open recovers from a kill inside the first.
-    for (let kill = 0; kill < 2; kill++) {
-      // The first open of a directory repairs it (~60 ms here): aim the first kill at that.
-      const r = await runAndKill(dir, Math.floor(rand() * (kill === 0 ? 80 : 250)));
-      if (!r.opened) killedInOpen++;
-      ackedMax = Math.max(ackedMax, r.acked);
-      const tail = fs.readFileSync(path.join(dir, tailName));
-      const brokenPath = path.join(dir, `${tailName}.broken`);
-      if (fs.existsSync(brokenPath) && tail.equals(damaged)) killedMidRepair++;
-      if (!tail.equals(damaged)) {
-        // In-process order: the backup is complete before the truncation starts.
-        assert.ok(fs.readFileSync(brokenPath).equals(damaged), `cycle ${cycle}: the tail was cut without its whole .broken copy`);
+test(
+  `kill -9 during Log.open's repair and preparation (${CYCLES} x 2 kills): nothing acknowledged lost, nothing cut comes back`,
+  { timeout: 180_000 },
+  async (t) => {
+    // On disk (/tmp here), not tmpfs: the copy and zero-fill of 16 MiB must take long enough to be hit.
+    const root = tempDir('log-open-kill-');
+    const pristine = path.join(root, 'damaged');
+    const log = await Log.open(pristine, { segmentSize: SEGMENT });
+    for (let i = 1; i <= ORIGINAL; i++) await log.append(original(i));
+    await log.close();
+    DAMAGE_CASES[0]!.damage(pristine); // the last record ends in a zeroed sector: a torn write
+    const tailName = path.basename(walFiles(pristine).at(-1)!);
+    const damaged = fs.readFileSync(path.join(pristine, tailName));
+    const kept = ORIGINAL - 1;
+    const rand = prng(77);
+    let killedInOpen = 0;
+    let killedMidRepair = 0;
+    for (let cycle = 0; cycle < CYCLES; cycle++) {
+      const dir = path.join(root, `cycle-${cycle}`);
+      fs.cpSync(pristine, dir, { recursive: true });
+      let ackedMax = kept;
+      // Twice over the same directory: the second open recovers from a kill inside the first.
+      for (let kill = 0; kill < 2; kill++) {
+        // The first open of a directory repairs it (~60 ms here): aim the first kill at that.
+        const r = await runAndKill(dir, Math.floor(rand() * (kill === 0 ? 80 : 250)));
+        if (!r.opened) killedInOpen++;
+        ackedMax = Math.max(ackedMax, r.acked);
+        const tail = fs.readFileSync(path.join(dir, tailName));
+        const brokenPath = path.join(dir, `${tailName}.broken`);
+        if (fs.existsSync(brokenPath) && tail.equals(damaged)) killedMidRepair++;
+        if (!tail.equals(damaged)) {
+          // In-process order: the backup is complete before the truncation starts.
+          assert.ok(fs.readFileSync(brokenPath).equals(damaged), `cycle ${cycle}: the tail was cut without its whole .broken copy`);
+        }
       }
+      const reopened = await Log.open(dir, { segmentSize: SEGMENT });
+      try {
+        const seen: Buffer[] = [];
+        for await (const e of reopened.entries()) seen.push(Buffer.from(e.data));
+        assert.ok(seen.length >= ackedMax, `cycle ${cycle}: lost acknowledged records: ${seen.length} < ${ackedMax}`);
+        seen.forEach((d, k) =>
+          assert.ok(
+            d.equals(k < kept ? original(k + 1) : freshRecord(k + 1)),
+            `cycle ${cycle}: entry ${k + 1} is not what was written (the torn record back?)`,
+          ),
+        );
+      } finally {
+        await reopened.close();
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    const reopened = await Log.open(dir, { segmentSize: SEGMENT });
-    try {
-      const seen: Buffer[] = [];
-      for await (const e of reopened.entries()) seen.push(Buffer.from(e.data));
-      assert.ok(seen.length >= ackedMax, `cycle ${cycle}: lost acknowledged records: ${seen.length} < ${ackedMax}`);
-      seen.forEach((d, k) => assert.ok(d.equals(k < kept ? original(k + 1) : freshRecord(k + 1)), `cycle ${cycle}: entry ${k + 1} is not what was written (the torn record back?)`));
-    } finally {
-      await reopened.close();
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  t.diagnostic(`${2 * CYCLES} kills: ${killedInOpen} inside Log.open, ${killedMidRepair} between the backup's creation and the cut`);
-  // A run that never hit the open proves nothing about it.
-  assert.ok(killedInOpen > 0, 'no kill landed inside Log.open');
-});
+    t.diagnostic(`${2 * CYCLES} kills: ${killedInOpen} inside Log.open, ${killedMidRepair} between the backup's creation and the cut`);
+    // A run that never hit the open proves nothing about it.
+    assert.ok(killedInOpen > 0, 'no kill landed inside Log.open');
+  },
+);

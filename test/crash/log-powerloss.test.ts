@@ -34,7 +34,13 @@ interface Setup {
 
 const counts = { truncateFront: 0, truncateBack: 0, batches: 0 };
 
-async function workload(rec: RecordingIo, dir: string, seed: number, setup: Setup, syncPolicy: 'always' | 'none' = 'always'): Promise<number> {
+async function workload(
+  rec: RecordingIo,
+  dir: string,
+  seed: number,
+  setup: Setup,
+  syncPolicy: 'always' | 'none' = 'always',
+): Promise<number> {
   const r = prng(seed);
   const opts = { io: rec, segmentSize: setup.segmentSize, preallocation: setup.preallocation, syncPolicy };
   let log = await Log.open(dir, opts);
@@ -99,7 +105,10 @@ function makeCheck(written: number, seed: number, setup: Setup, onReuse: () => v
     const marks = state.marks as Mark[];
     const opened = marks.some((m) => 'opened' in m);
     // What must survive: the highest acknowledged index, lowered by any truncateBack requested since.
-    const acked = marks.reduce((a, m) => ('acked' in m ? Math.max(a, m.acked) : 'backRequested' in m ? Math.min(a, m.backRequested) : a), 0);
+    const acked = marks.reduce(
+      (a, m) => ('acked' in m ? Math.max(a, m.acked) : 'backRequested' in m ? Math.min(a, m.backRequested) : a),
+      0,
+    );
     const front = marks.reduce((a, m) => ('front' in m ? m.front : a), 1);
     const requested = marks.reduce((a, m) => ('frontRequested' in m ? Math.max(a, m.frontRequested) : a), 1);
     const hasSegment = fs.existsSync(logDir) && fs.readdirSync(logDir).some((n) => n.endsWith('.wal'));

@@ -30,7 +30,10 @@ test('a database written by LevelDB: dump lists every put/delete with its sequen
   recs.forEach((rec, i) => {
     assert.equal(rec['sequence'], seq);
     const ops = rec['ops'] as Record<string, any>[];
-    assert.deepEqual(ops.map((o) => o['op']), batches[i]!.map((o) => o.type));
+    assert.deepEqual(
+      ops.map((o) => o['op']),
+      batches[i]!.map((o) => o.type),
+    );
     ops.forEach((o, k) => assert.deepEqual(new Uint8Array(Buffer.from(o['keyBase64'], 'base64')), batches[i]![k]!.key));
     seq += ops.length;
   });

@@ -25,8 +25,7 @@ let clock = 0;
 /** Wraps `base` so every file write and datasync is appended to `events`; `delayMs` slows datasyncs. */
 export function recordingIo(events: IoEvent[], opts: { delayMs?: number; base?: IoBackend } = {}): IoBackend {
   const base = opts.base ?? defaultBackend;
-  const delay = (): Promise<void> =>
-    opts.delayMs ? new Promise((r) => setTimeout(r, opts.delayMs)) : Promise.resolve();
+  const delay = (): Promise<void> => (opts.delayMs ? new Promise((r) => setTimeout(r, opts.delayMs)) : Promise.resolve());
   class EventFile extends DelegatingFile {
     override async write(buffers: readonly Uint8Array[], position: number, wo?: WriteOptions): Promise<void> {
       await this.inner.write(buffers, position, wo);
@@ -64,7 +63,10 @@ export function recordingIo(events: IoEvent[], opts: { delayMs?: number; base?: 
 /** What etcd's reading rules see in a directory: entries (by index, later overwrite earlier) and snapshots. */
 export async function readWithEtcdDecoder(dir: string): Promise<{ entries: Entry[]; snapshots: Snapshot[]; types: number[] }> {
   const names = await readWalNames(defaultBackend, dir);
-  const sources = await openSources(defaultBackend, names.map((n) => path.join(dir, n)));
+  const sources = await openSources(
+    defaultBackend,
+    names.map((n) => path.join(dir, n)),
+  );
   const dec = new Decoder(defaultBackend, sources);
   const entries: Entry[] = [];
   const snapshots: Snapshot[] = [];

@@ -355,7 +355,7 @@ function applyContent(content: Uint8Array, op: ContentOp, mode: 'whole' | 'zero'
     out.set(op.data, op.offset);
   } else if (mode === 'torn') {
     // Each 512-byte sector (by file offset) independently made it or not.
-    for (let s = op.offset; s < end; ) {
+    for (let s = op.offset; s < end;) {
       const sectorEnd = Math.min(end, (Math.floor(s / SECTOR) + 1) * SECTOR);
       if (rand() < 0.5) out.set(op.data.subarray(s - op.offset, sectorEnd - op.offset), s);
       s = sectorEnd;

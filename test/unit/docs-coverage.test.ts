@@ -48,5 +48,8 @@ test('relative links in docs/*.md point at existing files', () => {
 test('links in README.md and CONTRIBUTING.md point at existing files', () => {
   const files = ['README.md', 'CONTRIBUTING.md'].map((f) => path.join(root, f));
   for (const f of files) assert.ok(fs.existsSync(f), `${path.basename(f)} must exist`);
-  assert.deepEqual(files.flatMap((f) => brokenLinks(f, root)), []);
+  assert.deepEqual(
+    files.flatMap((f) => brokenLinks(f, root)),
+    [],
+  );
 });

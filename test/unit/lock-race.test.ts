@@ -111,5 +111,4 @@ test('racing openers, each PID 1 of its own PID namespace, after a SIGKILL (the 
 });
 
 test('racing openers on mixed backends (native, fallback, native) after a SIGKILL: one writer per round', () =>
-  race('kill', (i) => ({ native: i % 2 === 0 ? '1' : '0' })),
-);
+  race('kill', (i) => ({ native: i % 2 === 0 ? '1' : '0' })));

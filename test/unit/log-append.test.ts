@@ -53,7 +53,10 @@ test("'always': every append resolves only after a write with datasync covering 
         for (const at of resolvedAfter) {
           // The last thing done to a segment before the promise resolved (the next segment is
           // prepared in the background and has its own writes).
-          const last = events.slice(0, at).reverse().find((e) => e.path.endsWith('.wal'));
+          const last = events
+            .slice(0, at)
+            .reverse()
+            .find((e) => e.path.endsWith('.wal'));
           assert.ok(last !== undefined && (last.kind === 'datasync' || last.datasync), 'resolved after a sync');
         }
       }),

@@ -17,7 +17,11 @@ async function filled(count: number, segmentSize = 64 * 1024): Promise<{ dir: st
 }
 
 function walFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().map((n) => path.join(dir, n));
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 /** Frame start offsets of the entries in a segment, walking length words. */
