@@ -52,7 +52,9 @@ if (require.main === module) {
   let failed = false;
   for (const f of files) {
     const { newest, offenders } = check(f);
-    const summary = Object.entries(newest).map(([k, v]) => `${k}_${v}`).join(' ');
+    const summary = Object.entries(newest)
+      .map(([k, v]) => `${k}_${v}`)
+      .join(' ');
     if (offenders.length === 0) console.log(`glibc check: ${f}: ok (newest imports: ${summary})`);
     else {
       failed = true;

@@ -36,8 +36,17 @@ function nodeGypCandidates() {
   }
   const fromNpm = process.env.npm_config_node_gyp;
   if (fromNpm && fs.existsSync(fromNpm)) candidates.push([process.execPath, fromNpm]);
-  const bundled = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules',
-    'node-gyp', 'bin', 'node-gyp.js');
+  const bundled = path.join(
+    path.dirname(process.execPath),
+    '..',
+    'lib',
+    'node_modules',
+    'npm',
+    'node_modules',
+    'node-gyp',
+    'bin',
+    'node-gyp.js',
+  );
   if (fs.existsSync(bundled)) candidates.push([process.execPath, bundled]);
   candidates.push(['node-gyp']);
   return candidates;
@@ -67,7 +76,12 @@ function build() {
     }
     if (run.status === 0) return { ok: true };
     const output = `${run.stdout || ''}${run.stderr || ''}`.trim().split('\n');
-    lastError = lastError || output.filter((line) => /error|not found|ERR!/i.test(line)).slice(0, 6).join('\n') ||
+    lastError =
+      lastError ||
+      output
+        .filter((line) => /error|not found|ERR!/i.test(line))
+        .slice(0, 6)
+        .join('\n') ||
       output.slice(-6).join('\n');
   }
   return { ok: false, reason: lastError || 'no node-gyp found' };

@@ -7,9 +7,6 @@ const path = require('node:path');
 const dist = path.join(__dirname, '..', 'dist');
 const cjs = require(path.join(dist, 'index.js'));
 const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule');
-const body =
-  `import cjs from '../index.js';\n` +
-  names.map((n) => `export const ${n} = cjs.${n};`).join('\n') +
-  `\nexport default cjs;\n`;
+const body = `import cjs from '../index.js';\n` + names.map((n) => `export const ${n} = cjs.${n};`).join('\n') + `\nexport default cjs;\n`;
 fs.mkdirSync(path.join(dist, 'esm'), { recursive: true });
 fs.writeFileSync(path.join(dist, 'esm', 'index.mjs'), body);

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { resolve as pathResolve } from 'node:path';
 import { buf as crc32cJs } from 'crc-32/crc32c';
-import { INLINE_WRITE_MAX_BYTES, type IoBackend, type OpenOptions, type WalFile, type WriteOptions } from './types';
+import { INLINE_WRITE_MAX_BYTES, type IoBackend, type WalFile, type WriteOptions } from './types';
 import { openFlags } from './open-flags';
 import { afterBytes, totalLength } from './buffer-list';
 

@@ -8,10 +8,9 @@
  *
  * Arguments are validated here; the C++ side re-checks only what could crash the process.
  */
-import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { INLINE_WRITE_MAX_BYTES, type IoBackend, type OpenOptions, type WalFile, type WriteOptions } from './types';
+import { INLINE_WRITE_MAX_BYTES, type IoBackend, type WalFile, type WriteOptions } from './types';
 import { openFlags } from './open-flags';
 
 /**

@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Log } from '../../src/log/log';
 import { childStarter } from './cycles';
+import { prng } from '../support/prng';
 import { isPayload } from './payload';
 
 export interface ConsumerCycleResult {
@@ -63,7 +64,12 @@ const last = (lines: string[], tag: string): number => {
   return v;
 };
 
-export async function runConsumerCycles(opts: { scratch: string; cycles: number; seed: number; timeLimitMs?: number }): Promise<ConsumerCycleResult> {
+export async function runConsumerCycles(opts: {
+  scratch: string;
+  cycles: number;
+  seed: number;
+  timeLimitMs?: number;
+}): Promise<ConsumerCycleResult> {
   const s = await childStarter(opts.scratch, 'consumer-child.ts');
   const res: ConsumerCycleResult = { cycles: 0, acknowledged: 0, delivered: 0, committed: 0, retained: 0 };
   const t0 = Date.now();
@@ -73,8 +79,7 @@ export async function runConsumerCycles(opts: { scratch: string; cycles: number;
   let ackedMax = 0;
   /** The cursor's position as this process last read it (a consumer created at 'oldest' starts at firstIndex - 1). */
   let cursorSeen = 0;
-  let rnd = opts.seed >>> 0;
-  const r = (): number => ((rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0) / 4294967296);
+  const r = prng(opts.seed);
   for (let cycle = 0; cycle < opts.cycles; cycle++) {
     if (opts.timeLimitMs !== undefined && Date.now() - t0 > opts.timeLimitMs && cycle >= 4) break;
     if (cycle % 10 === 0) {
@@ -98,7 +103,8 @@ export async function runConsumerCycles(opts: { scratch: string; cycles: number;
     // The consumer resumed at or after every resolved commit and at or before every delivery.
     const opened = last(c.lines, 'O');
     if (opened >= 0) {
-      if (opened < resolvedCommit) throw new Error(`cycle ${cycle}: consumer resumed at ${opened}, behind the resolved commit ${resolvedCommit}`);
+      if (opened < resolvedCommit)
+        throw new Error(`cycle ${cycle}: consumer resumed at ${opened}, behind the resolved commit ${resolvedCommit}`);
       if (opened > Math.max(deliveredMax, cursorSeen) && cursorSeen > 0) {
         throw new Error(`cycle ${cycle}: consumer resumed at ${opened}, past the last delivery ${deliveredMax}`);
       }
@@ -130,7 +136,8 @@ export async function runConsumerCycles(opts: { scratch: string; cycles: number;
         const C = Number(k.committed);
         await k.close();
         if (C < resolvedCommit) throw new Error(`cycle ${cycle}: committed ${C} is behind the resolved commit ${resolvedCommit}`);
-        if (C > Math.max(deliveredMax, cursorSeen) && cursorSeen > 0) throw new Error(`cycle ${cycle}: committed ${C} is past the last delivery ${deliveredMax}`);
+        if (C > Math.max(deliveredMax, cursorSeen) && cursorSeen > 0)
+          throw new Error(`cycle ${cycle}: committed ${C} is past the last delivery ${deliveredMax}`);
         cursorSeen = Math.max(cursorSeen, C, 1);
         if (Number(log.firstIndex) > C + 1) throw new Error(`cycle ${cycle}: records ${C + 1}..${log.firstIndex - 1n} removed uncommitted`);
       } else if (resolvedCommit > 0) throw new Error(`cycle ${cycle}: consumer vanished`);

@@ -17,6 +17,7 @@ import { resolveNativeAddonPath } from '../../src/io/native';
 import { Log } from '../../src/log/log';
 import type { Preallocation } from '../../src/log/options';
 import { readLevelDBLog } from '../../src/leveldb/reader';
+import { prng } from '../support/prng';
 import { isPayload, indexOfPayload } from './payload';
 
 export type CrashFormat = 'etcd' | 'log' | 'leveldb';
@@ -63,7 +64,10 @@ const childCommands = new Map<string, { cmd: string; args: string[]; env: NodeJS
  * loads the addon from the path this process resolved (WAL_NATIVE_PATH), since its own location is
  * not the package root.
  */
-export async function childStarter(scratch: string, entryName = 'child.ts'): Promise<{ cmd: string; args: string[]; env: NodeJS.ProcessEnv }> {
+export async function childStarter(
+  scratch: string,
+  entryName = 'child.ts',
+): Promise<{ cmd: string; args: string[]; env: NodeJS.ProcessEnv }> {
   const known = childCommands.get(entryName);
   if (known !== undefined) return known;
   const entry = path.join(__dirname, entryName);
@@ -72,7 +76,15 @@ export async function childStarter(scratch: string, entryName = 'child.ts'): Pro
   try {
     const esbuild = require('esbuild') as typeof import('esbuild');
     const outfile = path.join(scratch, entryName.replace(/\.ts$/, '.bundle.js'));
-    await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile, external: ['node-gyp-build'], logLevel: 'silent' });
+    await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile,
+      external: ['node-gyp-build'],
+      logLevel: 'silent',
+    });
     if (process.env['WAL_NATIVE'] !== '0') {
       try {
         env['WAL_NATIVE_PATH'] = resolveNativeAddonPath();
@@ -149,7 +161,13 @@ function runChild(
 }
 
 /** Recovers `dir` as the library documents and returns the number of records, checking each one. */
-async function verify(format: CrashFormat, dir: string, seed: number, segmentSize: number, preallocation: Preallocation): Promise<{ n: number; segments: number }> {
+async function verify(
+  format: CrashFormat,
+  dir: string,
+  seed: number,
+  segmentSize: number,
+  preallocation: Preallocation,
+): Promise<{ n: number; segments: number }> {
   if (format === 'etcd') {
     if (!(await WAL.exist(dir))) return { n: 0, segments: 0 };
     const opts = { segmentSizeBytes: segmentSize };
@@ -213,11 +231,7 @@ export async function runCrashCycles(opts: CycleOptions): Promise<CycleResult> {
   let seed = 0;
   let setup = SETUPS[0]!;
   let known = 0; // records verified after the previous cycle
-  let rand = seed0 >>> 0;
-  const random = (): number => {
-    rand = (Math.imul(rand ^ (rand >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return rand / 4294967296;
-  };
+  const random = prng(seed0);
   for (let c = 0; c < opts.cycles; c++) {
     if (opts.timeLimitMs !== undefined && Date.now() - started > opts.timeLimitMs) break;
     if (c % perDir === 0) {
@@ -241,7 +255,8 @@ export async function runCrashCycles(opts: CycleOptions): Promise<CycleResult> {
     const where = `${opts.format} cycle ${c} (dir ${dir}, segment ${setup.segmentSize} ${setup.preallocation})`;
     if (run.error !== null) throw new Error(`${where}: child failed: ${run.error}`);
     if (run.recovered === null) result.killedDuringRecovery++;
-    else if (run.recovered !== known) throw new Error(`${where}: child recovered ${run.recovered} records, the parent had verified ${known}`);
+    else if (run.recovered !== known)
+      throw new Error(`${where}: child recovered ${run.recovered} records, the parent had verified ${known}`);
     let v;
     try {
       v = await verify(opts.format, dir, seed, setup.segmentSize, setup.preallocation);
@@ -255,7 +270,9 @@ export async function runCrashCycles(opts: CycleOptions): Promise<CycleResult> {
     result.maxRecords = Math.max(result.maxRecords, v.n);
     if (v.segments > 1) result.withCuts++;
     result.cycles++;
-    opts.log?.(`${where}: acked ${run.acked}, recovered ${v.n}, segments ${v.segments}${run.recovered === null ? ' (killed during recovery)' : ''}`);
+    opts.log?.(
+      `${where}: acked ${run.acked}, recovered ${v.n}, segments ${v.segments}${run.recovered === null ? ' (killed during recovery)' : ''}`,
+    );
   }
   return result;
 }

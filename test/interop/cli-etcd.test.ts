@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { runGo } from './etcd/harness';
 import { type EntrySpec, type Op, dataOf, dumpDir, goCode } from './etcd/script';
-import { copy, etcdFrames, flipByte, hashTree, jsonLines, wal } from '../unit/cli-helpers';
+import { copy, etcdFrames, flipByte, hashTree, jsonLines, wal } from '../support/cli-helpers';
 
 // raftpb.ConfChange{ID: 9, Type: RemoveNode, NodeID: 3}
 const CONF_CHANGE = Buffer.from([0x08, 0x09, 0x10, 0x01, 0x18, 0x03]).toString('base64');
@@ -23,7 +23,11 @@ function entry(i: number): EntrySpec {
 function etcdOps(dir: string): Op[] {
   const ops: Op[] = [{ op: 'create', dir, metadata: { b64: Buffer.from('etcd-node').toString('base64') }, segmentSize: 8192 }];
   for (let i = 1; i <= 120; i += 3) {
-    ops.push({ op: 'save', state: { term: i < 7 ? '2' : '3', vote: '1', commit: String(i - 1) }, entries: [entry(i), entry(i + 1), entry(i + 2)] });
+    ops.push({
+      op: 'save',
+      state: { term: i < 7 ? '2' : '3', vote: '1', commit: String(i - 1) },
+      entries: [entry(i), entry(i + 1), entry(i + 2)],
+    });
     if (i === 28) ops.push({ op: 'saveSnapshot', index: '30', term: '3' });
   }
   ops.push({ op: 'close' });
@@ -31,13 +35,20 @@ function etcdOps(dir: string): Op[] {
 }
 
 function segments(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().map((n) => path.join(dir, n));
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 test('etcd-written WAL: verify, dump and stat read every record as etcd wrote it; nothing modified', () => {
   const dir = path.join(tempDir(), 'etcd');
   const res = runGo(etcdOps(dir));
-  assert.ok(res.every((r) => !r.error), JSON.stringify(res.find((r) => r.error)));
+  assert.ok(
+    res.every((r) => !r.error),
+    JSON.stringify(res.find((r) => r.error)),
+  );
   assert.ok(segments(dir).length >= 3);
   const before = hashTree(dir);
 
@@ -60,8 +71,17 @@ test('etcd-written WAL: verify, dump and stat read every record as etcd wrote it
   assert.equal(entries[6]!['confChange']['summary'], 'RemoveNode 0x3');
   // Every frame etcd wrote is listed at its offset.
   const frames = segments(dir).flatMap((s) => etcdFrames(s).map((f) => `${path.basename(s)}@${f.offset}`));
-  assert.deepEqual(recs.map((r) => `${r['segment']}@${r['offset']}`), frames);
-  assert.deepEqual(recs.filter((r) => r['type'] === 'snapshot').map((r) => [r['index'], r['term']]), [[0, 0], [30, 3]]);
+  assert.deepEqual(
+    recs.map((r) => `${r['segment']}@${r['offset']}`),
+    frames,
+  );
+  assert.deepEqual(
+    recs.filter((r) => r['type'] === 'snapshot').map((r) => [r['index'], r['term']]),
+    [
+      [0, 0],
+      [30, 3],
+    ],
+  );
 
   const s = wal(['stat', '--json', dir]);
   assert.equal(s.status, 0);

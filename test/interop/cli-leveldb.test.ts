@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { type BatchOps, levelDBPut, levelDBReadMany, levelDBWrite } from './leveldb/harness';
-import { enc, hashTree, jsonLines, levelDBFragments, wal } from '../unit/cli-helpers';
+import { enc, hashTree, jsonLines, levelDBFragments, wal } from '../support/cli-helpers';
 
 test('a database written by LevelDB: dump lists every put/delete with its sequence number', () => {
   const dir = path.join(tempDir(), 'db');
@@ -30,7 +30,10 @@ test('a database written by LevelDB: dump lists every put/delete with its sequen
   recs.forEach((rec, i) => {
     assert.equal(rec['sequence'], seq);
     const ops = rec['ops'] as Record<string, any>[];
-    assert.deepEqual(ops.map((o) => o['op']), batches[i]!.map((o) => o.type));
+    assert.deepEqual(
+      ops.map((o) => o['op']),
+      batches[i]!.map((o) => o.type),
+    );
     ops.forEach((o, k) => assert.deepEqual(new Uint8Array(Buffer.from(o['keyBase64'], 'base64')), batches[i]![k]!.key));
     seq += ops.length;
   });

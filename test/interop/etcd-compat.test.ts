@@ -113,11 +113,7 @@ test('locks: etcd and our native backend exclude each other (OFD locks)', async 
   assert.ok(loaded.backend, `the addon must be built for this test: ${loaded.error}`);
   const io = loaded.backend;
   const dir = path.join(tempDir('etcd-lock-'), 'wal');
-  const held = await startGo([
-    { op: 'create', dir, metadata: null, segmentSize: 4096 },
-    { op: 'waitStdin' },
-    { op: 'close' },
-  ]);
+  const held = await startGo([{ op: 'create', dir, metadata: null, segmentSize: 4096 }, { op: 'waitStdin' }, { op: 'close' }]);
   try {
     await assert.rejects(WAL.open(dir, { index: 0n, term: 0n }, { io }), (e) => isWalError(e, 'ERR_WAL_LOCKED'));
     const r = await WAL.openForRead(dir, { index: 0n, term: 0n }, { io });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runGo } from './etcd/harness';
-import { dumpDir, goCode, runTs, type Op, type OpResult } from './etcd/script';
+import { goCode, runTs, type Op, type OpResult } from './etcd/script';
 import { RecordType, encodeEntry, encodeHardState, encodeSnapshot } from '../../src/etcd/codec';
 import { encodeFrames, type RecordInput } from '../../src/etcd/frame';
 import { walName } from '../../src/etcd/segments';
@@ -31,7 +31,10 @@ const entry = (index: bigint, term: bigint, size = 40): RecordInput => ({
   type: RecordType.Entry,
   data: encodeEntry({ term, index, type: 0, data: new Uint8Array(size).fill(Number(index & 0xffn)) }),
 });
-const state = (term: bigint, commit: bigint): RecordInput => ({ type: RecordType.State, data: encodeHardState({ term, vote: 1n, commit }) });
+const state = (term: bigint, commit: bigint): RecordInput => ({
+  type: RecordType.State,
+  data: encodeHardState({ term, vote: 1n, commit }),
+});
 
 /** Writes crafted segments (crc record first in each, chain continued), with a zero tail on the last. */
 function craft(dir: string, segments: { index: bigint; records: RecordInput[] }[], zeroTail = 4096): void {
@@ -51,11 +54,18 @@ function craft(dir: string, segments: { index: bigint; records: RecordInput[] }[
 function etcdWritten(dir: string, extra: Op[] = []): void {
   const ops: Op[] = [{ op: 'create', dir, metadata: { b64: 'bWV0YQ==' }, segmentSize: 4096 }];
   for (let i = 1; i <= 22; i++) {
-    ops.push({ op: 'save', state: { term: '1', vote: '1', commit: String(i) }, entries: [{ term: '1', index: String(i), type: 0, data: { gen: [i, 1000] } }] });
+    ops.push({
+      op: 'save',
+      state: { term: '1', vote: '1', commit: String(i) },
+      entries: [{ term: '1', index: String(i), type: 0, data: { gen: [i, 1000] } }],
+    });
   }
   ops.push(...extra, { op: 'close' });
   const res = runGo(ops);
-  assert.ok(res.every((r) => r.error === null || r.error === undefined), JSON.stringify(res));
+  assert.ok(
+    res.every((r) => r.error === null || r.error === undefined),
+    JSON.stringify(res),
+  );
 }
 
 function copyDir(from: string, to: string): void {
@@ -123,7 +133,13 @@ async function compare(
   return { go, ts };
 }
 
-async function same(name: string, src: string, expect: { open: string | null; read: string | null; repair: boolean }, snapIndex = '0', snapTerm = '0'): Promise<void> {
+async function same(
+  name: string,
+  src: string,
+  expect: { open: string | null; read: string | null; repair: boolean },
+  snapIndex = '0',
+  snapTerm = '0',
+): Promise<void> {
   const { go, ts } = await compare(name, src, expect, snapIndex, snapTerm);
   assert.deepEqual(ts, go, `${name}: we differ from etcd`);
 }
@@ -158,7 +174,9 @@ test('spec §10 crafted cases: etcd and we agree', async (t) => {
   });
   await t.test('3.5-style snapshot with conf_state, opened at it', async () => {
     const d = path.join(root, 'src-confstate');
-    craft(d, [{ index: 0n, records: [meta('m'), snap(0n, 0n), entry(1n, 1n), entry(2n, 1n), snap(2n, 1n, true), entry(3n, 1n), state(1n, 3n)] }]);
+    craft(d, [
+      { index: 0n, records: [meta('m'), snap(0n, 0n), entry(1n, 1n), entry(2n, 1n), snap(2n, 1n, true), entry(3n, 1n), state(1n, 3n)] },
+    ]);
     await same('confstate', d, { open: null, read: null, repair: true }, '2', '1');
   });
   await t.test('non-zero garbage after the zero word is zeroed by Open', async () => {
@@ -191,7 +209,10 @@ test('spec §10 crafted cases: etcd and we agree', async (t) => {
 test('spec §10 cases on WALs written by etcd itself', async (t) => {
   const base = path.join(root, 'etcd-base');
   etcdWritten(base);
-  const names = fs.readdirSync(base).filter((n) => n.endsWith('.wal')).sort();
+  const names = fs
+    .readdirSync(base)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
   assert.ok(names.length >= 4, `expected >= 4 segments, got ${names.length}`);
   const last = names[names.length - 1]!;
   const variant = (name: string, mutate: (dir: string) => void): string => {

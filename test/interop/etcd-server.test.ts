@@ -68,15 +68,24 @@ async function startEtcd(dataDir: string, client: string, peer: string): Promise
   const etcd: ChildProcess = spawn(
     ETCD,
     [
-      '--name', 'nodewal-test',
-      '--data-dir', dataDir,
-      '--listen-client-urls', client,
-      '--advertise-client-urls', client,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `nodewal-test=${peer}`,
-      '--initial-cluster-state', 'new',
-      '--snapshot-count', '1000',
+      '--name',
+      'nodewal-test',
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      client,
+      '--advertise-client-urls',
+      client,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `nodewal-test=${peer}`,
+      '--initial-cluster-state',
+      'new',
+      '--snapshot-count',
+      '1000',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -90,7 +99,10 @@ async function startEtcd(dataDir: string, client: string, peer: string): Promise
     }
   };
   const ctl = (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
-    run(ETCDCTL, ['--endpoints', client, '--command-timeout', '10s', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 });
+    run(ETCDCTL, ['--endpoints', client, '--command-timeout', '10s', ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      timeout: 20_000,
+    });
   try {
     await waitFor(
       async () => {
@@ -173,10 +185,7 @@ test(`real etcd server: ${PUTS} puts, then its member/wal read by us and by etcd
   await r.close();
   assert.ok(res.entries.length >= PUTS, `only ${res.entries.length} entries`);
   assert.equal(res.entries.length, go[2]!.count);
-  assert.deepEqual(
-    { term: res.state.term.toString(), vote: res.state.vote.toString(), commit: res.state.commit.toString() },
-    go[2]!.state,
-  );
+  assert.deepEqual({ term: res.state.term.toString(), vote: res.state.vote.toString(), commit: res.state.commit.toString() }, go[2]!.state);
   assert.ok(res.state.vote > 0n);
   assert.deepEqual(entriesResult(res.entries), go[2]!.entries);
   assert.equal(res.metadata === null ? null : Buffer.from(res.metadata).toString('base64'), go[2]!.metadata);
@@ -191,7 +200,8 @@ test(`real etcd server: ${PUTS} puts, then its member/wal read by us and by etcd
     assert.ok(req !== null, `entry ${e.index} does not decode: ${Buffer.from(e.data).toString('hex').slice(0, 80)}`);
     kinds.add(req.kind);
   }
-  for (const k of ['put', 'delete_range', 'txn', 'lease_grant', 'compaction']) assert.ok(kinds.has(k), `no ${k} among ${[...kinds].join(',')}`);
+  for (const k of ['put', 'delete_range', 'txn', 'lease_grant', 'compaction'])
+    assert.ok(kinds.has(k), `no ${k} among ${[...kinds].join(',')}`);
   const firstPut = res.entries.map((e) => (e.data ? decodeEtcdRequest(e.data) : null)).find((q) => q?.kind === 'put');
   assert.match(firstPut!.summary, /^put key="first" value="value" header=\{ID=\d+\}$/);
 

@@ -92,12 +92,16 @@ test(`LevelDB 1.23 (C++ DB::Write) logs decode to the batches put (seed ${SEED})
   levelDBPut(dir, batches);
   assertSameBatches(await readBatches(dir), batches);
   // Its MANIFEST uses the same format: we read the same records as LevelDB's reader, with no report.
-  const manifests = fs.readdirSync(dir).filter((f) => f.startsWith('MANIFEST-')).map((f) => path.join(dir, f));
+  const manifests = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('MANIFEST-'))
+    .map((f) => path.join(dir, f));
   assert.ok(manifests.length > 0);
   const theirs = levelDBReadMany(manifests.map((file) => ({ file, checksum: true, initialOffset: 0 })));
   for (let i = 0; i < manifests.length; i++) {
     const ours = [];
-    for await (const r of readLevelDBLog(manifests[i]!, { strict: true })) ours.push({ offset: r.offset, length: r.data.length, hash: fnv64(r.data) });
+    for await (const r of readLevelDBLog(manifests[i]!, { strict: true }))
+      ours.push({ offset: r.offset, length: r.data.length, hash: fnv64(r.data) });
     assert.ok(ours.length > 0);
     assert.deepEqual({ records: ours, reports: [] }, theirs[i]);
   }

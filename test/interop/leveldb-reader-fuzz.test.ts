@@ -54,11 +54,7 @@ test(`reader matches LevelDB 1.23 on ${FILES} corrupted logs (seed ${SEED})`, as
   for (let i = 0; i < cases.length; i++) {
     const c = cases[i]!;
     const ours = await ourRead(c);
-    assert.deepEqual(
-      ours,
-      expected[i],
-      `file ${i} (${c.what}; checksum=${c.checksum}, initialOffset=${c.initialOffset}; seed ${SEED})`,
-    );
+    assert.deepEqual(ours, expected[i], `file ${i} (${c.what}; checksum=${c.checksum}, initialOffset=${c.initialOffset}; seed ${SEED})`);
     reports += ours.reports.length;
     records += ours.records.length;
   }

@@ -64,7 +64,10 @@ test("damaged Log tails: etcd's Open/ReadAll + Repair decide as Log.open does, a
         const etcdTail = fs.readFileSync(path.join(goRepair!, tailName));
         const logTail = fs.readFileSync(path.join(forLog!, tailName));
         assert.ok(logTail.subarray(0, etcdTail.length).equals(etcdTail), "the Log's tail starts with etcd's repaired segment");
-        assert.ok(logTail.subarray(etcdTail.length).every((b) => b === 0), 'then zeros');
+        assert.ok(
+          logTail.subarray(etcdTail.length).every((b) => b === 0),
+          'then zeros',
+        );
         const broken = `${tailName}.broken`;
         assert.equal(treeBytes(forLog!)[broken], treeBytes(goRepair!)[broken], 'the same .broken copy');
       }

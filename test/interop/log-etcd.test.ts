@@ -50,7 +50,11 @@ test('etcd Open + ReadAll at the Log snapshot returns the Log entries; etcd appe
     const ops: Op[] = [
       { op: 'open', dir, index: snap, term, segmentSize: 4096 },
       { op: 'readAll', fullData: true },
-      { op: 'save', state: { term: '3', vote: '0', commit: '0' }, entries: [{ term: '3', index: (lastBefore + 1n).toString(), type: 0, data: { b64: b64(Buffer.from('from etcd')) } }] },
+      {
+        op: 'save',
+        state: { term: '3', vote: '0', commit: '0' },
+        entries: [{ term: '3', index: (lastBefore + 1n).toString(), type: 0, data: { b64: b64(Buffer.from('from etcd')) } }],
+      },
       { op: 'close' },
     ];
     const [opened, read, saved, closed] = runGo(ops);

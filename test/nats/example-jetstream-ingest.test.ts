@@ -29,10 +29,20 @@ describe('examples/jetstream-ingest', () => {
 
   test('HTTP 201s are local-durable and every acknowledged record reaches the stream once', async () => {
     const setup = path.join(__dirname, '..', '..', 'examples', 'jetstream-ingest', 'setup-stream.ts');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', setup, '--nats', servers.urls[0]!, '--stream', 'INGEST', '--subjects', 'ingest.>'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', setup, '--nats', servers.urls[0]!, '--stream', 'INGEST', '--subjects', 'ingest.>'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).stream, 'INGEST');
-    const svc = await startService({ dir: tempDir('nodewal-jsi-'), nats: servers.urls[0]!, stream: 'INGEST', subject: 'ingest.a', port: 0 });
+    const svc = await startService({
+      dir: tempDir('nodewal-jsi-'),
+      nats: servers.urls[0]!,
+      stream: 'INGEST',
+      subject: 'ingest.a',
+      port: 0,
+    });
     try {
       const acked = new Map<bigint, string>();
       for (let g = 0; g < 10; g++) {
@@ -45,12 +55,19 @@ describe('examples/jetstream-ingest', () => {
           }),
         );
       }
-      await until(async () => {
-        const s = (await (await fetch(`http://127.0.0.1:${svc.ingest.port}/forward`)).json()) as { lastForwarded: string };
-        return s.lastForwarded === '200';
-      }, 20000, 'forwarded');
+      await until(
+        async () => {
+          const s = (await (await fetch(`http://127.0.0.1:${svc.ingest.port}/forward`)).json()) as { lastForwarded: string };
+          return s.lastForwarded === '200';
+        },
+        20000,
+        'forwarded',
+      );
       const back = await readBack(nc, 'INGEST', 'ingest.a');
-      assert.deepEqual(back.records.map((x) => x.index), Array.from({ length: 200 }, (_, i) => BigInt(i + 1)));
+      assert.deepEqual(
+        back.records.map((x) => x.index),
+        Array.from({ length: 200 }, (_, i) => BigInt(i + 1)),
+      );
       for (const x of back.records) assert.equal(Buffer.from(x.data).toString(), acked.get(x.index));
       assert.ok(back.batches.every((b) => b.logId === svc.ingest.log.id));
     } finally {

@@ -32,7 +32,13 @@ describe('forwarding to a 3-node cluster, R3 stream', () => {
 
   test(`kill -9 a follower, then the stream leader, while forwarding ${N} records: exactly once, in order`, async (t) => {
     const log = await Log.open(tempDir('nodewal-fwdc-'));
-    const sink = await jetStreamSink({ servers: servers.urls, stream: 'R3', subject: 'r3.log', requestTimeoutMs: 2000, backoff: { maxMs: 500 } });
+    const sink = await jetStreamSink({
+      servers: servers.urls,
+      stream: 'R3',
+      subject: 'r3.log',
+      requestTimeoutMs: 2000,
+      backoff: { maxMs: 500 },
+    });
     const fw = await forward(log, { consumer: 'js', sink });
     cleanupAfter(t, fw, sink, log);
     // Paced over about 12 s, so that both kills land while records are still coming.
@@ -62,7 +68,9 @@ describe('forwarding to a 3-node cluster, R3 stream', () => {
     await until(async () => (await forwarded()) === BigInt(N), 120000, 'everything forwarded');
     await fw.stop();
     const s = sink.stats();
-    console.log(`# cluster: ${N} records, ${s.publishes} publishes, ${s.retries} retries, ${s.resyncs} resyncs, ${s.duplicates} duplicates, ${s.reconnects} reconnects`);
+    console.log(
+      `# cluster: ${N} records, ${s.publishes} publishes, ${s.retries} retries, ${s.resyncs} resyncs, ${s.duplicates} duplicates, ${s.reconnects} reconnects`,
+    );
     assert.equal(await lastIndexOn(nc, 'R3', 'r3.log'), BigInt(N));
     await assertExactlyOnce(nc, 'R3', 'r3.log', log.id, N);
     await sink.close();

@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { NatsConnection } from 'nats';
-import { prng } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
 import { assertExactlyOnce, cleanupAfter, lastIndexOn, produce, until } from './support/forwarding';

@@ -28,7 +28,8 @@ import type { Sink, SinkRecord } from '../../src/forward/sink';
 import { jetStreamSink } from '../../src/jetstream';
 import { Log } from '../../src/log/log';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
-import { RecordingIo, prng } from '../support/recording-io';
+import { RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 import type { CrashState } from '../support/recording-io';
 import { tempDir } from '../support/tmp';
 import { cleanupAfter, lastIndexOn, until } from './support/forwarding';
@@ -116,7 +117,9 @@ describe('writer crashes under a running forwarder', () => {
       const marks = state.marks as Mark[];
       const ackedBy = marks.reduce((a, m) => ('acked' in m ? Math.max(a, m.acked) : a), 0);
       const sentBy = marks.reduce((a, m) => ('sent' in m ? Math.max(a, m.sent) : a), 0);
-      const storedBy = marks.filter((m): m is { stored: { first: number; last: number; seq: number } } => 'stored' in m).map((m) => m.stored);
+      const storedBy = marks
+        .filter((m): m is { stored: { first: number; last: number; seq: number } } => 'stored' in m)
+        .map((m) => m.stored);
       const d = path.join(dir, 'log');
       if (!fs.existsSync(d) || !fs.readdirSync(d).some((n) => n.endsWith('.wal'))) {
         assert.equal(ackedBy, 0);
@@ -137,7 +140,8 @@ describe('writer crashes under a running forwarder', () => {
         // log. Half the replays take a state with a batch in flight and count it as stored.
         const inFlight = stored[storedBy.length];
         const hasInFlight = inFlight !== undefined && sentBy >= inFlight.last;
-        const replay = replays < REPLAYS && (hasInFlight ? withInFlight < REPLAYS / 2 : state.at % 7 === 0 && replays - withInFlight < REPLAYS / 2);
+        const replay =
+          replays < REPLAYS && (hasInFlight ? withInFlight < REPLAYS / 2 : state.at % 7 === 0 && replays - withInFlight < REPLAYS / 2);
         if (!replay) return;
         const subject = `pl.s${replays}`;
         const take = hasInFlight ? [...storedBy, inFlight] : storedBy;
@@ -162,7 +166,10 @@ describe('writer crashes under a running forwarder', () => {
           await sink.close();
         }
         const back = await readBack(nc, 'PL', subject);
-        assert.deepEqual(back.records.map((x) => x.index), Array.from({ length: last }, (_, i) => BigInt(i + 1)));
+        assert.deepEqual(
+          back.records.map((x) => x.index),
+          Array.from({ length: last }, (_, i) => BigInt(i + 1)),
+        );
         for (const x of back.records) assert.deepEqual(x.data, payloadOf(Number(x.index)));
         replays++;
       } finally {
@@ -170,7 +177,9 @@ describe('writer crashes under a running forwarder', () => {
       }
     };
     const res = await checkCrashStates({ rec, scratch, variants: 3, seed: 5, limit: STATES, check });
-    console.log(`# power loss: ${res.checked} crash states checked (${statesWithSent} after a send), ${replays} resumed (${withInFlight} with the in-flight batch stored), ${stored.length} batches live`);
+    console.log(
+      `# power loss: ${res.checked} crash states checked (${statesWithSent} after a send), ${replays} resumed (${withInFlight} with the in-flight batch stored), ${stored.length} batches live`,
+    );
     assert.ok(res.checked >= Math.min(STATES, 100));
     assert.ok(replays >= Math.min(REPLAYS, 3));
   });
@@ -189,7 +198,10 @@ describe('writer crashes under a running forwarder', () => {
       await new Promise((r) => setTimeout(r, ms));
       p.kill('SIGKILL');
       await exited;
-      const acks = out.split('\n').filter((l) => l.startsWith('acked ')).map((l) => Number(l.slice(6)));
+      const acks = out
+        .split('\n')
+        .filter((l) => l.startsWith('acked '))
+        .map((l) => Number(l.slice(6)));
       ackedByGen[gen] = Math.max(0, ...acks);
     };
     await runWriter(0, 300);

@@ -38,7 +38,9 @@ describe('forwarding to one server', () => {
   test('three logs to one stream on three subjects, concurrently: each subject exactly once, in order', async (t) => {
     const N = 30000;
     const logs = await Promise.all([1, 2, 3].map(() => Log.open(tempDir('nodewal-fwd3-'))));
-    const sinks = await Promise.all(logs.map((_, k) => jetStreamSink({ servers: servers.urls, connectOptions: creds, stream: 'INGEST', subject: `ingest.m${k}` })));
+    const sinks = await Promise.all(
+      logs.map((_, k) => jetStreamSink({ servers: servers.urls, connectOptions: creds, stream: 'INGEST', subject: `ingest.m${k}` })),
+    );
     const fws = await Promise.all(logs.map((log, k) => forward(log, { consumer: 'js', sink: sinks[k]! })));
     cleanupAfter(t, ...fws, ...sinks, ...logs);
     // Producers append while the forwarders run: 100 groups of concurrent appends per log.
@@ -50,7 +52,8 @@ describe('forwarding to one server', () => {
         }
       }),
     );
-    for (let k = 0; k < 3; k++) await until(async () => (await lastIndexOn(nc, 'INGEST', `ingest.m${k}`)) === BigInt(N), 60000, `m${k} forwarded`);
+    for (let k = 0; k < 3; k++)
+      await until(async () => (await lastIndexOn(nc, 'INGEST', `ingest.m${k}`)) === BigInt(N), 60000, `m${k} forwarded`);
     for (const fw of fws) await fw.stop();
     for (let k = 0; k < 3; k++) {
       const { batches } = await assertExactlyOnce(nc, 'INGEST', `ingest.m${k}`, logs[k]!.id, N);
@@ -77,7 +80,13 @@ describe('forwarding to one server', () => {
     await servers.addStream({ name: 'DOOMED', subjects: ['doomed.>'] });
     const log = await Log.open(tempDir('nodewal-fwdp-'));
     await log.appendBatch(Array.from({ length: 100 }, (_, i) => payload(i + 1)));
-    const sink = await jetStreamSink({ servers: servers.urls, connectOptions: creds, stream: 'DOOMED', subject: 'doomed.x', backoff: { maxMs: 100 } });
+    const sink = await jetStreamSink({
+      servers: servers.urls,
+      connectOptions: creds,
+      stream: 'DOOMED',
+      subject: 'doomed.x',
+      backoff: { maxMs: 100 },
+    });
     const fw = await forward(log, { consumer: 'js', sink });
     await until(() => fw.stats().committed === 100n, 10000, 'first records committed');
     await (await nc.jetstreamManager()).streams.delete('DOOMED');
@@ -97,7 +106,10 @@ describe('forwarding to one server', () => {
     await log.close();
     const cli = path.join(__dirname, '..', '..', 'src', 'cli', 'main.ts');
     const run = (...extra: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', cli, 'forward', dir, '--to', servers.urls[0]!, '--subject', 'ingest.cli', ...extra], { encoding: 'utf8', timeout: 60000 });
+      spawnSync(process.execPath, ['--import', 'tsx', cli, 'forward', dir, '--to', servers.urls[0]!, '--subject', 'ingest.cli', ...extra], {
+        encoding: 'utf8',
+        timeout: 60000,
+      });
     const noStream = run('--stream', 'MISSING', '--user', 'fwd', '--password', 'right');
     assert.equal(noStream.status, 1, noStream.stderr);
     assert.match(noStream.stderr, /ERR_WAL_FORWARD_STREAM_NOT_FOUND/);
@@ -118,12 +130,34 @@ describe('forwarding to one server', () => {
     await log.appendBatch(Array.from({ length: 500 }, (_, i) => payload(i + 1)));
     await log.close();
     const cli = path.join(__dirname, '..', '..', 'src', 'cli', 'main.ts');
-    const args = [process.execPath, '--import', 'tsx', cli, 'forward', dir, '--to', servers.urls[0]!, '--stream', 'INGEST', '--subject', 'ingest.tty', '--user', 'fwd', '--password', 'right', '--interval', '200'];
+    const args = [
+      process.execPath,
+      '--import',
+      'tsx',
+      cli,
+      'forward',
+      dir,
+      '--to',
+      servers.urls[0]!,
+      '--stream',
+      'INGEST',
+      '--subject',
+      'ingest.tty',
+      '--user',
+      'fwd',
+      '--password',
+      'right',
+      '--interval',
+      '200',
+    ];
     // util-linux script(1) gives it a pty; timeout(1) sends the SIGTERM after 6 s.
     const cmd = ['timeout', '-s', 'TERM', '6', ...args].map((a) => `'${a}'`).join(' ');
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60000, env: { ...process.env, NO_COLOR: '1' } });
     assert.equal(r.error, undefined);
-    assert.match(r.stdout, /\rforward → INGEST\/ingest\.tty: 500 records \(.*\), last 500, lag 0, in flight 0, ack p50 [\d.]+ ms p99 [\d.]+ ms/);
+    assert.match(
+      r.stdout,
+      /\rforward → INGEST\/ingest\.tty: 500 records \(.*\), last 500, lag 0, in flight 0, ack p50 [\d.]+ ms p99 [\d.]+ ms/,
+    );
     assert.match(r.stdout, /stopped: 500 records \(.*\) forwarded in \d+ batches; committed through 500/);
     assert.equal(await lastIndexOn(nc, 'INGEST', 'ingest.tty'), 500n);
   });

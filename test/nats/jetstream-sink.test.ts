@@ -52,8 +52,17 @@ describe('JetStream sink, single server', () => {
     assert.equal(await again.lastForwarded(LOG), 6n);
     await again.close();
     const back = await readBack(nc, 'S', 'logs.one');
-    assert.deepEqual(back.batches.map((b) => [b.first, b.last]), [[1n, 5n], [6n, 6n]]);
-    assert.deepEqual(back.records, recs(1, 6).map(({ index, data }) => ({ index, data: Uint8Array.from(data) })));
+    assert.deepEqual(
+      back.batches.map((b) => [b.first, b.last]),
+      [
+        [1n, 5n],
+        [6n, 6n],
+      ],
+    );
+    assert.deepEqual(
+      back.records,
+      recs(1, 6).map(({ index, data }) => ({ index, data: Uint8Array.from(data) })),
+    );
   });
 
   test('a stale sender re-sending a stored range stores nothing twice; one skipping a range is refused', async () => {
@@ -72,7 +81,13 @@ describe('JetStream sink, single server', () => {
     await a.close();
     await b.close();
     const back = await readBack(nc, 'S', 'logs.stale');
-    assert.deepEqual(back.batches.map((x) => [x.first, x.last]), [[1n, 10n], [11n, 20n]]);
+    assert.deepEqual(
+      back.batches.map((x) => [x.first, x.last]),
+      [
+        [1n, 10n],
+        [11n, 20n],
+      ],
+    );
   });
 
   test('the same log to a second subject of the stream inside the duplicate window is stored there too', async () => {
@@ -83,7 +98,10 @@ describe('JetStream sink, single server', () => {
       await sink.send(recs(1, 4));
       assert.equal(sink.stats().duplicates, 0);
       await sink.close();
-      assert.deepEqual((await readBack(nc, 'S', subject)).batches.map((b) => [b.first, b.last]), [[1n, 4n]]);
+      assert.deepEqual(
+        (await readBack(nc, 'S', subject)).batches.map((b) => [b.first, b.last]),
+        [[1n, 4n]],
+      );
     }
   });
 

@@ -145,9 +145,15 @@ describe('the packed tarball', () => {
         `no linux-x64 glibc prebuild in:\n${listing.filter((f) => f.includes('prebuilds')).join('\n')}`,
       );
     }
-    assert.deepEqual(listing.filter((f) => /^package\/(src|test|bench|build|examples|node_modules)\//.test(f)), []);
+    assert.deepEqual(
+      listing.filter((f) => /^package\/(src|test|bench|build|examples|node_modules)\//.test(f)),
+      [],
+    );
     // Source maps would point at src/, which is not shipped.
-    assert.deepEqual(listing.filter((f) => f.endsWith('.map')), []);
+    assert.deepEqual(
+      listing.filter((f) => f.endsWith('.map')),
+      [],
+    );
     // prepack empties dist/ before prepare rebuilds it: no compiled file of a deleted source ships.
     const stale = listing
       .filter((f) => /^package\/dist\/.*\.js$/.test(f))
@@ -182,7 +188,13 @@ describe('installed with no compiler on PATH', () => {
   test('WAL_NATIVE_PATH loads a binary from anywhere (the bundler escape hatch)', () => {
     const prebuilds = path.join(app, 'node_modules', 'nodewal', 'prebuilds', 'linux-x64');
     const elsewhere = path.join(work, 'copied-addon.node');
-    fs.copyFileSync(path.join(prebuilds, fs.readdirSync(prebuilds).find((f) => f.endsWith('.node'))!), elsewhere);
+    fs.copyFileSync(
+      path.join(
+        prebuilds,
+        fs.readdirSync(prebuilds).find((f) => f.endsWith('.node'))!,
+      ),
+      elsewhere,
+    );
     const out = JSON.parse(
       node(app, `console.log(JSON.stringify(require('nodewal').backend))`, { env: { WAL_NATIVE_PATH: elsewhere, LIBC: 'musl' } }),
     );
@@ -272,7 +284,9 @@ void main;
     fs.writeFileSync(path.join(dir, 'cjs.cts'), body(`import { ${names}, type LogOptions } from 'nodewal';`));
     fs.writeFileSync(
       path.join(dir, 'cjs-require.cts'),
-      body(`import nodewal = require('nodewal');\nconst { ${names} } = nodewal;\ntype LogOptions = nodewal.LogOptions;\ntype Log = nodewal.Log;\ntype WalError = nodewal.WalError;`),
+      body(
+        `import nodewal = require('nodewal');\nconst { ${names} } = nodewal;\ntype LogOptions = nodewal.LogOptions;\ntype Log = nodewal.Log;\ntype WalError = nodewal.WalError;`,
+      ),
     );
     fs.writeFileSync(
       path.join(dir, 'tsconfig.json'),
@@ -382,7 +396,10 @@ void main;
     }
     // Released once the holder closed it.
     assert.equal(
-      node(app, `require('nodewal').WAL.open(${JSON.stringify(dir)}, { index: 0n, term: 0n }).then(async (w) => { await w.readAll(); await w.close(); console.log('opened'); });`),
+      node(
+        app,
+        `require('nodewal').WAL.open(${JSON.stringify(dir)}, { index: 0n, term: 0n }).then(async (w) => { await w.readAll(); await w.close(); console.log('opened'); });`,
+      ),
       'opened',
     );
   });
@@ -407,7 +424,13 @@ describe("a newcomer's path: the README top to bottom in a fresh folder, on the 
         const r = run(process.execPath, ['--import', pathToFileURL(tsx).href, file], folder);
         ok(r, `README.md:${block.line} (ts block)`);
         for (const m of block.code.matchAll(/\/\/=> (.*)$/gm)) {
-          assert.ok(r.stdout.split('\n').map((l) => l.trimEnd()).includes(m[1]!.trim()), `README.md:${block.line}: expected "${m[1]}" in\n${r.stdout}`);
+          assert.ok(
+            r.stdout
+              .split('\n')
+              .map((l) => l.trimEnd())
+              .includes(m[1]!.trim()),
+            `README.md:${block.line}: expected "${m[1]}" in\n${r.stdout}`,
+          );
         }
         ts++;
       } else {

@@ -59,7 +59,7 @@ export async function checkCrashStates(opts: {
     } catch (err) {
       const files = [...state.tree].map(([p, c]) => `${p}${c === null ? '/' : ` (${c.length} B)`}`).join(', ');
       const e = new Error(
-        `crash state ${process.env["KEEP_TMP"] ? dir + " " : ""}at event ${state.at}/${opts.rec.history.length} (${state.how}; marks ${state.marks.length}; files: ${files}) failed: ${(err as Error)?.stack ?? String(err)}`,
+        `crash state ${process.env['KEEP_TMP'] ? dir + ' ' : ''}at event ${state.at}/${opts.rec.history.length} (${state.how}; marks ${state.marks.length}; files: ${files}) failed: ${(err as Error)?.stack ?? String(err)}`,
       );
       throw e;
     } finally {

@@ -14,7 +14,7 @@ import { parseWalName } from '../../src/etcd/segments';
 import { WalError } from '../../src/errors';
 import { Log } from '../../src/log/log';
 import { genBytes } from '../interop/etcd/script';
-import { etcdFrames } from '../unit/cli-helpers';
+import { etcdFrames } from './cli-helpers';
 
 export type Decision = 'cut' | 'clean' | string;
 

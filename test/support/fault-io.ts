@@ -5,6 +5,7 @@
  * the largest read buffer asked for, so tests can bound memory use by the file sizes.
  */
 import type { IoBackend, OpenOptions, WalFile, WriteOptions } from '../../src/io/types';
+import { DelegatingFile } from './delegating-file';
 
 /** Operations a rule can target. */
 export type FaultOp =
@@ -166,26 +167,16 @@ export class FaultIo implements IoBackend {
   }
 }
 
-class FaultFile implements WalFile {
+/** Fails the calls a rule of `io` matches; unmatched calls pass through. */
+class FaultFile extends DelegatingFile {
   constructor(
     private readonly io: FaultIo,
-    private readonly inner: WalFile,
-  ) {}
-
-  get path(): string {
-    return this.inner.path;
-  }
-  get direct(): boolean {
-    return this.inner.direct;
-  }
-  get alignment(): number {
-    return this.inner.alignment;
-  }
-  get closed(): boolean {
-    return this.inner.closed;
+    inner: WalFile,
+  ) {
+    super(inner);
   }
 
-  async write(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): Promise<void> {
+  override async write(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): Promise<void> {
     const rule = this.io.check('write', this.path);
     if (rule !== undefined) {
       if (rule.partialBytes !== undefined && rule.partialBytes > 0) {
@@ -202,55 +193,49 @@ class FaultFile implements WalFile {
     }
     await this.inner.write(buffers, position);
   }
-  writeSync(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): void {
+  override writeSync(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): void {
     const rule = this.io.check('write', this.path);
     if (rule !== undefined) throw errnoError(rule.code, 'write', this.path);
     this.inner.writeSync(buffers, position, opts);
   }
-  read(target: Uint8Array, position: number): Promise<number> {
+  override read(target: Uint8Array, position: number): Promise<number> {
     this.io.maxReadLength = Math.max(this.io.maxReadLength, target.length);
     return this.io.run('read', this.path, () => this.inner.read(target, position));
   }
-  readv(targets: readonly Uint8Array[], position: number): Promise<number> {
+  override readv(targets: readonly Uint8Array[], position: number): Promise<number> {
     const length = targets.reduce((sum, t) => sum + t.length, 0);
     this.io.maxReadLength = Math.max(this.io.maxReadLength, length);
     return this.io.run('read', this.path, () => this.inner.readv(targets, position));
   }
-  readSync(target: Uint8Array, position: number): number {
+  override readSync(target: Uint8Array, position: number): number {
     this.io.maxReadLength = Math.max(this.io.maxReadLength, target.length);
     const rule = this.io.check('read', this.path);
     if (rule !== undefined) throw errnoError(rule.code, 'read', this.path);
     return this.inner.readSync(target, position);
   }
-  datasync(): Promise<void> {
+  override datasync(): Promise<void> {
     return this.io.run('datasync', this.path, () => this.inner.datasync());
   }
-  sync(): Promise<void> {
+  override sync(): Promise<void> {
     return this.io.run('sync', this.path, () => this.inner.sync());
   }
-  truncate(length: number): Promise<void> {
+  override truncate(length: number): Promise<void> {
     return this.io.run('truncate', this.path, () => this.inner.truncate(length));
   }
-  allocate(offset: number, length: number): Promise<void> {
+  override allocate(offset: number, length: number): Promise<void> {
     return this.io.run('allocate', this.path, () => this.inner.allocate(offset, length));
   }
-  size(): Promise<number> {
+  override size(): Promise<number> {
     return this.io.run('size', this.path, () => this.inner.size());
   }
-  sizeSync(): number {
-    return this.inner.sizeSync();
-  }
-  lock(opts: { wait: boolean }): Promise<void> {
+  override lock(opts: { wait: boolean }): Promise<void> {
     return this.io.run('lock', this.path, () => this.inner.lock(opts));
   }
-  unlock(): Promise<void> {
-    return this.inner.unlock();
-  }
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     await this.io.run('close', this.path, () => this.inner.close());
     this.io.openFiles.delete(this);
   }
-  closeSync(): void {
+  override closeSync(): void {
     this.inner.closeSync();
     this.io.openFiles.delete(this);
   }

@@ -18,6 +18,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { IoBackend, OpenOptions, WalFile, WriteOptions } from '../../src/io/types';
+import { DelegatingFile } from './delegating-file';
+import { prng } from './prng';
 
 /** The sector size at which writes tear (etcd's minSectorSize). */
 export const SECTOR = 512;
@@ -58,17 +60,8 @@ interface ModelFile {
   kind: 'file';
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing state can be regenerated from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Kept for callers that import it from here; the one definition is in prng.ts. */
+export { prng };
 
 const ROOT: Ino = 1;
 
@@ -293,24 +286,14 @@ export class RecordingIo implements IoBackend {
 }
 
 /** A file handle that records what it does to the file. */
-class RecordingFile implements WalFile {
+/** Records every completed content change and fsync of one file; everything else passes through. */
+class RecordingFile extends DelegatingFile {
   constructor(
     private readonly rec: RecordingIo,
-    private readonly inner: WalFile,
+    inner: WalFile,
     private readonly ino: Ino,
-  ) {}
-
-  get path(): string {
-    return this.inner.path;
-  }
-  get direct(): boolean {
-    return this.inner.direct;
-  }
-  get alignment(): number {
-    return this.inner.alignment;
-  }
-  get closed(): boolean {
-    return this.inner.closed;
+  ) {
+    super(inner);
   }
 
   private recordWrite(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): void {
@@ -326,65 +309,36 @@ class RecordingFile implements WalFile {
     if (opts?.datasync) this.rec.record({ kind: 'fsync', ino: this.ino });
   }
 
-  async write(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): Promise<void> {
+  override async write(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): Promise<void> {
     // Copy before awaiting: the caller may reuse its buffers once the promise settles.
     const copy = buffers.map((b) => b.slice());
     await this.inner.write(buffers, position, opts);
     this.recordWrite(copy, position, opts);
   }
 
-  writeSync(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): void {
+  override writeSync(buffers: readonly Uint8Array[], position: number, opts?: WriteOptions): void {
     this.inner.writeSync(buffers, position, opts);
     this.recordWrite(buffers, position, opts);
   }
 
-  read(target: Uint8Array, position: number): Promise<number> {
-    return this.inner.read(target, position);
-  }
-  readSync(target: Uint8Array, position: number): number {
-    return this.inner.readSync(target, position);
-  }
-  readv(targets: readonly Uint8Array[], position: number): Promise<number> {
-    return this.inner.readv(targets, position);
-  }
-
-  async datasync(): Promise<void> {
+  override async datasync(): Promise<void> {
     await this.inner.datasync();
     this.rec.record({ kind: 'fsync', ino: this.ino });
   }
 
-  async sync(): Promise<void> {
+  override async sync(): Promise<void> {
     await this.inner.sync();
     this.rec.record({ kind: 'fsync', ino: this.ino });
   }
 
-  async truncate(length: number): Promise<void> {
+  override async truncate(length: number): Promise<void> {
     await this.inner.truncate(length);
     this.rec.record({ kind: 'truncate', ino: this.ino, size: length });
   }
 
-  async allocate(offset: number, length: number): Promise<void> {
+  override async allocate(offset: number, length: number): Promise<void> {
     await this.inner.allocate(offset, length);
     this.rec.record({ kind: 'extend', ino: this.ino, size: offset + length });
-  }
-
-  size(): Promise<number> {
-    return this.inner.size();
-  }
-  sizeSync(): number {
-    return this.inner.sizeSync();
-  }
-  lock(opts: { wait: boolean }): Promise<void> {
-    return this.inner.lock(opts);
-  }
-  unlock(): Promise<void> {
-    return this.inner.unlock();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  closeSync(): void {
-    this.inner.closeSync();
   }
 }
 
@@ -401,7 +355,7 @@ function applyContent(content: Uint8Array, op: ContentOp, mode: 'whole' | 'zero'
     out.set(op.data, op.offset);
   } else if (mode === 'torn') {
     // Each 512-byte sector (by file offset) independently made it or not.
-    for (let s = op.offset; s < end; ) {
+    for (let s = op.offset; s < end;) {
       const sectorEnd = Math.min(end, (Math.floor(s / SECTOR) + 1) * SECTOR);
       if (rand() < 0.5) out.set(op.data.subarray(s - op.offset, sectorEnd - op.offset), s);
       s = sectorEnd;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { expectedBackend } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 test('bench: small run on both backends — every record verified, figures consistent, temp dir removed', () => {
   const parent = tempDir();
@@ -68,6 +68,9 @@ test('bench text (npm run demo): entries counted alike in both rows, the ratio l
   assert.deepEqual([verified[1], verified[2]], ['2,000', '2,000']);
   // Same unit as "records verified": 2,000 entries, not 2,003 WAL records.
   assert.match(r.stdout, /etcd-format check\s+OK, 2,000 entries\s+OK, 2,000 entries/);
-  assert.match(r.stdout, /native \/ fallback, records\/s of this run: ingest \d+\.\d\dx \((native faster|fallback faster|about the same)\), recovery \d+\.\d\dx \(/);
+  assert.match(
+    r.stdout,
+    /native \/ fallback, records\/s of this run: ingest \d+\.\d\dx \((native faster|fallback faster|about the same)\), recovery \d+\.\d\dx \(/,
+  );
   assert.match(r.stdout, />1: the native addon was faster/);
 });

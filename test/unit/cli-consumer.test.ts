@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 async function logWithConsumers(): Promise<{ dir: string; id: string }> {
   const dir = tempDir();
@@ -30,7 +30,13 @@ test('wal stat and wal dump --json show the log id; stat lists consumers with po
   assert.match(stat.stdout, /beta: committed 120, lag 0 records, last commit never/);
   const js = jsonLines(wal(['stat', dir, '--json']).stdout);
   const consumers = js.filter((o) => o['kind'] === 'consumer');
-  assert.deepEqual(consumers.map((c) => [c['name'], c['committed'], c['lagRecords']]), [['alpha', 30, 90], ['beta', 120, 0]]);
+  assert.deepEqual(
+    consumers.map((c) => [c['name'], c['committed'], c['lagRecords']]),
+    [
+      ['alpha', 30, 90],
+      ['beta', 120, 0],
+    ],
+  );
   assert.equal(js.find((o) => o['kind'] === 'summary')!['logId'], id);
   const dump = jsonLines(wal(['dump', dir, '--json']).stdout);
   assert.equal(dump.find((o) => o['kind'] === 'summary')!['logId'], id);
@@ -61,7 +67,10 @@ test('wal consumer: list, reset with confirmation, delete; refused while the con
   await log.close();
   const del = wal(['consumer', dir, 'delete', 'alpha', '--yes']);
   assert.equal(del.status, 0, del.stderr);
-  assert.deepEqual(jsonLines(wal(['consumer', dir, '--json']).stdout).map((c) => c['name']), ['beta']);
+  assert.deepEqual(
+    jsonLines(wal(['consumer', dir, '--json']).stdout).map((c) => c['name']),
+    ['beta'],
+  );
   assert.equal(wal(['consumer', dir, 'delete', 'nobody', '--yes']).status, 1);
   assert.equal(wal(['consumer', dir, 'frobnicate']).status, 2);
 });

@@ -3,7 +3,20 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
-import { CONF_CHANGE_ADD_2, batchOps, copy, entryData, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+import {
+  CONF_CHANGE_ADD_2,
+  batchOps,
+  copy,
+  entryData,
+  etcdFrames,
+  flipByte,
+  hashTree,
+  jsonLines,
+  levelDBFragments,
+  makeEtcdWal,
+  makeLevelDBLog,
+  wal,
+} from '../support/cli-helpers';
 
 test('dump: etcd WAL, text — every entry, conf change decoded, hard state, snapshot; files unchanged', async () => {
   const dir = path.join(tempDir(), 'wal');
@@ -31,12 +44,21 @@ test('dump --json: one object per line, locations match the frames on disk, data
   assert.equal(lines[lines.length - 1]!['kind'], 'summary');
   // Every frame of every segment appears, at its offset, in order.
   const expected: string[] = [];
-  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort()) {
+  for (const name of fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()) {
     for (const f of etcdFrames(path.join(dir, name))) expected.push(`${name}@${f.offset}+${f.length}`);
   }
-  assert.deepEqual(records.map((l) => `${l['segment']}@${l['offset']}+${l['frameLength']}`), expected);
+  assert.deepEqual(
+    records.map((l) => `${l['segment']}@${l['offset']}+${l['frameLength']}`),
+    expected,
+  );
   const entries = records.filter((l) => l['type'] === 'entry');
-  assert.deepEqual(entries.map((l) => l['index']), Array.from({ length: 40 }, (_, i) => i + 1));
+  assert.deepEqual(
+    entries.map((l) => l['index']),
+    Array.from({ length: 40 }, (_, i) => i + 1),
+  );
   for (const e of entries) {
     assert.equal(e['crcOk'], true);
     const want = e['index'] === 5 ? CONF_CHANGE_ADD_2 : entryData(e['index']);
@@ -46,7 +68,13 @@ test('dump --json: one object per line, locations match the frames on disk, data
   assert.deepEqual(entries[4]!['confChange']['changes'], [{ type: 'AddNode', nodeId: 2 }]);
   const states = records.filter((l) => l['type'] === 'hardstate');
   assert.deepEqual(states[states.length - 1], { ...states[states.length - 1], term: 2, vote: 1, commit: 39 });
-  assert.deepEqual(records.filter((l) => l['type'] === 'snapshot').map((l) => [l['index'], l['term']]), [[0, 0], [10, 2]]);
+  assert.deepEqual(
+    records.filter((l) => l['type'] === 'snapshot').map((l) => [l['index'], l['term']]),
+    [
+      [0, 0],
+      [10, 2],
+    ],
+  );
 });
 
 test('dump --from/--to limits entries; --snapshot marks entries ReadAll skips', async () => {
@@ -54,7 +82,9 @@ test('dump --from/--to limits entries; --snapshot marks entries ReadAll skips', 
   await makeEtcdWal(dir, 40);
   const r = wal(['dump', '--json', '--from', '12', '--to', '15', dir]);
   assert.equal(r.status, 0, r.stderr);
-  const idx = jsonLines(r.stdout).filter((l) => l['type'] === 'entry').map((l) => l['index']);
+  const idx = jsonLines(r.stdout)
+    .filter((l) => l['type'] === 'entry')
+    .map((l) => l['index']);
   assert.deepEqual(idx, [12, 13, 14, 15]);
   const s = wal(['dump', '--json', '--snapshot', '10:2', dir]);
   assert.equal(s.status, 0, s.stderr);
@@ -72,7 +102,13 @@ test('dump of a corrupted copy: records before the damage, then the CRC error at
   const dir = path.join(root, 'wal');
   await makeEtcdWal(dir, 40);
   const bad = copy(dir, path.join(root, 'bad'));
-  const seg = path.join(bad, fs.readdirSync(bad).filter((n) => n.endsWith('.wal')).sort()[0]!);
+  const seg = path.join(
+    bad,
+    fs
+      .readdirSync(bad)
+      .filter((n) => n.endsWith('.wal'))
+      .sort()[0]!,
+  );
   const frames = etcdFrames(seg);
   const victim = frames[Math.floor(frames.length / 2)]!;
   // The last byte of the record (inside the entry's data, covered by the CRC; never padding).
@@ -108,8 +144,13 @@ test('dump: LevelDB log — WriteBatches decoded, binary keys escaped, JSON keys
   const recs = jsonLines(j.stdout).filter((l) => l['kind'] === 'record');
   assert.equal(recs.length, 12);
   // Record starts are the offsets of FULL/FIRST fragments on disk.
-  const starts = levelDBFragments(file).filter((f) => f.type === 1 || f.type === 2).map((f) => f.offset);
-  assert.deepEqual(recs.map((l) => l['offset']), starts);
+  const starts = levelDBFragments(file)
+    .filter((f) => f.type === 1 || f.type === 2)
+    .map((f) => f.offset);
+  assert.deepEqual(
+    recs.map((l) => l['offset']),
+    starts,
+  );
   recs.forEach((rec, i) => {
     assert.equal(rec['sequence'], 2 * i + 1);
     const ops = batchOps(i);
@@ -119,6 +160,9 @@ test('dump: LevelDB log — WriteBatches decoded, binary keys escaped, JSON keys
     assert.equal(rec['fragments'] > 1, (ops[0] as { value: Uint8Array }).value.length > 32768 - 7);
   });
   const ranged = jsonLines(wal(['dump', '--json', '--from', '5', '--to', '8', file]).stdout).filter((l) => l['kind'] === 'record');
-  assert.deepEqual(ranged.map((l) => l['sequence']), [5, 7]);
+  assert.deepEqual(
+    ranged.map((l) => l['sequence']),
+    [5, 7],
+  );
   assert.deepEqual(hashTree(file), before);
 });

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { decodeEtcdRequest } from '../../src/cli/etcd-request-decode';
 import { WAL } from '../../src/etcd/wal';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 const varint = (n: number | bigint): number[] => {
   let v = BigInt.asUintN(64, BigInt(n));
@@ -36,7 +36,11 @@ test('v3 put, delete range, txn, compaction, lease grant/revoke and auth request
   const compare = [...uintField(1, 0), ...uintField(2, 3), ...bytesField(3, 'k'), ...bytesField(7, 'v')];
   const txn = Uint8Array.from([
     ...header(9),
-    ...bytesField(6, [...bytesField(1, compare), ...bytesField(2, bytesField(2, [...bytesField(1, 'k'), ...bytesField(2, 'w')])), ...bytesField(3, bytesField(3, bytesField(1, 'k')))]),
+    ...bytesField(6, [
+      ...bytesField(1, compare),
+      ...bytesField(2, bytesField(2, [...bytesField(1, 'k'), ...bytesField(2, 'w')])),
+      ...bytesField(3, bytesField(3, bytesField(1, 'k'))),
+    ]),
   ]);
   assert.equal(
     decodeEtcdRequest(txn)?.summary,
@@ -60,7 +64,8 @@ test('a v2 Request (etcd 3.4 writes member attributes and the cluster version th
 });
 
 test('property: text and random bytes that are not requests stay undecoded (shown raw)', () => {
-  for (const s of ['first record', 'put a=1', '{"json":true}', 'entry-7:xxxxxxx', '']) assert.equal(decodeEtcdRequest(Buffer.from(s)), null, s);
+  for (const s of ['first record', 'put a=1', '{"json":true}', 'entry-7:xxxxxxx', ''])
+    assert.equal(decodeEtcdRequest(Buffer.from(s)), null, s);
   let decoded = 0;
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), (b) => {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { tempDir } from '../support/tmp';
-import { copy, jsonLines, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+import { copy, jsonLines, makeEtcdWal, makeLevelDBLog, wal } from '../support/cli-helpers';
 
 test('a LevelDB log named backup.log: detected from its content, WriteBatches decoded as for 000009.log', async () => {
   const dir = tempDir();

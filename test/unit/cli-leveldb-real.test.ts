@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { tempDir } from '../support/tmp';
-import { hashTree, jsonLines, wal } from './cli-helpers';
+import { hashTree, jsonLines, wal } from '../support/cli-helpers';
 
 test('a real LevelDB database directory: dump decodes its puts/deletes, verify is clean, nothing modified', async () => {
   const dir = path.join(tempDir(), 'db');
@@ -41,7 +41,10 @@ test('a real LevelDB database directory: dump decodes its puts/deletes, verify i
       ['delete', 'alpha'],
     ],
   );
-  assert.deepEqual(ops.map((o) => o['sequence']), [1, 2, 3, 4]);
+  assert.deepEqual(
+    ops.map((o) => o['sequence']),
+    [1, 2, 3, 4],
+  );
   assert.equal(Buffer.from(ops[2]['valueBase64'], 'base64').equals(Buffer.alloc(70_000, 0x7a)), true);
   assert.equal(recs[1]!['fragments'] >= 3, true, 'the 70 kB batch spans three blocks');
   assert.equal(ops[1]['value'], 'bin\\nval');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
-import { makeEtcdWal, wal } from './cli-helpers';
+import { makeEtcdWal, wal } from '../support/cli-helpers';
 
 test('--help for the command and every subcommand; unknown command is a usage error', () => {
   const top = wal(['--help']);

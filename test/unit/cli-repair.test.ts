@@ -5,10 +5,24 @@ import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { encodeWriteBatch } from '../../src/leveldb/write-batch';
-import { batchOps, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+import {
+  batchOps,
+  etcdFrames,
+  flipByte,
+  hashTree,
+  jsonLines,
+  levelDBFragments,
+  makeEtcdWal,
+  makeLevelDBLog,
+  wal,
+} from '../support/cli-helpers';
 
 function segments(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().map((n) => path.join(dir, n));
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 test('repair etcd torn tail: refuses without a TTY and --yes; --dry-run changes nothing; --yes cuts at the torn frame and keeps a backup', async () => {
@@ -81,7 +95,9 @@ test('repair LevelDB torn tail: the result is byte-identical to a log of the com
   const w = await LevelDBLogWriter.open(expected);
   for (let i = 0; i < 19; i++) await w.addRecord(encodeWriteBatch({ sequence: BigInt(2 * i + 1), ops: batchOps(i) }));
   await w.close();
-  const lastStart = levelDBFragments(log).filter((f) => f.type === 1 || f.type === 2).pop()!;
+  const lastStart = levelDBFragments(log)
+    .filter((f) => f.type === 1 || f.type === 2)
+    .pop()!;
   fs.truncateSync(log, lastStart.offset + 20);
   const torn = fs.readFileSync(log);
   const r = wal(['repair', '--yes', log]);

@@ -10,7 +10,7 @@ import { toStatus, writeStatus } from '../../src/cli/forward-status';
 import type { ForwardStats } from '../../src/forward/forward';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 function stats(over: Partial<ForwardStats>): ForwardStats {
   return {
@@ -42,20 +42,32 @@ test('wal stat shows the forward section: fresh, stale and failed reports; --jso
   stale.updatedAt = new Date(Date.now() - 60_000).toISOString();
   writeStatus(dir, stale);
   const failed = Object.assign(new Error('JetStream stream INGEST not found'), { code: 'ERR_WAL_FORWARD_STREAM_NOT_FOUND' });
-  writeStatus(dir, toStatus({ ...base, consumer: 'dead', subject: 'ingest.c' }, stats({ state: 'failed', error: failed }), { retries: 0, reconnects: 0 }));
+  writeStatus(
+    dir,
+    toStatus({ ...base, consumer: 'dead', subject: 'ingest.c' }, stats({ state: 'failed', error: failed }), { retries: 0, reconnects: 0 }),
+  );
 
   const text = wal(['stat', dir]);
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /forward:\n/);
   assert.match(text.stdout, /consumer live -> nats:\/\/127\.0\.0\.1:4222 stream INGEST subject ingest\.a: running \(\d+ s ago, pid \d+\)/);
-  assert.match(text.stdout, /forwarded 1,234 records .* in 7 batches .*last index 1234, committed 1200, lag 34 records .*in flight 1, ack p50 2\.1 ms p99 8\.0 ms/);
+  assert.match(
+    text.stdout,
+    /forwarded 1,234 records .* in 7 batches .*last index 1234, committed 1200, lag 34 records .*in flight 1, ack p50 2\.1 ms p99 8\.0 ms/,
+  );
   assert.match(text.stdout, /consumer stale .*: running\? \(no report for 6\d s/);
-  assert.match(text.stdout, /consumer dead .*: failed .*\n.*\n\s+error: ERR_WAL_FORWARD_STREAM_NOT_FOUND: JetStream stream INGEST not found/);
+  assert.match(
+    text.stdout,
+    /consumer dead .*: failed .*\n.*\n\s+error: ERR_WAL_FORWARD_STREAM_NOT_FOUND: JetStream stream INGEST not found/,
+  );
 
   const json = jsonLines(wal(['stat', dir, '--json']).stdout).filter((o) => o['kind'] === 'forward');
-  assert.deepEqual(json.map((o) => [o['consumer'], o['state'], o['lastForwarded'], o['committed']]), [
-    ['dead', 'failed', '1234', '1200'],
-    ['live', 'running', '1234', '1200'],
-    ['stale', 'running', '1234', '1200'],
-  ]);
+  assert.deepEqual(
+    json.map((o) => [o['consumer'], o['state'], o['lastForwarded'], o['committed']]),
+    [
+      ['dead', 'failed', '1234', '1200'],
+      ['live', 'running', '1234', '1200'],
+      ['stale', 'running', '1234', '1200'],
+    ],
+  );
 });

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
-import { etcdFrames, hashTree, jsonLines, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+import { etcdFrames, hashTree, jsonLines, makeEtcdWal, makeLevelDBLog, wal } from '../support/cli-helpers';
 
 test('stat etcd: per-segment size, used and preallocated bytes match the files; ranges, snapshots, HardState', async () => {
   const dir = path.join(tempDir(), 'wal');
@@ -14,8 +14,14 @@ test('stat etcd: per-segment size, used and preallocated bytes match the files; 
   assert.deepEqual(hashTree(dir), before);
   const lines = jsonLines(r.stdout);
   const segs = lines.filter((l) => l['kind'] === 'segment');
-  const names = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
-  assert.deepEqual(segs.map((s) => s['name']), names);
+  const names = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
+  assert.deepEqual(
+    segs.map((s) => s['name']),
+    names,
+  );
   let entries = 0;
   for (const s of segs) {
     const file = path.join(dir, s['name']);
@@ -34,7 +40,10 @@ test('stat etcd: per-segment size, used and preallocated bytes match the files; 
   const summary = lines[lines.length - 1]!;
   assert.equal(summary['kind'], 'summary');
   assert.deepEqual(summary['hardState'], { term: 2, vote: 1, commit: 59 });
-  assert.deepEqual(summary['snapshots'], [{ index: 0, term: 0 }, { index: 10, term: 2 }]);
+  assert.deepEqual(summary['snapshots'], [
+    { index: 0, term: 0 },
+    { index: 10, term: 2 },
+  ]);
   assert.equal(summary['metadataBytes'], 8);
   const text = wal(['stat', dir]);
   assert.match(text.stdout, /entries: 1\.\.60 \(last term 2\)/);
@@ -59,7 +68,10 @@ test('stat LevelDB: records, operations and sequence range', async () => {
 test('stat etcd with damage: exit 1; bytes at and after the damage are unread, not counted as preallocated', async () => {
   const dir = path.join(tempDir(), 'wal');
   await makeEtcdWal(dir, 60);
-  const names = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+  const names = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
   const seg = path.join(dir, names[1]!);
   const f = etcdFrames(seg)[2]!;
   fs.truncateSync(seg, f.offset + 4); // a truncated middle segment: the decoder cannot go on

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
-import { etcdFrames, hashTree, makeEtcdWal, wal } from './cli-helpers';
+import { etcdFrames, hashTree, makeEtcdWal, wal } from '../support/cli-helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
@@ -17,7 +17,13 @@ const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
 /** Runs the CLI with stdin/stdout/stderr on a pty; `answer` is typed into it. */
 function onTerminal(args: string[], answer = ''): { status: number | null; output: string } {
   const cmd = [process.execPath, '--import', 'tsx', MAIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, input: answer, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+    cwd: ROOT,
+    input: answer,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   assert.equal(r.error, undefined, 'util-linux script(1) is needed for the terminal tests');
   return { status: r.status, output: r.stdout };
 }
@@ -25,7 +31,11 @@ function onTerminal(args: string[], answer = ''): { status: number | null; outpu
 async function tornWal(): Promise<{ dir: string; last: string; cut: number }> {
   const dir = path.join(tempDir(), 'wal');
   await makeEtcdWal(dir, 30);
-  const last = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().pop()!;
+  const last = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .pop()!;
   const frames = etcdFrames(path.join(dir, last));
   const cut = frames[frames.length - 1]!.offset;
   fs.truncateSync(path.join(dir, last), cut + 9);

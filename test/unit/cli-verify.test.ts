@@ -4,7 +4,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/tmp';
 import { crc32c } from '../../src/crc32c';
-import { copy, etcdFrames, flipByte, hashTree, jsonLines, levelDBFragments, makeEtcdWal, makeLevelDBLog, wal } from './cli-helpers';
+import {
+  copy,
+  etcdFrames,
+  flipByte,
+  hashTree,
+  jsonLines,
+  levelDBFragments,
+  makeEtcdWal,
+  makeLevelDBLog,
+  wal,
+} from '../support/cli-helpers';
 
 /** The data field of a marshalled walpb.Record laid out as 08 type 10 crc 1a len data. */
 function walpbData(rec: Uint8Array): Uint8Array {
@@ -27,7 +37,11 @@ function walpbData(rec: Uint8Array): Uint8Array {
 }
 
 function segments(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().map((n) => path.join(dir, n));
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 test('verify: healthy WAL and LevelDB log exit 0 with a summary', async () => {
@@ -63,7 +77,12 @@ test('verify: a flipped byte in a middle segment — exit 1, exact file and fram
   const before = hashTree(bad);
   const r = wal(['verify', bad]);
   assert.equal(r.status, 1);
-  assert.match(r.stdout, new RegExp(`CORRUPT: first problem: ERR_WAL_CRC_MISMATCH at ${seg.replace(/\./g, '\\.')} offset ${victim.offset}: .*stored crc 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}`));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `CORRUPT: first problem: ERR_WAL_CRC_MISMATCH at ${seg.replace(/\./g, '\\.')} offset ${victim.offset}: .*stored crc 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}`,
+    ),
+  );
   const j = jsonLines(wal(['verify', '--json', bad]).stdout);
   const summary = j[j.length - 1]!;
   assert.equal(summary['healthy'], false);
@@ -72,7 +91,9 @@ test('verify: a flipped byte in a middle segment — exit 1, exact file and fram
   assert.equal(summary['firstProblem']['offset'], victim.offset);
   assert.equal(summary['firstProblem']['repairable'], false);
   // The stored CRC is the record's own (as the healthy copy shows it); the computed one differs.
-  const healthy = jsonLines(wal(['dump', '--json', dir]).stdout).find((l) => l['segment'] === path.basename(seg) && l['offset'] === victim.offset)!;
+  const healthy = jsonLines(wal(['dump', '--json', dir]).stdout).find(
+    (l) => l['segment'] === path.basename(seg) && l['offset'] === victim.offset,
+  )!;
   const m = /stored crc 0x([0-9a-f]{8}), computed 0x([0-9a-f]{8})/.exec(summary['firstProblem']['detail'])!;
   assert.equal(Number.parseInt(m[1]!, 16), healthy['crc']);
   // computed = CRC-32C of the damaged data continuing the chain from the previous record's crc.

@@ -9,7 +9,7 @@ import { WAL } from '../../src/etcd/wal';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { count } from '../../src/cli/output';
 import { tempDir } from '../support/tmp';
-import { wal } from './cli-helpers';
+import { wal } from '../support/cli-helpers';
 
 test('verify with a --snapshot the WAL does not hold: not reported as corruption', async () => {
   const dir = tempDir();

@@ -21,12 +21,28 @@ type Op =
 
 const frac = fc.double({ min: -0.2, max: 1.2, noNaN: true });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('append' as const), sizes: fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 8 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      sizes: fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 8 }),
+    }),
+  },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('read' as const), max: fc.integer({ min: 1, max: 10 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('seek' as const), at: frac }) },
   // off: 0 commits inside [committed, delivered] (at picks where), -k below it, +k beyond it.
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('commit' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), off: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, fc.integer({ min: -3, max: 3 })) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('front' as const), at: frac, off: fc.integer({ min: 0, max: 4 }), force: fc.boolean() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('commit' as const),
+      at: fc.double({ min: 0, max: 1, noNaN: true }),
+      off: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, fc.integer({ min: -3, max: 3 })),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('front' as const), at: frac, off: fc.integer({ min: 0, max: 4 }), force: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('back' as const), at: frac }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
 );
@@ -84,15 +100,27 @@ test('consumer operations agree with an in-memory model', async () => {
               const got = await c.read({ maxRecords: op.max });
               const want: number[] = [];
               for (let i = delivered + 1; i <= Math.min(last, delivered + op.max); i++) want.push(i);
-              assert.deepEqual(got.map((e) => Number(e.index)), want, what);
+              assert.deepEqual(
+                got.map((e) => Number(e.index)),
+                want,
+                what,
+              );
               for (const e of got) assert.deepEqual(Buffer.from(e.data), data.get(Number(e.index)));
               if (want.length > 0) delivered = want[want.length - 1]!;
               seen.records += want.length;
             }
           } else if (op.kind === 'seek') {
             const at = Math.max(0, pick(op.at, first - 1, last));
-            if (at > last) assert.throws(() => c.seek(BigInt(at)), (e: unknown) => isWalError(e, WalErrorCodes.OUT_OF_RANGE));
-            else if (cutTo !== null && at > cutTo) assert.throws(() => c.seek(BigInt(at)), (e: unknown) => isWalError(e, WalErrorCodes.OUT_OF_RANGE));
+            if (at > last)
+              assert.throws(
+                () => c.seek(BigInt(at)),
+                (e: unknown) => isWalError(e, WalErrorCodes.OUT_OF_RANGE),
+              );
+            else if (cutTo !== null && at > cutTo)
+              assert.throws(
+                () => c.seek(BigInt(at)),
+                (e: unknown) => isWalError(e, WalErrorCodes.OUT_OF_RANGE),
+              );
             else {
               c.seek(BigInt(at));
               cutTo = null;
@@ -105,8 +133,7 @@ test('consumer operations agree with an in-memory model', async () => {
             if (at < low || at > delivered) {
               await fails(c.commit(BigInt(at)), WalErrorCodes.CONSUMER_COMMIT_RANGE, what);
               seen.refusedCommits++;
-            }
-            else if (cutTo !== null) await fails(c.commit(BigInt(at)), WalErrorCodes.CONSUMER_TRUNCATED, what);
+            } else if (cutTo !== null) await fails(c.commit(BigInt(at)), WalErrorCodes.CONSUMER_TRUNCATED, what);
             else {
               await c.commit(BigInt(at));
               committed = target = at;
@@ -122,8 +149,7 @@ test('consumer operations agree with an in-memory model', async () => {
             else if (!op.force && committed + 1 < at) {
               await fails(log.truncateFront(BigInt(at)), WalErrorCodes.CONSUMER_UNCOMMITTED, what);
               seen.refusedFronts++;
-            }
-            else {
+            } else {
               await log.truncateFront(BigInt(at), { force: op.force });
               first = at;
             }

@@ -10,7 +10,7 @@ import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerGapError, ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { payload } from './consumer-child';
+import { payload } from '../support/read-only-consumer-child';
 
 const small = { segmentSize: 8192 };
 const code = (c: string) => (err: unknown) => isWalError(err) && err.code === c;
@@ -40,7 +40,10 @@ test('read-only open: reads durable records across segments, follows new ones wi
     }
     await c.commit(b[b.length - 1]!.index);
   }
-  assert.deepEqual(seen, Array.from({ length: 300 }, (_, i) => i + 1));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
   const delays: number[] = [];
   for (let i = 301; i <= 340; i++) {
     const pending = c.read({ timeoutMs: 5000 });
@@ -48,13 +51,19 @@ test('read-only open: reads durable records across segments, follows new ones wi
     await w.append(payload(i));
     const b = await pending;
     delays.push(Date.now() - t0);
-    assert.deepEqual(b.map((e) => Number(e.index)), [i]);
+    assert.deepEqual(
+      b.map((e) => Number(e.index)),
+      [i],
+    );
     await c.commit(BigInt(i));
   }
   delays.sort((a, b) => a - b);
   assert.ok(delays[delays.length - 1]! < 2000, `delivery within the bound, worst ${delays[delays.length - 1]} ms`);
   // The writer sees the read-only host's commits.
-  assert.deepEqual((await w.consumers()).map((i) => [i.name, i.committed]), [['r', 340n]]);
+  assert.deepEqual(
+    (await w.consumers()).map((i) => [i.name, i.committed]),
+    [['r', 340n]],
+  );
   await assert.rejects(w.consumer('r'), code(WalErrorCodes.LOCKED));
   await c.close();
   const again = await w.consumer('r');
@@ -101,7 +110,10 @@ test('read-only open: truncateBack past what was read is reported; forced trunca
   await fill(w, 2000, 2300);
   await w.truncateFront(400n, { force: true });
   await ro.refresh();
-  const gap = await c.read().then(() => null, (e: unknown) => e);
+  const gap = await c.read().then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(gap instanceof ConsumerGapError, String(gap));
   assert.equal(gap.from, 132n);
   assert.equal(gap.to, 399n);
@@ -119,7 +131,7 @@ test('a consumer in a worker thread and one in a child process follow a live wri
   const w = await Log.open(dir, small);
   await fill(w, 1, 100);
   const total = 600;
-  const body = path.join(__dirname, 'consumer-child.ts');
+  const body = path.join(__dirname, '..', 'support', 'read-only-consumer-child.ts');
   const worker = new Worker(
     `require('tsx/cjs/api').register(); const { parentPort, workerData } = require('node:worker_threads');
      require(${JSON.stringify(body)}).consume(workerData.dir, 'in-worker', workerData.until, (m) => parentPort.postMessage(m))
@@ -134,7 +146,10 @@ test('a consumer in a worker thread and one in a child process follow a live wri
     });
     worker.once('error', reject);
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', body, dir, 'in-child', String(total)], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  const child = spawn(process.execPath, ['--import', 'tsx', body, dir, 'in-child', String(total)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: process.env,
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const childDone = new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
@@ -145,7 +160,16 @@ test('a consumer in a worker thread and one in a child process follow a live wri
   assert.equal(await childDone, 0, out);
   await workerDone;
   await worker.terminate();
-  for (const [who, msgs] of [['worker', workerMsgs], ['child', out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)]] as const) {
+  for (const [who, msgs] of [
+    ['worker', workerMsgs],
+    [
+      'child',
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    ],
+  ] as const) {
     assert.ok(!msgs.some((m) => m['error']), `${who}: ${JSON.stringify(msgs.find((m) => m['error']))}`);
     const batches = msgs.filter((m) => 'first' in m);
     let next = 1;
@@ -157,7 +181,13 @@ test('a consumer in a worker thread and one in a child process follow a live wri
     assert.equal(next, total + 1, `${who}: delivered everything`);
   }
   const infos = await w.consumers();
-  assert.deepEqual(infos.map((i) => [i.name, i.committed]), [['in-child', BigInt(total)], ['in-worker', BigInt(total)]]);
+  assert.deepEqual(
+    infos.map((i) => [i.name, i.committed]),
+    [
+      ['in-child', BigInt(total)],
+      ['in-worker', BigInt(total)],
+    ],
+  );
   await w.close();
 });
 
@@ -168,7 +198,12 @@ test('a consumer name held in another process is excluded on this backend, and f
   const src = path.resolve(__dirname, '../../src/log/log.ts');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '-e', `const { Log } = require(${JSON.stringify(src)}); (async () => { const ro = await Log.open(${JSON.stringify(dir)}, { readOnly: true }); await ro.consumer('x'); console.log('held'); setInterval(() => {}, 1000); })().catch((e) => { console.error(e); process.exit(3); });`],
+    [
+      '--import',
+      'tsx',
+      '-e',
+      `const { Log } = require(${JSON.stringify(src)}); (async () => { const ro = await Log.open(${JSON.stringify(dir)}, { readOnly: true }); await ro.consumer('x'); console.log('held'); setInterval(() => {}, 1000); })().catch((e) => { console.error(e); process.exit(3); });`,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
   );
   try {

@@ -62,7 +62,11 @@ test("maxBytes with policy 'block' holds producers until the consumer commits; n
     await c.commit(b[b.length - 1]!.index);
   }
   assert.equal(await waitFor, 'written');
-  assert.deepEqual(seen, Array.from({ length: i }, (_, k) => BigInt(k + 1)), 'every record delivered once, in order');
+  assert.deepEqual(
+    seen,
+    Array.from({ length: i }, (_, k) => BigInt(k + 1)),
+    'every record delivered once, in order',
+  );
   await sleep(100);
   assert.ok(log.firstIndex > 1n, 'committed segments were removed');
   assert.equal(log.stats().retention!.holding, false);
@@ -84,7 +88,10 @@ test("maxBytes with policy 'drop-oldest' removes uncommitted records and reports
   const gapEvents = events.flatMap((e) => e.gaps.filter((g) => g.consumer === 'lagging'));
   assert.ok(gapEvents.length > 0);
   assert.equal(gapEvents[0]!.from, 6n);
-  const err = await c.read().then(() => null, (e: unknown) => e);
+  const err = await c.read().then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof ConsumerGapError, String(err));
   assert.equal(err.from, 6n);
   assert.equal(err.to, log.firstIndex - 1n);
@@ -112,7 +119,10 @@ test('maxAge drops closed segments older than the bound, but only once they are 
 test('retention options are validated', async () => {
   const dir = tempDir();
   const bad = (retention: unknown) =>
-    assert.rejects(Log.open(dir, { segmentSize: seg, retention } as never), (e: unknown) => isWalError(e) && e.code === WalErrorCodes.INVALID_OPTION);
+    assert.rejects(
+      Log.open(dir, { segmentSize: seg, retention } as never),
+      (e: unknown) => isWalError(e) && e.code === WalErrorCodes.INVALID_OPTION,
+    );
   await bad({ maxBytes: seg }); // below 2 segments
   await bad({ policy: 'drop' });
   await bad({ maxAge: -1 });

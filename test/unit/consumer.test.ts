@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerGapError, ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { Log } from '../../src/log/log';
-import { recordingIo, type IoEvent } from './log-helpers';
+import { recordingIo, type IoEvent } from '../support/log-helpers';
 import { tempDir } from '../support/tmp';
 
 const small = { segmentSize: 8192 };
@@ -79,7 +79,10 @@ test('a consumer reads every durable record once, in order, in bounded batches, 
     }
     if (seen.length <= 300) await c.commit(batch[batch.length - 1]!.index);
   }
-  assert.deepEqual(seen, Array.from({ length: 500 }, (_, i) => i + 1));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 500 }, (_, i) => i + 1),
+  );
   const committed = c.committed;
   assert.ok(committed >= 250n && committed < 500n, `committed ${committed}`);
   await c.close();
@@ -104,7 +107,10 @@ test("start: 'oldest' (after truncateFront), 'newest' and an index", async () =>
   const at = await log.consumer('c', { start: 77n });
   assert.equal((await at.read({ maxRecords: 1 }))[0]!.index, 77n);
   await log.append('more');
-  assert.deepEqual((await newest.read()).map((e) => e.index), [101n]);
+  assert.deepEqual(
+    (await newest.read()).map((e) => e.index),
+    [101n],
+  );
   await log.close();
 });
 
@@ -134,7 +140,10 @@ test('only durable records are delivered (syncPolicy none: nothing until sync)',
   assert.equal(log.durableIndex, 0n);
   assert.deepEqual(await c.read(), []);
   await log.sync();
-  assert.deepEqual((await c.read()).map((e) => e.index), [1n, 2n]);
+  assert.deepEqual(
+    (await c.read()).map((e) => e.index),
+    [1n, 2n],
+  );
   await log.close();
 });
 
@@ -190,7 +199,13 @@ test('two holders of one name are excluded; a closed consumer releases it; list 
   await a.commit(5n);
   const two = await log.consumer('two', { start: 'newest' });
   const list = await log.consumers();
-  assert.deepEqual(list.map((i) => [i.name, i.committed, i.lagRecords]), [['one', 5n, 15n], ['two', 20n, 0n]]);
+  assert.deepEqual(
+    list.map((i) => [i.name, i.committed, i.lagRecords]),
+    [
+      ['one', 5n, 15n],
+      ['two', 20n, 0n],
+    ],
+  );
   await a.close();
   await two.close();
   await assert.rejects(a.read(), code(WalErrorCodes.CLOSED));
@@ -199,7 +214,10 @@ test('two holders of one name are excluded; a closed consumer releases it; list 
   await again.close();
   await log.deleteConsumer('one');
   await assert.rejects(log.deleteConsumer('one'), code(WalErrorCodes.CONSUMER_NOT_FOUND));
-  assert.deepEqual((await log.consumers()).map((i) => i.name), ['two']);
+  assert.deepEqual(
+    (await log.consumers()).map((i) => i.name),
+    ['two'],
+  );
   const fresh = await log.consumer('one');
   assert.equal(fresh.committed, 0n, 'a deleted consumer starts afresh');
   await assert.rejects(log.consumer('../evil'), code(WalErrorCodes.INVALID_ARGUMENT));
@@ -258,7 +276,10 @@ test('truncateBack below what a consumer read is a typed error until it seeks ba
   c.seek(70n);
   await fill(log, 5, 200);
   const got = await c.read();
-  assert.deepEqual(got.map((e) => e.index), [71n, 72n, 73n, 74n, 75n]);
+  assert.deepEqual(
+    got.map((e) => e.index),
+    [71n, 72n, 73n, 74n, 75n],
+  );
   assert.deepEqual(Buffer.from(got[0]!.data), rec(200));
   await c.close();
   await log.close();

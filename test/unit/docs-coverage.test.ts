@@ -40,12 +40,16 @@ const root = path.join(docs, '..');
 test('relative links in docs/*.md point at existing files', () => {
   const broken = fs
     .readdirSync(docs)
-    .filter((f) => f.endsWith('.md') && f !== 'readme-sections.md')
+    .filter((f) => f.endsWith('.md'))
     .flatMap((f) => brokenLinks(path.join(docs, f), docs));
   assert.deepEqual(broken, []);
 });
 
-test('links in docs/readme-sections.md (written for the root README) and README.md point at existing files', () => {
-  const files = [path.join(docs, 'readme-sections.md'), path.join(root, 'README.md')].filter((f) => fs.existsSync(f));
-  assert.deepEqual(files.flatMap((f) => brokenLinks(f, root)), []);
+test('links in README.md and CONTRIBUTING.md point at existing files', () => {
+  const files = ['README.md', 'CONTRIBUTING.md'].map((f) => path.join(root, f));
+  for (const f of files) assert.ok(fs.existsSync(f), `${path.basename(f)} must exist`);
+  assert.deepEqual(
+    files.flatMap((f) => brokenLinks(f, root)),
+    [],
+  );
 });

@@ -145,8 +145,14 @@ test('encodeEntryFrames: runs of consecutive entries (what a Save holds) and bre
 
 test('record-size limit: refuse N >= 10 MiB - P, nothing produced', () => {
   assert.doesNotThrow(() => checkRecordSize(MAX_WAL_ENTRY_SIZE_LIMIT - 8)); // P = 0, N < limit
-  assert.throws(() => checkRecordSize(MAX_WAL_ENTRY_SIZE_LIMIT), (e) => isWalError(e, 'ERR_WAL_RECORD_TOO_LARGE'));
-  assert.throws(() => checkRecordSize(MAX_WAL_ENTRY_SIZE_LIMIT - 1), (e) => isWalError(e, 'ERR_WAL_RECORD_TOO_LARGE'));
+  assert.throws(
+    () => checkRecordSize(MAX_WAL_ENTRY_SIZE_LIMIT),
+    (e) => isWalError(e, 'ERR_WAL_RECORD_TOO_LARGE'),
+  );
+  assert.throws(
+    () => checkRecordSize(MAX_WAL_ENTRY_SIZE_LIMIT - 1),
+    (e) => isWalError(e, 'ERR_WAL_RECORD_TOO_LARGE'),
+  );
   // spec §10: an entry with 10,485,600 data bytes is readable, 10,485,760 is not
   assert.doesNotThrow(() => encodeEntryFrames(io, [{ term: 1n, index: 1n, type: 0, data: new Uint8Array(10_485_600) }], 0));
   assert.throws(
@@ -169,7 +175,13 @@ test('decoders are total: garbage gives WalError only', () => {
     { numRuns: 2000 },
   );
   // a length that claims far more than the buffer holds is an error, not an allocation
-  assert.throws(() => decodeRecord(hex('1affffffff0f')), (e) => isWalError(e, 'ERR_WAL_CORRUPT_PAYLOAD'));
+  assert.throws(
+    () => decodeRecord(hex('1affffffff0f')),
+    (e) => isWalError(e, 'ERR_WAL_CORRUPT_PAYLOAD'),
+  );
   // wire-type mismatch
-  assert.throws(() => decodeRecord(hex('0a00')), (e) => isWalError(e, 'ERR_WAL_CORRUPT_PAYLOAD'));
+  assert.throws(
+    () => decodeRecord(hex('0a00')),
+    (e) => isWalError(e, 'ERR_WAL_CORRUPT_PAYLOAD'),
+  );
 });

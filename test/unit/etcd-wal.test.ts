@@ -133,7 +133,10 @@ test('releaseLockTo keeps the last segment below the index (etcd TestReleaseLock
   const w = await WAL.create(dir, null, { segmentSizeBytes: 64 });
   // every save cuts: segments start at 0, 2, 3, ... (etcd's test uses 0..10)
   for (let i = 1n; i <= 10n; i++) await w.save({ term: 1n, vote: 1n, commit: i }, [ent(i, 10)]);
-  const names = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+  const names = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
   const lockable = async (): Promise<boolean[]> => {
     const out: boolean[] = [];
     for (const n of names) {

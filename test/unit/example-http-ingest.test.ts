@@ -19,7 +19,13 @@ import { expectedBackend, tempDir } from '../support/tmp';
 
 const serverScript = path.join(__dirname, '..', '..', 'examples', 'http-ingest', 'server.ts');
 
-function request(port: number, method: string, urlPath: string, body?: Buffer, agent?: http.Agent): Promise<{ status: number; body: Buffer }> {
+function request(
+  port: number,
+  method: string,
+  urlPath: string,
+  body?: Buffer,
+  agent?: http.Agent,
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent }, (res) => {
       const chunks: Buffer[] = [];

@@ -26,7 +26,10 @@ test('an addon that does not load: one NODEWAL_FALLBACK warning naming the reaso
   assert.equal(r.stdout.trim(), 'fallback');
   const lines = r.stderr.split('\n').filter((l) => l.includes('NODEWAL_FALLBACK'));
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /NodewalWarning: nodewal runs on its pure-TypeScript fallback \(same bytes, slower\): native addon unavailable: .*nonexistent/);
+  assert.match(
+    lines[0]!,
+    /NodewalWarning: nodewal runs on its pure-TypeScript fallback \(same bytes, slower\): native addon unavailable: .*nonexistent/,
+  );
 });
 
 test('silenced by --disable-warning=NODEWAL_FALLBACK (other warnings stay) and by WAL_NATIVE=0', () => {

@@ -52,7 +52,8 @@ const etcd: Adapter = {
       w = await WAL.create(dir, null, opts);
     }
     return {
-      append: (i) => w.save({ term: 1n, vote: 1n, commit: BigInt(i - 1) }, [{ term: 1n, index: BigInt(i), type: 0, data: crashPayload(i, SEED) }]),
+      append: (i) =>
+        w.save({ term: 1n, vote: 1n, commit: BigInt(i - 1) }, [{ term: 1n, index: BigInt(i), type: 0, data: crashPayload(i, SEED) }]),
       sync: () => w.sync(),
       close: () => w.close(),
     };
@@ -152,7 +153,11 @@ const SCENARIOS: Scenario[] = [
   { name: 'ENOSPC on write', rule: { op: 'write', code: 'ENOSPC', times: 1 }, formats: [etcd, log, leveldb] },
   { name: 'ENOSPC after a short write', rule: { op: 'write', code: 'ENOSPC', times: 1, partialBytes: 100 }, formats: [etcd, log, leveldb] },
   { name: 'EIO on fdatasync', rule: { op: 'datasync', code: 'EIO', times: 1 }, formats: [etcd, log, leveldb] },
-  { name: 'EIO on fdatasync after the data reached the page cache', rule: { op: 'datasync', code: 'EIO', times: 1, after: true }, formats: [etcd, log, leveldb] },
+  {
+    name: 'EIO on fdatasync after the data reached the page cache',
+    rule: { op: 'datasync', code: 'EIO', times: 1, after: true },
+    formats: [etcd, log, leveldb],
+  },
   { name: 'EDQUOT preallocating the next segment', rule: { op: 'allocate', code: 'EDQUOT' }, formats: [etcd] },
   { name: 'EMFILE opening a segment during a cut', rule: { op: 'open', code: 'EMFILE' }, formats: [etcd, log] },
   { name: 'EIO on the directory fsync of a cut', rule: { op: 'fsyncDir', code: 'EIO' }, formats: [etcd, log] },
@@ -161,45 +166,53 @@ const SCENARIOS: Scenario[] = [
 
 for (const sc of SCENARIOS) {
   for (const fmt of sc.formats) {
-    test(`${fmt.name}: ${sc.name} -> clear error, later writes refused, nothing acknowledged lost, reusable`, { timeout: 60_000 }, async () => {
-      const dir = path.join(tempDir(), 'wal');
-      const io = new FaultIo(defaultBackend);
-      const h = await fmt.open(dir, io);
-      let next = 1;
-      for (; next <= 5; next++) await h.append(next);
-      const acked = next - 1;
-      io.fail(sc.rule);
-      // Append until the fault fires (a cut or preallocation may take a few records).
-      let failure: unknown = null;
-      let ackedAfter = acked;
-      for (let k = 0; k < 400 && failure === null; k++, next++) {
-        try {
-          await h.append(next);
-          ackedAfter = next;
-        } catch (err) {
-          failure = err;
+    test(
+      `${fmt.name}: ${sc.name} -> clear error, later writes refused, nothing acknowledged lost, reusable`,
+      { timeout: 60_000 },
+      async () => {
+        const dir = path.join(tempDir(), 'wal');
+        const io = new FaultIo(defaultBackend);
+        const h = await fmt.open(dir, io);
+        let next = 1;
+        for (; next <= 5; next++) await h.append(next);
+        const acked = next - 1;
+        io.fail(sc.rule);
+        // Append until the fault fires (a cut or preallocation may take a few records).
+        let failure: unknown = null;
+        let ackedAfter = acked;
+        for (let k = 0; k < 400 && failure === null; k++, next++) {
+          try {
+            await h.append(next);
+            ackedAfter = next;
+          } catch (err) {
+            failure = err;
+          }
         }
-      }
-      assert.ok(io.injected > 0, 'the fault never fired');
-      assert.ok(failure !== null, 'an append succeeded although its write or sync failed');
-      assertNamed(failure, sc.rule.code, 'the failing append');
-      io.clear();
-      // The disk is healthy again; the writer must still refuse (its state is unknown).
-      await assert.rejects(h.append(next + 1), (err: unknown) => isWalError(err, WalErrorCodes.FAILED), 'append after a failure');
-      await assert.rejects(h.sync(), (err: unknown) => isWalError(err, WalErrorCodes.FAILED), 'sync after a failure must not report success');
-      await h.close().catch((err: unknown) => assert.ok(err instanceof WalError, `close threw a non-WalError: ${String(err)}`));
+        assert.ok(io.injected > 0, 'the fault never fired');
+        assert.ok(failure !== null, 'an append succeeded although its write or sync failed');
+        assertNamed(failure, sc.rule.code, 'the failing append');
+        io.clear();
+        // The disk is healthy again; the writer must still refuse (its state is unknown).
+        await assert.rejects(h.append(next + 1), (err: unknown) => isWalError(err, WalErrorCodes.FAILED), 'append after a failure');
+        await assert.rejects(
+          h.sync(),
+          (err: unknown) => isWalError(err, WalErrorCodes.FAILED),
+          'sync after a failure must not report success',
+        );
+        await h.close().catch((err: unknown) => assert.ok(err instanceof WalError, `close threw a non-WalError: ${String(err)}`));
 
-      const present = await fmt.recover(dir);
-      for (let i = 1; i <= ackedAfter; i++) assert.equal(present[i - 1], i, `acknowledged record ${i} lost`);
-      present.forEach((v, k) => assert.equal(v, k + 1, 'records must be 1..n'));
-      // Reusable: reopen with the real backend and append.
-      const again = await fmt.open(dir, defaultBackend);
-      const n = present.length + 1;
-      await again.append(n);
-      await again.close();
-      const after = await fmt.recover(dir);
-      assert.equal(after.length, n);
-    });
+        const present = await fmt.recover(dir);
+        for (let i = 1; i <= ackedAfter; i++) assert.equal(present[i - 1], i, `acknowledged record ${i} lost`);
+        present.forEach((v, k) => assert.equal(v, k + 1, 'records must be 1..n'));
+        // Reusable: reopen with the real backend and append.
+        const again = await fmt.open(dir, defaultBackend);
+        const n = present.length + 1;
+        await again.append(n);
+        await again.close();
+        const after = await fmt.recover(dir);
+        assert.equal(after.length, n);
+      },
+    );
   }
 }
 

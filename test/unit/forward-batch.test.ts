@@ -27,7 +27,11 @@ test('a body built by hand (uvarint 300 = AC 02, as protobuf documents it) decod
   assert.equal(b.logId, LOG);
   assert.deepEqual(
     b.records.map((r) => [r.index, Buffer.from(r.data).toString('hex')]),
-    [[41n, '61'], [42n, ''], [43n, big.toString('hex')]],
+    [
+      [41n, '61'],
+      [42n, ''],
+      [43n, big.toString('hex')],
+    ],
   );
   // And the encoder writes exactly those bytes and headers.
   const enc = encodeBatch(LOG, b.records);
@@ -41,7 +45,10 @@ test('a body built by hand (uvarint 300 = AC 02, as protobuf documents it) decod
 test('headers are read through get() (NATS MsgHdrs, Map) as well as from a plain object', () => {
   const enc = encodeBatch(LOG, [{ index: 5n, data: Buffer.from('x') }]);
   const map = new Map(Object.entries(enc.headers));
-  assert.deepEqual(decodeBatch(map, enc.body).records.map((r) => r.index), [5n]);
+  assert.deepEqual(
+    decodeBatch(map, enc.body).records.map((r) => r.index),
+    [5n],
+  );
   assert.deepEqual(batchRange(map), { logId: LOG, first: 5n, last: 5n });
   assert.equal(batchRange({}), null);
 });
@@ -54,11 +61,17 @@ test('property: any run of records round-trips, with views into the body', () =>
       (first, datas) => {
         const records = datas.map((data, i) => ({ index: first + BigInt(i), data }));
         const enc = encodeBatch(LOG, records);
-        assert.equal(enc.body.length, datas.reduce((n, d) => n + encodedRecordSize(d.length), 0));
+        assert.equal(
+          enc.body.length,
+          datas.reduce((n, d) => n + encodedRecordSize(d.length), 0),
+        );
         const dec = decodeBatch(enc.headers, enc.body);
         assert.equal(dec.first, first);
         assert.equal(dec.last, first + BigInt(datas.length - 1));
-        assert.deepEqual(dec.records.map((r) => [r.index, Buffer.from(r.data)]), records.map((r) => [r.index, Buffer.from(r.data)]));
+        assert.deepEqual(
+          dec.records.map((r) => [r.index, Buffer.from(r.data)]),
+          records.map((r) => [r.index, Buffer.from(r.data)]),
+        );
       },
     ),
     { numRuns: 300 },
@@ -73,7 +86,10 @@ test('property: a flipped body byte or a truncated body is ERR_WAL_BATCH_CORRUPT
       fc.integer({ min: 1, max: 255 }),
       fc.boolean(),
       (datas, pos, flip, truncate) => {
-        const enc = encodeBatch(LOG, datas.map((data, i) => ({ index: BigInt(i + 1), data })));
+        const enc = encodeBatch(
+          LOG,
+          datas.map((data, i) => ({ index: BigInt(i + 1), data })),
+        );
         const body = Buffer.from(enc.body);
         if (truncate) {
           assert.throws(() => decodeBatch(enc.headers, body.subarray(0, pos % body.length)), isCorrupt);
@@ -95,7 +111,10 @@ test('property: without the CRC header, damaged framing is still caught by the b
         const b = decodeBatch(headers, body);
         // If it decodes, it is exactly `count` records covering the whole body.
         assert.equal(b.records.length, count);
-        assert.equal(b.records.reduce((n, r) => n + encodedRecordSize(r.data.length), 0), body.length);
+        assert.equal(
+          b.records.reduce((n, r) => n + encodedRecordSize(r.data.length), 0),
+          body.length,
+        );
       } catch (e) {
         assert.ok(isCorrupt(e), String(e));
       }
@@ -125,6 +144,13 @@ test('bad headers are ERR_WAL_BATCH_CORRUPT: format, indexes, a count the body c
 test('encodeBatch refuses an empty run, a gap and a log id that cannot travel in a header', () => {
   const bad = (e: unknown): boolean => isWalError(e, WalErrorCodes.INVALID_ARGUMENT);
   assert.throws(() => encodeBatch(LOG, []), bad);
-  assert.throws(() => encodeBatch(LOG, [{ index: 1n, data: new Uint8Array() }, { index: 3n, data: new Uint8Array() }]), bad);
+  assert.throws(
+    () =>
+      encodeBatch(LOG, [
+        { index: 1n, data: new Uint8Array() },
+        { index: 3n, data: new Uint8Array() },
+      ]),
+    bad,
+  );
   assert.throws(() => encodeBatch('a b\r\n', [{ index: 1n, data: new Uint8Array() }]), bad);
 });

@@ -21,7 +21,10 @@ test('without `nats` installed: the root and the jetstream entry load; creating 
       () => console.log(JSON.stringify({ nats, code: 'no error' })),
       (e) => console.log(JSON.stringify({ nats, code: e.code, loaded: Object.keys(require.cache).some((f) => f.includes('/node_modules/nats/')) })),
     );`;
-  const r = spawnSync(process.execPath, ['-r', './test/support/hide-nats.cjs', '--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-r', './test/support/hide-nats.cjs', '--import', 'tsx', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout.trim()), { nats: 'MODULE_NOT_FOUND', code: 'ERR_WAL_FORWARD_CLIENT_MISSING', loaded: false });
 });

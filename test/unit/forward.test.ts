@@ -66,7 +66,10 @@ test('forwards every record once, in order, with its bytes and log id; stop() co
   await until(() => sink.records().length === 5001);
   await fw.stop();
   const got = sink.records();
-  assert.deepEqual(got.map((r) => r.index), Array.from({ length: 5001 }, (_, i) => BigInt(i + 1)));
+  assert.deepEqual(
+    got.map((r) => r.index),
+    Array.from({ length: 5001 }, (_, i) => BigInt(i + 1)),
+  );
   for (const r of got.slice(0, 5000)) assert.deepEqual(Buffer.from(r.data), payload(Number(r.index)));
   assert.ok(got.every((r) => r.logId === log.id) && /^[0-9a-f]{32}$/.test(log.id));
   const s = fw.stats();
@@ -80,7 +83,7 @@ test('forwards every record once, in order, with its bytes and log id; stop() co
   await log.close();
 });
 
-test('resumes after the sink\'s last index, not the commit: nothing twice after an ack whose commit was lost', async () => {
+test("resumes after the sink's last index, not the commit: nothing twice after an ack whose commit was lost", async () => {
   const { log } = await filledLog(100);
   const sink = new MemorySink();
   // The downstream already holds 1..60 (an ack the crashed forwarder never committed).
@@ -94,7 +97,10 @@ test('resumes after the sink\'s last index, not the commit: nothing twice after 
   assert.equal(fw.stats().resumedFrom, 'sink');
   await until(() => sink.records().length === 100);
   await fw.stop();
-  assert.deepEqual(sink.records().map((r) => r.index), Array.from({ length: 100 }, (_, i) => BigInt(i + 1)));
+  assert.deepEqual(
+    sink.records().map((r) => r.index),
+    Array.from({ length: 100 }, (_, i) => BigInt(i + 1)),
+  );
   await log.close();
 });
 
@@ -155,7 +161,10 @@ test('property: batches respect maxBatchBytes (encoded) and maxRecords; with sev
           const size = b.reduce((n, r) => n + encodedRecordSize(r.data.length), 0);
           assert.ok(b.length === 1 || size <= maxBatchBytes, `batch of ${b.length} is ${size} bytes`);
         }
-        assert.deepEqual(sink.records().map((r) => r.index), Array.from({ length: 300 }, (_, i) => BigInt(i + 1)));
+        assert.deepEqual(
+          sink.records().map((r) => r.index),
+          Array.from({ length: 300 }, (_, i) => BigInt(i + 1)),
+        );
         assert.equal(fw.stats().committed, 300n);
         await log.close();
       },
@@ -174,7 +183,9 @@ test('stop() gives up on a send that never completes after graceMs: not committe
       sink.batches.push([...records]);
       return;
     }
-    await new Promise((_, reject) => opts?.signal?.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }))));
+    await new Promise((_, reject) =>
+      opts?.signal?.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }))),
+    );
   };
   const fw = await forward(log, { consumer: 'fw', sink, maxRecords: 5 });
   await until(() => fw.stats().forwardedRecords === 5 && fw.stats().inFlightBatches === 1);

@@ -13,7 +13,7 @@ import type { Entry } from '../../src/etcd/codec';
 import { WalError } from '../../src/errors';
 import { defaultBackend } from '../../src/io/backend';
 import { FaultIo } from '../support/fault-io';
-import { prng } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { scratchDir } from '../support/crash-states';
 
 const SNAP0 = { index: 0n, term: 0n };
@@ -40,12 +40,15 @@ async function buildBase(dir: string): Promise<Base> {
     if (i === 12) await w.saveSnapshot({ index: 12n, term: 2n });
   }
   await w.close();
-  const names = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+  const names = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
   const frames = new Map<string, number[]>();
   for (const name of names) {
     const b = fs.readFileSync(path.join(dir, name));
     const starts: number[] = [];
-    for (let off = 0; off + 8 <= b.length; ) {
+    for (let off = 0; off + 8 <= b.length;) {
       const lo = b.readUInt32LE(off);
       const hi = b.readUInt32LE(off + 4);
       if (lo === 0 && hi === 0) break;
@@ -289,7 +292,11 @@ test(`etcd WAL: corrupt and hostile directories give correct data or a WalError 
         await exercise(dir, base);
       } catch (err) {
         // fast-check's report keeps only the shrunk input; print why it failed.
-        if (process.env['FUZZ_VERBOSE']) console.error(JSON.stringify(mutations, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)), err);
+        if (process.env['FUZZ_VERBOSE'])
+          console.error(
+            JSON.stringify(mutations, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+            err,
+          );
         throw err;
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

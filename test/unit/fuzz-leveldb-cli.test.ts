@@ -106,61 +106,72 @@ async function bounded<T>(what: string, fn: () => Promise<T>, ms = 5000): Promis
   }
 }
 
-test(`LevelDB reader: mutated logs give written records or a WalError, under every option (${RUNS} runs)`, { timeout: 120_000 }, async () => {
-  const scratch = scratchDir('nodewal-fzl-');
-  const base = path.join(scratch, 'base.log');
-  const written = await buildLevelDB(base);
-  const original = fs.readFileSync(base);
-  let n = 0;
-  let records = 0;
-  let errors = 0;
-  const optionSets: Array<(size: number, off: number) => LevelDBReadOptions> = [
-    () => ({}),
-    () => ({ onCorruption: () => undefined }),
-    () => ({ checksum: false, onCorruption: () => undefined }),
-    () => ({ strict: true, onCorruption: () => undefined }),
-    () => ({ compat: 'clean', onCorruption: () => undefined }),
-    () => ({ format: 'rocksdb', logNumber: 3, onCorruption: () => undefined }),
-    (size, off) => ({ initialOffset: off % (size + 40000), onCorruption: () => undefined }),
-  ];
-  await fc.assert(
-    fc.asyncProperty(fc.array(mutArb, { minLength: 1, maxLength: 3 }), fc.nat(1 << 20), async (muts, off) => {
-      let b: Buffer<ArrayBufferLike> = Buffer.from(original);
-      for (const m of muts) b = mutate(b, m);
-      const file = path.join(scratch, `m${n++}.log`);
-      fs.writeFileSync(file, b);
-      try {
-        for (const [k, make] of optionSets.entries()) {
-          const io = new FaultIo(defaultBackend);
-          const opts = { ...make(b.length, off), io };
-          try {
-            await bounded(`read with option set ${k}`, async () => {
-              for await (const { data } of readLevelDBLog(file, opts)) {
-                records++;
-                if (opts.checksum === false) continue;
-                const i = indexOfPayload(data);
-                const want = written.get(i);
-                assert.ok(want !== undefined && Buffer.from(want).equals(data), `option set ${k}: returned a record that was never written`);
-              }
-            });
-          } catch (err) {
-            if (err instanceof assert.AssertionError) throw err;
-            errors++;
-            if (!(err instanceof WalError)) throw new Error(`option set ${k} threw a non-WalError: ${(err as Error)?.stack ?? String(err)}`);
+test(
+  `LevelDB reader: mutated logs give written records or a WalError, under every option (${RUNS} runs)`,
+  { timeout: 120_000 },
+  async () => {
+    const scratch = scratchDir('nodewal-fzl-');
+    const base = path.join(scratch, 'base.log');
+    const written = await buildLevelDB(base);
+    const original = fs.readFileSync(base);
+    let n = 0;
+    let records = 0;
+    let errors = 0;
+    const optionSets: Array<(size: number, off: number) => LevelDBReadOptions> = [
+      () => ({}),
+      () => ({ onCorruption: () => undefined }),
+      () => ({ checksum: false, onCorruption: () => undefined }),
+      () => ({ strict: true, onCorruption: () => undefined }),
+      () => ({ compat: 'clean', onCorruption: () => undefined }),
+      () => ({ format: 'rocksdb', logNumber: 3, onCorruption: () => undefined }),
+      (size, off) => ({ initialOffset: off % (size + 40000), onCorruption: () => undefined }),
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.array(mutArb, { minLength: 1, maxLength: 3 }), fc.nat(1 << 20), async (muts, off) => {
+        let b: Buffer<ArrayBufferLike> = Buffer.from(original);
+        for (const m of muts) b = mutate(b, m);
+        const file = path.join(scratch, `m${n++}.log`);
+        fs.writeFileSync(file, b);
+        try {
+          for (const [k, make] of optionSets.entries()) {
+            const io = new FaultIo(defaultBackend);
+            const opts = { ...make(b.length, off), io };
+            try {
+              await bounded(`read with option set ${k}`, async () => {
+                for await (const { data } of readLevelDBLog(file, opts)) {
+                  records++;
+                  if (opts.checksum === false) continue;
+                  const i = indexOfPayload(data);
+                  const want = written.get(i);
+                  assert.ok(
+                    want !== undefined && Buffer.from(want).equals(data),
+                    `option set ${k}: returned a record that was never written`,
+                  );
+                }
+              });
+            } catch (err) {
+              if (err instanceof assert.AssertionError) throw err;
+              errors++;
+              if (!(err instanceof WalError))
+                throw new Error(`option set ${k} threw a non-WalError: ${(err as Error)?.stack ?? String(err)}`);
+            }
+            // Double-buffered 32 KiB blocks at most, however large a length field claims to be.
+            assert.ok(
+              io.maxReadLength <= Math.max(2 * 32768, b.length + 4096),
+              `read buffer of ${io.maxReadLength} B for a ${b.length} B file`,
+            );
           }
-          // Double-buffered 32 KiB blocks at most, however large a length field claims to be.
-          assert.ok(io.maxReadLength <= Math.max(2 * 32768, b.length + 4096), `read buffer of ${io.maxReadLength} B for a ${b.length} B file`);
+        } finally {
+          fs.rmSync(file, { force: true });
         }
-      } finally {
-        fs.rmSync(file, { force: true });
-      }
-    }),
-    { numRuns: RUNS, seed: Number(process.env['FUZZ_SEED'] ?? 20261122) },
-  );
-  // Not vacuous: records were read and corruption was reported.
-  console.log(`# LevelDB reader fuzz: ${records} records returned, ${errors} WalErrors`);
-  assert.ok(records > 0 && errors > 0);
-});
+      }),
+      { numRuns: RUNS, seed: Number(process.env['FUZZ_SEED'] ?? 20261122) },
+    );
+    // Not vacuous: records were read and corruption was reported.
+    console.log(`# LevelDB reader fuzz: ${records} records returned, ${errors} WalErrors`);
+    assert.ok(records > 0 && errors > 0);
+  },
+);
 
 /** Runs the CLI, capturing its output; returns the exit code and what it wrote to stderr. */
 async function runCli(argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
@@ -179,46 +190,60 @@ async function runCli(argv: string[]): Promise<{ code: number; stderr: string; s
   }
 }
 
-test(`wal CLI: dump/verify/stat/repair on mutated etcd directories and LevelDB logs exit 0 or 1, never an internal error (${Math.ceil(RUNS / 3)} runs)`, { timeout: 120_000 }, async () => {
-  const scratch = scratchDir('nodewal-fzc-');
-  const etcdBase = path.join(scratch, 'etcd-base');
-  const w = await WAL.create(etcdBase, new Uint8Array([1]), { segmentSizeBytes: 2048 });
-  for (let i = 1; i <= 25; i++) await w.save({ term: 1n, vote: 1n, commit: BigInt(i - 1) }, [{ term: 1n, index: BigInt(i), type: 0, data: crashPayload(i, SEED) }]);
-  await w.close();
-  const ldbBase = path.join(scratch, '000007.log');
-  await buildLevelDB(ldbBase);
-  let n = 0;
-  const exits = [0, 0];
-  await fc.assert(
-    fc.asyncProperty(fc.boolean(), fc.nat(50), fc.array(mutArb, { minLength: 1, maxLength: 2 }), async (etcd, which, muts) => {
-      const target = path.join(scratch, `c${n++}`);
-      let victim: string;
-      if (etcd) {
-        fs.cpSync(etcdBase, target, { recursive: true });
-        const segs = fs.readdirSync(target).filter((f) => f.endsWith('.wal')).sort();
-        victim = path.join(target, segs[which % segs.length]!);
-      } else {
-        fs.mkdirSync(target);
-        victim = path.join(target, '000007.log');
-        fs.copyFileSync(ldbBase, victim);
-      }
-      let b: Buffer<ArrayBufferLike> = fs.readFileSync(victim);
-      for (const m of muts) b = mutate(b, m);
-      fs.writeFileSync(victim, b);
-      const arg = etcd ? target : victim;
-      try {
-        for (const argv of [['verify', arg], ['dump', arg, '--json'], ['stat', arg], ['repair', arg, '--yes'], ['verify', arg]]) {
-          const r = await runCli(argv);
-          assert.ok(r.code === 0 || r.code === 1, `wal ${argv[0]} exited ${r.code}: ${r.stderr.slice(0, 500)}`);
-          assert.ok(!/internal error/.test(r.stderr), `wal ${argv[0]}: ${r.stderr.slice(0, 2000)}`);
-          exits[r.code]!++;
+test(
+  `wal CLI: dump/verify/stat/repair on mutated etcd directories and LevelDB logs exit 0 or 1, never an internal error (${Math.ceil(RUNS / 3)} runs)`,
+  { timeout: 120_000 },
+  async () => {
+    const scratch = scratchDir('nodewal-fzc-');
+    const etcdBase = path.join(scratch, 'etcd-base');
+    const w = await WAL.create(etcdBase, new Uint8Array([1]), { segmentSizeBytes: 2048 });
+    for (let i = 1; i <= 25; i++)
+      await w.save({ term: 1n, vote: 1n, commit: BigInt(i - 1) }, [{ term: 1n, index: BigInt(i), type: 0, data: crashPayload(i, SEED) }]);
+    await w.close();
+    const ldbBase = path.join(scratch, '000007.log');
+    await buildLevelDB(ldbBase);
+    let n = 0;
+    const exits = [0, 0];
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.nat(50), fc.array(mutArb, { minLength: 1, maxLength: 2 }), async (etcd, which, muts) => {
+        const target = path.join(scratch, `c${n++}`);
+        let victim: string;
+        if (etcd) {
+          fs.cpSync(etcdBase, target, { recursive: true });
+          const segs = fs
+            .readdirSync(target)
+            .filter((f) => f.endsWith('.wal'))
+            .sort();
+          victim = path.join(target, segs[which % segs.length]!);
+        } else {
+          fs.mkdirSync(target);
+          victim = path.join(target, '000007.log');
+          fs.copyFileSync(ldbBase, victim);
         }
-      } finally {
-        fs.rmSync(target, { recursive: true, force: true });
-      }
-    }),
-    { numRuns: Math.ceil(RUNS / 3), seed: Number(process.env['FUZZ_SEED'] ?? 20261122) },
-  );
-  console.log(`# CLI fuzz: ${exits[0]} runs exited 0 (healthy), ${exits[1]} exited 1 (damage reported)`);
-  assert.ok(exits[0]! > 0 && exits[1]! > 0);
-});
+        let b: Buffer<ArrayBufferLike> = fs.readFileSync(victim);
+        for (const m of muts) b = mutate(b, m);
+        fs.writeFileSync(victim, b);
+        const arg = etcd ? target : victim;
+        try {
+          for (const argv of [
+            ['verify', arg],
+            ['dump', arg, '--json'],
+            ['stat', arg],
+            ['repair', arg, '--yes'],
+            ['verify', arg],
+          ]) {
+            const r = await runCli(argv);
+            assert.ok(r.code === 0 || r.code === 1, `wal ${argv[0]} exited ${r.code}: ${r.stderr.slice(0, 500)}`);
+            assert.ok(!/internal error/.test(r.stderr), `wal ${argv[0]}: ${r.stderr.slice(0, 2000)}`);
+            exits[r.code]!++;
+          }
+        } finally {
+          fs.rmSync(target, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: Math.ceil(RUNS / 3), seed: Number(process.env['FUZZ_SEED'] ?? 20261122) },
+    );
+    console.log(`# CLI fuzz: ${exits[0]} runs exited 0 (healthy), ${exits[1]} exited 1 (damage reported)`);
+    assert.ok(exits[0]! > 0 && exits[1]! > 0);
+  },
+);

@@ -35,7 +35,10 @@ const mutArb: fc.Arbitrary<Mut> = fc.oneof(
     kind: fc.constant('length' as const),
     seg: fc.nat(20),
     at: fc.nat(1 << 16),
-    value: fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constantFrom(-1n, 2n ** 56n - 1n, 10n * 1024n * 1024n, 100000n)),
+    value: fc.oneof(
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      fc.constantFrom(-1n, 2n ** 56n - 1n, 10n * 1024n * 1024n, 100000n),
+    ),
   }),
   fc.record({ kind: fc.constant('splice' as const), seg: fc.nat(20), from: fc.nat(20), at: fc.nat(1 << 16), len: fc.nat(3000) }),
   fc.record({ kind: fc.constant('delete' as const), seg: fc.nat(20) }),
@@ -48,7 +51,10 @@ const mutArb: fc.Arbitrary<Mut> = fc.oneof(
 );
 
 function apply(dir: string, m: Mut): void {
-  const segs = fs.readdirSync(dir).filter((n) => n.endsWith('.wal') && fs.statSync(path.join(dir, n)).isFile()).sort();
+  const segs = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal') && fs.statSync(path.join(dir, n)).isFile())
+    .sort();
   if (m.kind === 'junk') {
     fs.rmSync(path.join(dir, m.name), { recursive: true, force: true });
     fs.writeFileSync(path.join(dir, m.name), m.bytes);
@@ -127,7 +133,8 @@ test(`Log: corrupt and hostile directories give the written records or a WalErro
             assert.equal(await l.append(crashPayload(next, SEED)), BigInt(next));
           } catch (err) {
             if (err instanceof assert.AssertionError) throw err;
-            if (!(err instanceof WalError)) throw new Error(`reading an opened Log threw a non-WalError: ${(err as Error)?.stack ?? String(err)}`);
+            if (!(err instanceof WalError))
+              throw new Error(`reading an opened Log threw a non-WalError: ${(err as Error)?.stack ?? String(err)}`);
           } finally {
             await l.close().catch((err: unknown) => assert.ok(err instanceof WalError, String(err)));
           }

@@ -153,7 +153,10 @@ test('O_DIRECT on ext4 (/tmp): direct aligned writes, read back', async () => {
   const block = Math.max(f.alignment, 4096);
   const buf = io.allocAligned(2 * block, f.alignment);
   assert.equal(buf.length, 2 * block);
-  assert.ok(buf.every((b) => b === 0), 'allocAligned zero-fills');
+  assert.ok(
+    buf.every((b) => b === 0),
+    'allocAligned zero-fills',
+  );
   buf.set(pattern(2 * block, 5));
   await f.write([buf.subarray(0, block), buf.subarray(block)], 0, { datasync: true });
   const back = io.allocAligned(2 * block, f.alignment);
@@ -254,7 +257,10 @@ test('addon: a bad descriptor gives a Node-style error from every call, never a 
   assert.throws(() => addon.writeSync(bad, [new Uint8Array(1), 'x' as unknown as Uint8Array], 0, false, ''), TypeError);
   // Hostile numbers (the TS layer never passes them) must not reach C++ as undefined behaviour.
   assert.throws(() => addon.truncateSync(bad, Number.NaN, ''), { code: 'EBADF' });
-  assert.throws(() => addon.fsyncSync(1e300, ''), (err: NodeJS.ErrnoException) => typeof err.code === 'string');
+  assert.throws(
+    () => addon.fsyncSync(1e300, ''),
+    (err: NodeJS.ErrnoException) => typeof err.code === 'string',
+  );
   assert.throws(() => addon.allocAligned(16, Number.NaN), RangeError);
   assert.throws(() => addon.allocAligned(1e20, 8), RangeError);
   assert.throws(() => addon.openSync('/nonexistent/x', Number.NaN, Infinity, false), { code: 'ENOENT' });
@@ -282,10 +288,19 @@ test('an addon built from older sources (missing a call) is refused, and the fal
     `const a = require(${JSON.stringify(resolveNativeAddonPath())});\n` +
       `module.exports = new Proxy({}, { get: (_, k) => (k === 'readv' ? undefined : typeof a[k] === 'function' ? a[k].bind(a) : a[k]) });\n`,
   );
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', `const b = require(${JSON.stringify(path.resolve(__dirname, '../../src/io/backend'))}); console.log(JSON.stringify({ kind: b.backend.kind, reason: b.backend.reason }))`], {
-    env: { ...process.env, WAL_NATIVE: '', WAL_NATIVE_PATH: shim, NODE_NO_WARNINGS: '1' },
-    encoding: 'utf8',
-  });
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '-e',
+      `const b = require(${JSON.stringify(path.resolve(__dirname, '../../src/io/backend'))}); console.log(JSON.stringify({ kind: b.backend.kind, reason: b.backend.reason }))`,
+    ],
+    {
+      env: { ...process.env, WAL_NATIVE: '', WAL_NATIVE_PATH: shim, NODE_NO_WARNINGS: '1' },
+      encoding: 'utf8',
+    },
+  );
   const seen = JSON.parse(out.trim().split('\n').pop()!) as { kind: string; reason: string };
   assert.equal(seen.kind, 'fallback');
   assert.match(seen.reason, /out of date \(no readv\)/);
@@ -296,7 +311,11 @@ test('a failed write names the file on both backends (ENOSPC from /dev/full), as
   const f = await io.open('/dev/full', { read: false, write: true });
   try {
     const big = new Uint8Array(512 * 1024); // above the inline-write limit: the threadpool path
-    for (const attempt of [() => f.write([big], 0), () => f.write([big], 0, { datasync: true }), async () => f.writeSync([new Uint8Array(10)], 0)]) {
+    for (const attempt of [
+      () => f.write([big], 0),
+      () => f.write([big], 0, { datasync: true }),
+      async () => f.writeSync([new Uint8Array(10)], 0),
+    ]) {
       await assert.rejects(attempt(), (err: NodeJS.ErrnoException) => {
         assert.equal(err.code, 'ENOSPC');
         assert.equal(err.path, '/dev/full');

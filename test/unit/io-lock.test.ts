@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { defaultBackend as io } from '../../src/io/backend';
 import { expectedBackend, tempDir } from '../support/tmp';
 
-const holderScript = path.join(__dirname, 'io-lock-holder.ts');
+const holderScript = path.join(__dirname, '..', 'support', 'io-lock-holder.ts');
 
 interface Holder {
   child: ChildProcessWithoutNullStreams;

@@ -48,8 +48,15 @@ test('sync thread: many concurrent writes all land, in submission order, and the
   assert.equal(t.pending, 0);
   const disk = fs.readFileSync(file);
   assert.equal(disk.length, 64 * 301);
-  for (let i = 0; i < 300; i++) assert.ok(disk.subarray(64 * i, 64 * (i + 1)).every((b) => b === (i & 0xff)), `block ${i}`);
-  assert.ok(disk.subarray(64 * 300).every((b) => b === 99), 'the overwrites ran in order');
+  for (let i = 0; i < 300; i++)
+    assert.ok(
+      disk.subarray(64 * i, 64 * (i + 1)).every((b) => b === (i & 0xff)),
+      `block ${i}`,
+    );
+  assert.ok(
+    disk.subarray(64 * 300).every((b) => b === 99),
+    'the overwrites ran in order',
+  );
   t.close();
   await threadsBecome(before);
   assert.throws(() => t.write(fd, new Uint8Array(1), 0, false, file), /closed/);
@@ -181,7 +188,7 @@ test('sync thread: a worker that exits or is terminated with writes in flight st
 // The native backend explicitly (also in the WAL_NATIVE=0 run; the fallback ignores the option).
 const nativeIo = () => createNativeBackend(addon(), 'test');
 
-test('native backend: dedicatedThread writes go through the file\'s own thread, stopped by close()', async () => {
+test("native backend: dedicatedThread writes go through the file's own thread, stopped by close()", async () => {
   const io = nativeIo();
   const file = path.join(tempDir(), 'backend.bin');
   const f = await io.open(file, { write: true, create: true });

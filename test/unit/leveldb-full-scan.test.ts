@@ -72,7 +72,11 @@ function block(records: Physical[], limit: number, flips: [number, number][]): U
 }
 
 const blockArb = fc
-  .tuple(fc.array(physical, { maxLength: 120 }), fc.integer({ min: 0, max: BLOCK_SIZE }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }))
+  .tuple(
+    fc.array(physical, { maxLength: 120 }),
+    fc.integer({ min: 0, max: BLOCK_SIZE }),
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+  )
   .map(([records, limit, flips]) => block(records, limit, flips));
 
 /** The run starts the reader can meet: 0, and after each record that is not a clean FULL one but whose length fits. */
@@ -112,7 +116,9 @@ test('the runs found beside a native read are the runs the TypeScript scan finds
   await fc.assert(
     fc.asyncProperty(fc.array(blockArb, { minLength: 1, maxLength: 4 }), fc.boolean(), async (blocks, verify) => {
       // A file of whole blocks except the last, read into one buffer per block.
-      const bytes = Buffer.concat(blocks.map((b, i) => (i < blocks.length - 1 ? Buffer.concat([b, Buffer.alloc(BLOCK_SIZE - b.length)]) : b)));
+      const bytes = Buffer.concat(
+        blocks.map((b, i) => (i < blocks.length - 1 ? Buffer.concat([b, Buffer.alloc(BLOCK_SIZE - b.length)]) : b)),
+      );
       const file = path.join(dir, `${++n}.log`);
       fs.writeFileSync(file, bytes);
       const f = await io.open(file, { read: true });

@@ -62,7 +62,10 @@ test('round trip: records, offsets and the end of the last record', async () => 
       const records = sizes.map((n, i) => big(String.fromCharCode(97 + (i % 26)), n));
       const bytes = log(...records);
       const got = await read(bytes);
-      assert.deepEqual(got.records.map((r) => r.data), records);
+      assert.deepEqual(
+        got.records.map((r) => r.data),
+        records,
+      );
       assert.deepEqual(got.reports, []);
       assert.equal(got.end, bytes.length);
       if (got.records.length > 0) assert.equal(got.records[0]!.offset, 0);
@@ -84,14 +87,20 @@ test('ChecksumMismatch: the rest of the block is dropped and reported (v01)', as
 test('checksum: false returns the damaged payload', async () => {
   const bytes = log('foo', 'bar');
   bytes[10 + 7] = 0x63;
-  assert.deepEqual((await read(bytes, { checksum: false })).records.map((r) => r.data), ['foo', 'car']);
+  assert.deepEqual(
+    (await read(bytes, { checksum: false })).records.map((r) => r.data),
+    ['foo', 'car'],
+  );
 });
 
 test('BadLength in a full block is reported; in the final partial block it is a silent end (v10, v11)', async () => {
   const full = log(big('a', 100), big('b', 32768 - 7 - 107), 'next');
   full[107 + 5] = 0xff; // length of the second record, which ends the first block
   assert.deepEqual((await read(full)).reports, [{ bytes: 32768 - 107, reason: 'bad record length' }]);
-  assert.deepEqual((await read(full)).records.map((r) => r.data), [big('a', 100), 'next']);
+  assert.deepEqual(
+    (await read(full)).records.map((r) => r.data),
+    [big('a', 100), 'next'],
+  );
 
   const last = log('foo', 'bar');
   last[10 + 4] = 50;
@@ -113,16 +122,17 @@ test('MissingLastIsIgnored: a file ending after FIRST/MIDDLE drops the record si
   const bytes = log('foo', big('x', 40000));
   const cut = bytes.subarray(0, 32768);
   assert.deepEqual(await read(cut), { records: [{ offset: 0, data: 'foo' }], reports: [], end: 10 });
-  assert.deepEqual((await read(cut, { strict: true })).reports, [
-    { bytes: 32768 - 17, reason: 'partial record at end of file' },
-  ]);
+  assert.deepEqual((await read(cut, { strict: true })).reports, [{ bytes: 32768 - 17, reason: 'partial record at end of file' }]);
 });
 
 test('zeroed space: a zero header drops the rest of its block silently (v07, v08, v09)', async () => {
   const bytes = log('foo', 'bar', big('y', 40000), 'tail');
   bytes.fill(0, 10, 17); // the header of 'bar'
   const got = await read(bytes);
-  assert.deepEqual(got.records.map((r) => r.data), ['foo', 'tail']);
+  assert.deepEqual(
+    got.records.map((r) => r.data),
+    ['foo', 'tail'],
+  );
   // The LAST fragment of the 40000-byte record, in the next block, is a "missing start".
   assert.deepEqual(got.reports, [{ bytes: 40000 - (32768 - 20 - 7), reason: 'missing start of fragmented record(2)' }]);
   const zeroTail = cat(log('foo'), new Uint8Array(5000));
@@ -144,7 +154,10 @@ test('a FULL retyped FIRST (valid CRC) is reported as partial record without end
 test('unknown record type with a valid CRC loses only that record (v13)', async () => {
   const bytes = cat(physical(1, 'a'), physical(9, 'nine'), physical(1, 'b'));
   const got = await read(bytes);
-  assert.deepEqual(got.records.map((r) => r.data), ['a', 'b']);
+  assert.deepEqual(
+    got.records.map((r) => r.data),
+    ['a', 'b'],
+  );
   assert.deepEqual(got.reports, [{ bytes: 4, reason: 'unknown record type 9' }]);
   // Types >= 0x80 go through a signed char in LevelDB.
   assert.deepEqual((await read(cat(physical(0x82, 'xy')))).reports, [{ bytes: 2, reason: 'unknown record type 4294967170' }]);
@@ -153,14 +166,20 @@ test('unknown record type with a valid CRC loses only that record (v13)', async 
 
 test('type-byte quirk: a valid type 5 ends the log, type 6 is skipped silently (v14); compat "clean" reports both', async () => {
   const bytes = cat(physical(1, 'a'), physical(6, 'six'), physical(1, 'b'), physical(5, 'five'), physical(1, 'c'));
-  assert.deepEqual((await read(bytes)).records.map((r) => r.data), ['a', 'b']);
+  assert.deepEqual(
+    (await read(bytes)).records.map((r) => r.data),
+    ['a', 'b'],
+  );
   assert.deepEqual((await read(bytes)).reports, []);
-  assert.deepEqual((await read(bytes, { strict: true })).reports.map((r) => r.reason), [
-    'record type 6 skipped as a bad record',
-    'record type 5 read as end of log',
-  ]);
+  assert.deepEqual(
+    (await read(bytes, { strict: true })).reports.map((r) => r.reason),
+    ['record type 6 skipped as a bad record', 'record type 5 read as end of log'],
+  );
   const clean = await read(bytes, { compat: 'clean' });
-  assert.deepEqual(clean.records.map((r) => r.data), ['a', 'b', 'c']);
+  assert.deepEqual(
+    clean.records.map((r) => r.data),
+    ['a', 'b', 'c'],
+  );
   assert.deepEqual(clean.reports, [
     { bytes: 3, reason: 'unknown record type 6' },
     { bytes: 4, reason: 'unknown record type 5' },
@@ -269,7 +288,10 @@ test('short reads are retried until a full block or end of file (google/leveldb#
   // Over 1 MiB, so the read-ahead is used too.
   const records = ['a', big('b', 50000), 'c', big('d', 70000), big('e', 300000), 'f', big('g', 400000), 'h', big('i', 400000), 'j'];
   const { io } = shortReadIo(1000);
-  assert.deepEqual((await read(log(...records), { io })).records.map((r) => r.data), records);
+  assert.deepEqual(
+    (await read(log(...records), { io })).records.map((r) => r.data),
+    records,
+  );
 });
 
 test('memory: a small file is read into a buffer of its own size, never a whole block', async () => {
@@ -317,7 +339,10 @@ test('RocksDB recyclable records: read with their log number; an older one ends 
   );
   const file = logFile(bytes, '000007.log');
   const got = await read(file, { format: 'rocksdb' });
-  assert.deepEqual(got.records.map((r) => r.data), ['one', 'two', 'three']);
+  assert.deepEqual(
+    got.records.map((r) => r.data),
+    ['one', 'two', 'three'],
+  );
   assert.deepEqual(got.reports, []);
   // Explicit log number overrides the file name.
   assert.deepEqual((await read(file, { format: 'rocksdb', logNumber: 6 })).records, []);
@@ -355,7 +380,10 @@ test('records are independent copies: writing into one changes no other record a
   for await (const r of readLevelDBLog(file)) got.push(r.data);
   for (let i = 0; i < got.length; i += 2) got[i]!.fill(0x21);
   for (let i = 1; i < got.length; i += 2) assert.equal(Buffer.from(got[i]!).toString('latin1'), records[i], `record ${i}`);
-  assert.deepEqual((await read(file)).records.map((r) => r.data), records);
+  assert.deepEqual(
+    (await read(file)).records.map((r) => r.data),
+    records,
+  );
 });
 
 test('a file that grows between open and the first read is read to its new end', async () => {
@@ -369,7 +397,10 @@ test('a file that grows between open and the first read is read to its new end',
     wrapped.size = async () => (calls++ === 0 ? 20 : real.size()); // as if it were 20 bytes at open
     return wrapped;
   };
-  assert.deepEqual((await read(file, { io })).records.map((r) => r.data), records);
+  assert.deepEqual(
+    (await read(file, { io })).records.map((r) => r.data),
+    records,
+  );
   assert.ok(calls >= 2);
 });
 
@@ -380,7 +411,10 @@ test('records stay valid while reading on: block buffers are never reused', asyn
   for (const io of [defaultBackend, shortReadIo(5000).io]) {
     const kept: Uint8Array[] = [];
     for await (const batch of readLevelDBLog(file, { io }).batches()) kept.push(...batch.map((r) => r.data));
-    assert.deepEqual(kept.map((d) => Buffer.from(d).toString('latin1')), records);
+    assert.deepEqual(
+      kept.map((d) => Buffer.from(d).toString('latin1')),
+      records,
+    );
   }
 });
 

@@ -46,7 +46,10 @@ test('round trip', () => {
     fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.array(op, { maxLength: 20 }), (sequence, ops) => {
       const decoded = decodeWriteBatch(encodeWriteBatch({ sequence, ops }));
       assert.equal(decoded.sequence, sequence);
-      assert.deepEqual(decoded.ops.map((o) => ({ ...o })), ops.map((o) => ({ ...o }))); // fast-check records have no prototype
+      assert.deepEqual(
+        decoded.ops.map((o) => ({ ...o })),
+        ops.map((o) => ({ ...o })),
+      ); // fast-check records have no prototype
     }),
     { numRuns: 200 },
   );

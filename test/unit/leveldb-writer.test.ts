@@ -103,7 +103,10 @@ test('fragments: FIRST/MIDDLE/LAST never cross a block, payload sizes add up', (
         pos += 7 + length;
       }
       assert.equal(pos, bytes.length);
-      assert.equal(payload, sizes.reduce((a, b) => a + b, 0));
+      assert.equal(
+        payload,
+        sizes.reduce((a, b) => a + b, 0),
+      );
       // LevelDB leaves block_offset at 32768 (not 0) when a fragment ends exactly at a block end.
       assert.equal(blockOffset % 32768, (start + bytes.length) % 32768);
       assert.ok(blockOffset >= 7 && blockOffset <= 32768);
@@ -123,7 +126,10 @@ test('addRecords: one write and one CRC call for the whole batch; sync in the sa
   await writer.close();
   const back = [];
   for await (const r of readLevelDBLog(file)) back.push(Buffer.from(r.data));
-  assert.deepEqual(back, records.map((r) => Buffer.from(r)));
+  assert.deepEqual(
+    back,
+    records.map((r) => Buffer.from(r)),
+  );
 });
 
 test('resuming an existing file continues its block (size % 32768), like Writer(dest, dest_length)', async () => {
@@ -209,7 +215,10 @@ test('group commit: calls made while a write is in flight share one write and on
   assert.equal(calls.datasync, 2);
   // A synchronous write would overtake pending ones on the way to the disk: refused until they are done.
   const more = [w.addRecord(Buffer.from('a')), w.addRecord(Buffer.from('b'))];
-  assert.throws(() => w.addRecordSync(Buffer.from('x')), (e: unknown) => isWalError(e, WalErrorCodes.INVALID_ARGUMENT));
+  assert.throws(
+    () => w.addRecordSync(Buffer.from('x')),
+    (e: unknown) => isWalError(e, WalErrorCodes.INVALID_ARGUMENT),
+  );
   await Promise.all(more);
   w.addRecordSync(Buffer.from('c'));
   await Promise.all([w.addRecord(Buffer.from('d')), w.sync()]);

@@ -65,8 +65,16 @@ test('Log.open judges any planted lease as the documented table says', async () 
           const watched = want.endsWith('watching');
           const dir = path.join(tempDir(), 'log');
           fs.mkdirSync(dir);
-          const pid = { 'this process': me.pid, 'own pid, earlier process': me.pid, dead: deadPid, alive: sleeper.pid!, recycled: sleeper.pid! }[c.pid];
-          const startTime = { 'this process': me.startTime, 'own pid, earlier process': '1', dead: null, alive: null, recycled: '1' }[c.pid];
+          const pid = {
+            'this process': me.pid,
+            'own pid, earlier process': me.pid,
+            dead: deadPid,
+            alive: sleeper.pid!,
+            recycled: sleeper.pid!,
+          }[c.pid];
+          const startTime = { 'this process': me.startTime, 'own pid, earlier process': '1', dead: null, alive: null, recycled: '1' }[
+            c.pid
+          ];
           const content: LeaseContent = {
             v: 1,
             token: `planted-${Math.random()}`,

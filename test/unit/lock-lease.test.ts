@@ -16,10 +16,14 @@ import { selfIdentity } from '../../src/lock/identity';
 import { encodeContent, type LeaseContent } from '../../src/lock/lease-file';
 import { defaultBackend } from '../../src/io/backend';
 import { tempDir } from '../support/tmp';
-import { TEST_LOCK, snapshot } from './lock-helpers';
+import { TEST_LOCK, snapshot } from '../support/lock-helpers';
 
 const LEASE = /^nodewal-lock\.\d+\.tmp$/;
-const leaseFiles = (dir: string): string[] => fs.readdirSync(dir).filter((n) => LEASE.test(n)).sort();
+const leaseFiles = (dir: string): string[] =>
+  fs
+    .readdirSync(dir)
+    .filter((n) => LEASE.test(n))
+    .sort();
 const locked = (e: unknown): boolean => isWalError(e, 'ERR_WAL_LOCKED');
 
 /** Writes generation `g` as a holder described by `over` would have (default: this process, our backend). */
@@ -101,7 +105,11 @@ test('close releases in place; the next open takes it at once and drops the olde
   assert.deepEqual(leaseFiles(dir), ['nodewal-lock.1.tmp']);
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'nodewal-lock.1.tmp'), 'utf8')).released, true);
   const log = await Log.open(dir);
-  assert.deepEqual(leaseFiles(dir), ['nodewal-lock.1.tmp', 'nodewal-lock.2.tmp'], 'the old one stays while we hold: a failed open could restore it');
+  assert.deepEqual(
+    leaseFiles(dir),
+    ['nodewal-lock.1.tmp', 'nodewal-lock.2.tmp'],
+    'the old one stays while we hold: a failed open could restore it',
+  );
   await log.close();
   assert.deepEqual(leaseFiles(dir), ['nodewal-lock.2.tmp']);
 });
@@ -113,7 +121,10 @@ test('a failed open leaves the directory byte for byte as it was (lease, 0.tmp, 
   await log.close();
   fs.writeFileSync(path.join(dir, '0.tmp'), 'a prepared segment left by a crash');
   // Damage a record in the middle of the first segment: corruption before the tail is refused.
-  const first = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort()[0]!;
+  const first = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()[0]!;
   const bytes = fs.readFileSync(path.join(dir, first));
   bytes[2000] = bytes[2000]! ^ 0xff;
   fs.writeFileSync(path.join(dir, first), bytes);
@@ -282,7 +293,9 @@ test('lock options are validated', async () => {
   for (const lock of [{ renewMs: 100, staleMs: 200 }, { renewMs: 0 }, { staleMs: 'x' }, { bogus: 1 }, 5]) {
     await assert.rejects(Log.open(dir, { lock } as never), (e: unknown) => isWalError(e, 'ERR_WAL_INVALID_OPTION'), JSON.stringify(lock));
     await assert.rejects(WAL.create(path.join(dir, 'w'), null, { lock } as never), (e: unknown) => isWalError(e, 'ERR_WAL_INVALID_OPTION'));
-    await assert.rejects(LevelDBLogWriter.open(path.join(dir, '000001.log'), { lock } as never), (e: unknown) => isWalError(e, 'ERR_WAL_INVALID_OPTION'));
+    await assert.rejects(LevelDBLogWriter.open(path.join(dir, '000001.log'), { lock } as never), (e: unknown) =>
+      isWalError(e, 'ERR_WAL_INVALID_OPTION'),
+    );
   }
   assert.deepEqual(fs.readdirSync(dir), [], 'invalid options create nothing');
 });

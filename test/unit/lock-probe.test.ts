@@ -12,7 +12,7 @@ import { WAL } from '../../src/etcd/wal';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { isWalError } from '../../src/errors';
 import { tempDir, expectedBackend } from '../support/tmp';
-import { TEST_LOCK, Worker, snapshot } from './lock-helpers';
+import { TEST_LOCK, Worker, snapshot } from '../support/lock-helpers';
 
 const other = expectedBackend === 'native' ? '0' : '1';
 const locked = (e: unknown): boolean => isWalError(e, 'ERR_WAL_LOCKED');
@@ -90,7 +90,14 @@ test('a live writer keeps writing through many cuts while it is probed from outs
       await assert.rejects(WAL.repair(dir), locked);
       // Every CLI command that takes a path (once: each costs a process start): the readers read,
       // repair refuses or finds nothing to do.
-      for (const args of round === 0 ? [['dump', dir], ['verify', dir], ['stat', dir], ['repair', dir, '--yes']] : []) {
+      for (const args of round === 0
+        ? [
+            ['dump', dir],
+            ['verify', dir],
+            ['stat', dir],
+            ['repair', dir, '--yes'],
+          ]
+        : []) {
         const r = await runCli(args);
         assert.ok(r.code === 0 || r.code === 1, `wal ${args.join(' ')}: exit ${r.code}: ${r.out}`);
         if (args[0] === 'repair') assert.ok(r.code === 0 || /ERR_WAL_LOCKED/.test(r.out), r.out);

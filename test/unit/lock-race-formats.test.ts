@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { WAL } from '../../src/etcd/wal';
 import { readLevelDBLog } from '../../src/leveldb/reader';
 import { tempDir } from '../support/tmp';
-import { TEST_LOCK, Worker } from './lock-helpers';
+import { TEST_LOCK, Worker } from '../support/lock-helpers';
 
 const OPENERS = 3;
 const ROUNDS = 3;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { TEST_LOCK, Worker, requireUnshare, type WorkerOptions } from './lock-helpers';
+import { TEST_LOCK, Worker, requireUnshare, type WorkerOptions } from '../support/lock-helpers';
 
 const OPENERS = 3;
 const ROUNDS = Number(process.env['LOCK_RACE_ROUNDS'] ?? 4);
@@ -111,5 +111,4 @@ test('racing openers, each PID 1 of its own PID namespace, after a SIGKILL (the 
 });
 
 test('racing openers on mixed backends (native, fallback, native) after a SIGKILL: one writer per round', () =>
-  race('kill', (i) => ({ native: i % 2 === 0 ? '1' : '0' })),
-);
+  race('kill', (i) => ({ native: i % 2 === 0 ? '1' : '0' })));

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Log } from '../../src/log/log';
 import { isWalError } from '../../src/errors';
 import { tempDir } from '../support/tmp';
-import { TEST_LOCK, Worker, requireUnshare } from './lock-helpers';
+import { TEST_LOCK, Worker, requireUnshare } from '../support/lock-helpers';
 
 const locked = (e: unknown): boolean => isWalError(e, 'ERR_WAL_LOCKED');
 
@@ -62,10 +62,7 @@ test('a stalled holder in another PID namespace is taken over after staleMs and 
     const records: string[] = [];
     for await (const { data } of check.entries()) records.push(Buffer.from(data).toString());
     await check.close();
-    assert.deepEqual(records, [
-      ...Array.from({ length: 100 }, (_, i) => `old/${i}`),
-      ...Array.from({ length: 100 }, (_, i) => `new/${i}`),
-    ]);
+    assert.deepEqual(records, [...Array.from({ length: 100 }, (_, i) => `old/${i}`), ...Array.from({ length: 100 }, (_, i) => `new/${i}`)]);
     assert.equal(mine[0], acked + 1n);
   } finally {
     await holder.kill9();

@@ -28,10 +28,17 @@ test('property: aborting blocked appends at random never half-writes or acknowle
   let abortedTotal = 0;
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fc.record({ size: fc.integer({ min: 1, max: 400 }), batch: fc.integer({ min: 1, max: 3 }), abortAfterMs: fc.option(fc.integer({ min: 0, max: 3 })) }), {
-        minLength: 5,
-        maxLength: 40,
-      }),
+      fc.array(
+        fc.record({
+          size: fc.integer({ min: 1, max: 400 }),
+          batch: fc.integer({ min: 1, max: 3 }),
+          abortAfterMs: fc.option(fc.integer({ min: 0, max: 3 })),
+        }),
+        {
+          minLength: 5,
+          maxLength: 40,
+        },
+      ),
       async (calls) => {
         const dir = tempDir();
         const log = await Log.open(dir, { segmentSize: 64 * 1024, maxQueuedBytes: 600, maxBatchBytes: 1024, preallocation: 'fallocate' });
@@ -66,7 +73,10 @@ test('property: aborting blocked appends at random never half-writes or acknowle
           assert.deepEqual(onDisk, acked);
           const written = new Set(onDisk.map((e) => e.slice(e.indexOf('=') + 1)));
           for (const r of aborted) assert.ok(!written.has(r), `aborted record ${r.slice(0, 8)} was written`);
-          assert.equal(acked.length + aborted.length, calls.reduce((n, c) => n + c.batch, 0));
+          assert.equal(
+            acked.length + aborted.length,
+            calls.reduce((n, c) => n + c.batch, 0),
+          );
           abortedTotal += aborted.length;
         } finally {
           await again.close();
@@ -140,7 +150,7 @@ test('entries(): an abort ends the iteration before the next entry', async () =>
   }
 });
 
-test("durable(): an abort stops the wait, the entry still becomes durable; waiters do not pile up listeners", async () => {
+test('durable(): an abort stops the wait, the entry still becomes durable; waiters do not pile up listeners', async () => {
   const log = await Log.open(tempDir(), { segmentSize: 64 * 1024, syncPolicy: { intervalMs: 60_000 } });
   try {
     const index = await log.append('x');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { recordingIo, type IoEvent } from './log-helpers';
+import { recordingIo, type IoEvent } from '../support/log-helpers';
 
 const small = { segmentSize: 16 * 1024 };
 
@@ -53,7 +53,10 @@ test("'always': every append resolves only after a write with datasync covering 
         for (const at of resolvedAfter) {
           // The last thing done to a segment before the promise resolved (the next segment is
           // prepared in the background and has its own writes).
-          const last = events.slice(0, at).reverse().find((e) => e.path.endsWith('.wal'));
+          const last = events
+            .slice(0, at)
+            .reverse()
+            .find((e) => e.path.endsWith('.wal'));
           assert.ok(last !== undefined && (last.kind === 'datasync' || last.datasync), 'resolved after a sync');
         }
       }),

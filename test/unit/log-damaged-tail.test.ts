@@ -12,7 +12,7 @@ import { WAL } from '../../src/etcd/wal';
 import { WalError } from '../../src/errors';
 import { DAMAGE_CASES, type Decision, expectedEntries, logDecision, treeBytes, walFiles, writeLogDir } from '../support/damaged-tails';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
+import { jsonLines, wal } from '../support/cli-helpers';
 
 const root = tempDir('damaged-tail-');
 const pristine = path.join(root, 'pristine');
@@ -62,7 +62,7 @@ function cliDecision(dir: string, verb: 'repair' | 'verify'): Decision {
   return problem!['code'] as string;
 }
 
-test('damaged tails: Log.open, WAL (Open/ReadAll + Repair), wal repair and wal verify take etcd\'s decision', async (t) => {
+test("damaged tails: Log.open, WAL (Open/ReadAll + Repair), wal repair and wal verify take etcd's decision", async (t) => {
   await writeLogDir(pristine);
   for (const [i, c] of DAMAGE_CASES.entries()) {
     await t.test(c.name, async () => {
@@ -85,21 +85,21 @@ test('damaged tails: Log.open, WAL (Open/ReadAll + Repair), wal repair and wal v
         assert.deepEqual(bytes(forLog!), before, 'a refused Log.open leaves every byte as it was');
         return;
       }
-      assert.deepEqual(
-        viaLog.entries,
-        expectedEntries(c),
-        'the Log holds every record before the damage, in order',
-      );
+      assert.deepEqual(viaLog.entries, expectedEntries(c), 'the Log holds every record before the damage, in order');
       if (c.expect === 'cut') {
         // One cut: the .broken copies are the damaged file, and the Log's tail is WAL.repair's
         // cut followed by the zeros Log.open prepares.
         const tailName = path.basename(walFiles(damaged).at(-1)!);
         const broken = `${tailName}.broken`;
-        for (const d of [forLog!, forWal!, forCli!]) assert.equal(bytes(d)[broken], before[tailName], `${d}: .broken is the damaged segment`);
+        for (const d of [forLog!, forWal!, forCli!])
+          assert.equal(bytes(d)[broken], before[tailName], `${d}: .broken is the damaged segment`);
         const cutBytes = fs.readFileSync(path.join(forWal!, tailName));
         const logTail = fs.readFileSync(path.join(forLog!, tailName));
         assert.ok(logTail.subarray(0, cutBytes.length).equals(cutBytes), "the Log's tail starts with WAL.repair's cut");
-        assert.ok(logTail.subarray(cutBytes.length).every((b) => b === 0), 'then zeros');
+        assert.ok(
+          logTail.subarray(cutBytes.length).every((b) => b === 0),
+          'then zeros',
+        );
         assert.equal(bytes(forCli!)[tailName], bytes(forWal!)[tailName], 'wal repair cut the same bytes as WAL.repair');
       }
     });

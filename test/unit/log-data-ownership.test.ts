@@ -16,7 +16,10 @@ test('entries(): data views kept past many chunks and segments still hold their 
         await log.appendBatch(records.map((r) => Buffer.from(r)));
         const kept: Uint8Array[] = [];
         for await (const e of log.entries()) kept.push(e.data); // no copy
-        assert.deepEqual(kept.map((k) => Buffer.from(k)), records.map((r) => Buffer.from(r)));
+        assert.deepEqual(
+          kept.map((k) => Buffer.from(k)),
+          records.map((r) => Buffer.from(r)),
+        );
       } finally {
         await log.close();
       }

@@ -10,7 +10,11 @@ const TMPFS_MAGIC = 0x01021994;
 
 function segmentBytes(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
-  for (const n of fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort()) out.set(n, fs.readFileSync(path.join(dir, n)));
+  for (const n of fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort())
+    out.set(n, fs.readFileSync(path.join(dir, n)));
   return out;
 }
 

@@ -6,7 +6,7 @@ import { RecordType } from '../../src/etcd/codec';
 import { parseWalName } from '../../src/etcd/segments';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { readWithEtcdDecoder } from './log-helpers';
+import { readWithEtcdDecoder } from '../support/log-helpers';
 
 test('etcd rules read the directory: crc, metadata, snapshot {0,0}, then the entries in order', async () => {
   const dir = tempDir();
@@ -32,7 +32,10 @@ test('segment names follow etcd: seq +1, index = first entry; closed segments en
   for (let i = 0; i < 120; i++) await log.appendBatch([Buffer.alloc(100, i), Buffer.alloc(50, i)]);
   const lastIndex = log.lastIndex;
   await log.close();
-  const names = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+  const names = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
   assert.ok(names.length > 3, `several segments (${names.length})`);
   const { entries } = await readWithEtcdDecoder(dir);
   let expectSeq = 0n;
@@ -58,7 +61,14 @@ test('segment names follow etcd: seq +1, index = first entry; closed segments en
     if (lo === 0 && hi === 0) break;
     off += 8 + lo + (hi & 0x80000000 ? (hi >>> 24) & 7 : 0);
   }
-  assert.ok(tail.subarray(off).every((b) => b === 0), 'zero tail after the last record');
+  assert.ok(
+    tail.subarray(off).every((b) => b === 0),
+    'zero tail after the last record',
+  );
   // The side files (lease, log id, durable index: all *.tmp, ignored by etcd) stay; no prepared segment does.
-  assert.deepEqual(fs.readdirSync(dir).filter((n) => /^[01]\.tmp$/.test(n)), [], 'no prepared segment left after close');
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => /^[01]\.tmp$/.test(n)),
+    [],
+    'no prepared segment left after close',
+  );
 });

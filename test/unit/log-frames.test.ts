@@ -19,13 +19,27 @@ test('encodeEntryBatch writes the same bytes as framing marshalled entries, into
       (datas, firstIndex, term, seed, start) => {
         const bytes = datas.reduce((n, d) => n + d.length, 0);
         const out = new Uint8Array(start + entryBatchCapacity(bytes, datas.length)).fill(0xee);
-        const r = encodeEntryBatch(io, out, start, datas, 0, datas.length, firstIndex, varintBytes(term), seed, new Uint32Array(2 * datas.length));
+        const r = encodeEntryBatch(
+          io,
+          out,
+          start,
+          datas,
+          0,
+          datas.length,
+          firstIndex,
+          varintBytes(term),
+          seed,
+          new Uint32Array(2 * datas.length),
+        );
         const entries = datas.map((data, i) => ({ term, index: BigInt(firstIndex + i), type: 0, data }));
         // reference: each entry marshalled on its own, then framed record by record
         const expected = encodeFrames(io, entries.map((e) => ({ type: RecordType.Entry, data: encodeEntry(e) })), seed);
         assert.deepEqual(out.subarray(start, r.end), expected.bytes);
         assert.equal(r.crc, expected.crc);
-        assert.ok(out.subarray(0, start).every((b) => b === 0xee), 'bytes before start untouched');
+        assert.ok(
+          out.subarray(0, start).every((b) => b === 0xee),
+          'bytes before start untouched',
+        );
       },
     ),
     { numRuns: 200 },

@@ -12,8 +12,8 @@ import { WAL } from '../../src/etcd/wal';
 import { Log } from '../../src/log/log';
 import { RECORDS, payload, treeBytes, walFiles, writeLogDir } from '../support/damaged-tails';
 import { tempDir } from '../support/tmp';
-import { jsonLines, wal } from './cli-helpers';
-import { openDecision, walDecision } from './hostile-layout-open';
+import { jsonLines, wal } from '../support/cli-helpers';
+import { openDecision, walDecision } from '../support/hostile-layout-open';
 
 const root = tempDir('hostile-');
 const pristine = path.join(root, 'pristine');
@@ -48,7 +48,12 @@ function layout(dir: string): Record<string, string> {
       .filter((n) => fs.lstatSync(path.join(dir, n)).isSymbolicLink())
       .map((n) => [n, `-> ${fs.readlinkSync(path.join(dir, n))}`]),
   );
-  const kinds = Object.fromEntries(fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n), { throwIfNoEntry: false })?.isDirectory()).map((n) => [n, 'dir']));
+  const kinds = Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .filter((n) => fs.statSync(path.join(dir, n), { throwIfNoEntry: false })?.isDirectory())
+      .map((n) => [n, 'dir']),
+  );
   return { ...treeBytes(dir), ...kinds, ...links };
 }
 
@@ -84,9 +89,21 @@ const LAYOUTS: Layout[] = [
       fs.writeFileSync(first, Buffer.alloc(16 * 1024));
     },
   },
-  { name: 'the tail is a symlink to /dev/null', expect: 'ERR_WAL_IO', make: (dir) => replaceTail(dir, (t) => fs.symlinkSync('/dev/null', t)) },
-  { name: 'the tail is a symlink to /dev/zero', expect: 'ERR_WAL_IO', make: (dir) => replaceTail(dir, (t) => fs.symlinkSync('/dev/zero', t)) },
-  { name: 'the tail is a dangling symlink', expect: 'ERR_WAL_IO', make: (dir) => replaceTail(dir, (t) => fs.symlinkSync(path.join(root, 'nowhere'), t)) },
+  {
+    name: 'the tail is a symlink to /dev/null',
+    expect: 'ERR_WAL_IO',
+    make: (dir) => replaceTail(dir, (t) => fs.symlinkSync('/dev/null', t)),
+  },
+  {
+    name: 'the tail is a symlink to /dev/zero',
+    expect: 'ERR_WAL_IO',
+    make: (dir) => replaceTail(dir, (t) => fs.symlinkSync('/dev/zero', t)),
+  },
+  {
+    name: 'the tail is a dangling symlink',
+    expect: 'ERR_WAL_IO',
+    make: (dir) => replaceTail(dir, (t) => fs.symlinkSync(path.join(root, 'nowhere'), t)),
+  },
   { name: 'the tail is a directory', expect: 'ERR_WAL_IO', make: (dir) => replaceTail(dir, (t) => fs.mkdirSync(t)) },
 ];
 
@@ -98,7 +115,10 @@ test('hostile layouts: Log.open, WAL.open + readAll and wal verify agree, and a 
       fs.cpSync(pristine, dir, { recursive: true });
       l.make(dir);
       const before = layout(dir);
-      const viaLog = await openDecision(() => Log.open(dir, { mustExist: true, segmentSize: 16 * 1024 }), (x) => x.close());
+      const viaLog = await openDecision(
+        () => Log.open(dir, { mustExist: true, segmentSize: 16 * 1024 }),
+        (x) => x.close(),
+      );
       assert.deepEqual(layout(dir), before, 'a refused Log.open changes nothing');
       const viaWal = await walDecision(() => WAL.open(dir, { index: 0n, term: 0n }));
       assert.deepEqual({ log: viaLog, wal: viaWal, verify: verifyDecision(dir) }, { log: l.expect, wal: l.expect, verify: l.expect });
@@ -117,14 +137,17 @@ test('the tail is a symlink to a regular file outside the directory: followed by
   fs.renameSync(tail, outside);
   fs.symlinkSync(outside, tail);
   assert.equal(verifyDecision(dir), 'ok');
-  assert.deepEqual(await logEntries(dir), Array.from({ length: RECORDS }, (_, k) => payload(k + 1)));
+  assert.deepEqual(
+    await logEntries(dir),
+    Array.from({ length: RECORDS }, (_, k) => payload(k + 1)),
+  );
   assert.ok(fs.lstatSync(tail).isSymbolicLink(), 'the link is still a link: the Log wrote through it');
   assert.equal(await walDecision(() => WAL.open(dir, { index: 0n, term: 0n })), 'ok');
 });
 
 /** Runs the child without the right to write `dir`: as root, with CAP_DAC_OVERRIDE and CAP_FOWNER dropped. */
 function openWithoutWriteAccess(dir: string): { log: string; wal: string } {
-  const child = path.join(__dirname, 'hostile-layout-child.ts');
+  const child = path.join(__dirname, '..', 'support', 'hostile-layout-child.ts');
   const node = [process.execPath, '--import', 'tsx', child, dir];
   const argv = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search,-fowner', ...node] : node;
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });

@@ -17,7 +17,10 @@ test('defaults are exported and applied', () => {
 });
 
 test('a misspelt option is refused and the message names the likely one', () => {
-  assert.throws(() => resolveLogOptions({ syncpolicy: 'none' } as never), (err: unknown) => invalid(err) && /syncPolicy/.test(String(err)));
+  assert.throws(
+    () => resolveLogOptions({ syncpolicy: 'none' } as never),
+    (err: unknown) => invalid(err) && /syncPolicy/.test(String(err)),
+  );
   assert.throws(() => resolveLogOptions({ segmentsize: 4096 } as never), invalid);
   assert.throws(() => resolveLogOptions({ nonsense: 1 } as never), invalid);
 });

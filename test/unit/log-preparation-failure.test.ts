@@ -16,7 +16,12 @@ for (const preallocation of ['zero-fill', 'fallocate'] as const) {
   test(`ENOSPC while preparing the next segment (${preallocation}): no partial N.tmp is left; acknowledged records survive`, async () => {
     const dir = tempDir();
     await (await Log.open(dir, { segmentSize: 64 * 1024 })).close(); // the first segment, without faults
-    const io = new FaultIo(defaultBackend).fail({ op: preallocation === 'zero-fill' ? 'write' : 'allocate', code: 'ENOSPC', path: /[01]\.tmp$/, partialBytes: 4096 });
+    const io = new FaultIo(defaultBackend).fail({
+      op: preallocation === 'zero-fill' ? 'write' : 'allocate',
+      code: 'ENOSPC',
+      path: /[01]\.tmp$/,
+      partialBytes: 4096,
+    });
     const log = await Log.open(dir, { segmentSize: 64 * 1024, preallocation, io });
     const acked: bigint[] = [];
     let failure: unknown = null;
@@ -45,10 +50,13 @@ for (const preallocation of ['zero-fill', 'fallocate'] as const) {
 test('ENOSPC while creating the first segment: Log.open fails with the error naming 0.tmp, and leaves no 0.tmp', async () => {
   const dir = tempDir();
   const io = new FaultIo(defaultBackend).fail({ op: 'write', code: 'ENOSPC', path: /0\.tmp$/, partialBytes: 4096 });
-  await assert.rejects(Log.open(dir, { segmentSize: 64 * 1024, preallocation: 'zero-fill', io }), (err: NodeJS.ErrnoException & { file?: string }) => {
-    assert.match(String(err.message), /ENOSPC/);
-    assert.match(String(err.file), /0\.tmp$/);
-    return true;
-  });
+  await assert.rejects(
+    Log.open(dir, { segmentSize: 64 * 1024, preallocation: 'zero-fill', io }),
+    (err: NodeJS.ErrnoException & { file?: string }) => {
+      assert.match(String(err.message), /ENOSPC/);
+      assert.match(String(err.file), /0\.tmp$/);
+      return true;
+    },
+  );
   assert.deepEqual(fs.readdirSync(dir), []);
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { recordingIo, type IoEvent } from './log-helpers';
+import { recordingIo, type IoEvent } from '../support/log-helpers';
 
 test("onQueueFull 'reject': appends beyond maxQueuedBytes fail with ERR_WAL_QUEUE_FULL, the rest succeed", async () => {
   const log = await Log.open(tempDir(), { segmentSize: 64 * 1024, maxQueuedBytes: 1000, onQueueFull: 'reject' });
@@ -26,7 +26,10 @@ test("onQueueFull 'wait': memory stays bounded and every append lands, in call o
     assert.ok(s.queuedBytes <= 1000, `queued ${s.queuedBytes}`);
     assert.equal(s.blockedAppends, 50);
     const idx = await Promise.all(pending);
-    assert.deepEqual(idx, Array.from({ length: 60 }, (_, i) => BigInt(i + 1)));
+    assert.deepEqual(
+      idx,
+      Array.from({ length: 60 }, (_, i) => BigInt(i + 1)),
+    );
     for (const [i, index] of idx.entries()) assert.equal((await log.get(index))[0], i);
     // A record larger than the bound is admitted alone instead of deadlocking.
     assert.equal(await log.append(Buffer.alloc(5000)), 61n);
@@ -43,7 +46,10 @@ test("syncPolicy 'none': appends resolve after the write without fdatasync; sync
     await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(`r${i}`)));
     // Only the segments: the next segment is prepared (and synced) in the background meanwhile.
     const during = events.slice(start).filter((e) => e.path.endsWith('.wal'));
-    assert.ok(during.some((e) => e.kind === 'write'), 'written');
+    assert.ok(
+      during.some((e) => e.kind === 'write'),
+      'written',
+    );
     assert.ok(!during.some((e) => e.kind === 'datasync' || e.datasync), 'not synced');
     assert.equal(log.lastIndex, 20n);
     assert.ok(log.durableIndex < 20n);

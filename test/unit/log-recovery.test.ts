@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { readWithEtcdDecoder } from './log-helpers';
+import { readWithEtcdDecoder } from '../support/log-helpers';
 
 async function filled(count: number, segmentSize = 64 * 1024): Promise<{ dir: string; datas: Buffer[] }> {
   const dir = tempDir();
@@ -17,7 +17,11 @@ async function filled(count: number, segmentSize = 64 * 1024): Promise<{ dir: st
 }
 
 function walFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().map((n) => path.join(dir, n));
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 /** Frame start offsets of the entries in a segment, walking length words. */

@@ -34,7 +34,10 @@ for (const syncThread of ['dedicated', 'threadpool'] as const) {
       return got;
     });
     const indexes = (await Promise.all(producers)).flat().sort((a, b) => (a < b ? -1 : 1));
-    assert.deepEqual(indexes, Array.from({ length: 64 * 20 }, (_, i) => BigInt(i + 1)));
+    assert.deepEqual(
+      indexes,
+      Array.from({ length: 64 * 20 }, (_, i) => BigInt(i + 1)),
+    );
     assert.ok(log.stats().segments > 3, 'the run must cross several cuts');
     // The old tail's thread is stopped at each cut: never more than one (the preparer uses the threadpool).
     assert.ok(maxSeen <= before + extra, `threads seen ${maxSeen}, before ${before}, extra ${extra}`);

@@ -3,16 +3,18 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { readWithEtcdDecoder } from './log-helpers';
+import { readWithEtcdDecoder } from '../support/log-helpers';
 
-type Op =
-  | { kind: 'append'; sizes: number[] }
-  | { kind: 'front'; at: number }
-  | { kind: 'back'; at: number }
-  | { kind: 'reopen' };
+type Op = { kind: 'append'; sizes: number[] } | { kind: 'front'; at: number } | { kind: 'back'; at: number } | { kind: 'reopen' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), sizes: fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 12 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      sizes: fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 12 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('front' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('back' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },

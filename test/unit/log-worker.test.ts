@@ -8,7 +8,7 @@ import { tempDir } from '../support/tmp';
 function openInWorker(dir: string): Promise<{ ok: boolean; code?: string; index?: string }> {
   return new Promise((resolve, reject) => {
     // Workers do not inherit the tsx loader: register it, then load the TypeScript worker body.
-    const body = path.join(__dirname, 'log-helpers-worker.ts');
+    const body = path.join(__dirname, '..', 'support', 'log-helpers-worker.ts');
     const w = new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(body)});`, {
       eval: true,
       workerData: { dir },

@@ -44,10 +44,16 @@ test('a scrape reports the appended records and bytes, the fsync histogram in se
     assert.equal(s.get('nodewal_log_fsync_duration_seconds_count{log="orders"}'), st.fsyncs);
     assert.equal(s.get('nodewal_log_fsync_duration_seconds_bucket{le="+Inf",log="orders"}'), st.fsyncs);
     const buckets = [...s].filter(([k]) => k.startsWith('nodewal_log_fsync_duration_seconds_bucket')).map(([, v]) => v);
-    assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b));
+    assert.deepEqual(
+      buckets,
+      [...buckets].sort((a, b) => a - b),
+    );
     // Seconds, not microseconds: the sum matches stats()' mean (µs) within the histogram's error.
     const sum = s.get('nodewal_log_fsync_duration_seconds_sum{log="orders"}')!;
-    assert.ok(Math.abs(sum / st.fsyncs - st.fsyncLatency.mean / 1e6) <= 0.1 * (st.fsyncLatency.mean / 1e6) + 1e-6, `${sum} vs ${st.fsyncLatency.mean} µs`);
+    assert.ok(
+      Math.abs(sum / st.fsyncs - st.fsyncLatency.mean / 1e6) <= 0.1 * (st.fsyncLatency.mean / 1e6) + 1e-6,
+      `${sum} vs ${st.fsyncLatency.mean} µs`,
+    );
     assert.match(text, /# TYPE nodewal_log_fsync_duration_seconds histogram/);
     assert.match(text, /# TYPE nodewal_log_appended_records_total counter/);
     assert.match(text, /# TYPE nodewal_log_queue_depth gauge/);
@@ -85,7 +91,10 @@ test('two logs share one registry under their own labels; unregister removes one
 test('consumer lag: last index minus each consumer position, read at scrape time', async () => {
   const registry = new client.Registry();
   const log = await Log.open(tempDir(), { segmentSize: 64 * 1024 });
-  const positions = [{ name: 'indexer', index: 2n }, { name: 'mailer', index: 5 }];
+  const positions = [
+    { name: 'indexer', index: 2n },
+    { name: 'mailer', index: 5 },
+  ];
   const reg = registerLogMetrics(log, { registry, client, name: 'l', consumers: () => positions });
   try {
     await log.appendBatch(['1', '2', '3', '4', '5']);
@@ -104,7 +113,13 @@ test('other sources (a forwarder, say) add their own families to the same regist
   const reg = registerMetricsSource(
     [
       { name: 'nodewal_forwarder_forwarded_records_total', help: 'Records forwarded.', type: 'counter', labelNames: ['log'] },
-      { name: 'nodewal_forwarder_ack_latency_seconds', help: 'Ack latency.', type: 'histogram', labelNames: ['log'], buckets: [0.001, 0.01] },
+      {
+        name: 'nodewal_forwarder_ack_latency_seconds',
+        help: 'Ack latency.',
+        type: 'histogram',
+        labelNames: ['log'],
+        buckets: [0.001, 0.01],
+      },
     ],
     { collect: () => [{ name: 'nodewal_forwarder_forwarded_records_total', labels: { log: 'x' }, value: forwarded }] },
     { registry, client },
@@ -117,7 +132,15 @@ test('other sources (a forwarder, say) add their own families to the same regist
   assert.equal(s.get('nodewal_forwarder_ack_latency_seconds_bucket{le="0.01",log="x"}'), 1);
   // A name someone else registered is refused rather than silently shared.
   new client.Gauge({ name: 'taken_gauge', help: 'x', registers: [registry] });
-  assert.throws(() => registerMetricsSource([{ name: 'taken_gauge', help: 'y', type: 'gauge', labelNames: [] }], { collect: () => [] }, { registry, client }), /already registered/);
+  assert.throws(
+    () =>
+      registerMetricsSource(
+        [{ name: 'taken_gauge', help: 'y', type: 'gauge', labelNames: [] }],
+        { collect: () => [] },
+        { registry, client },
+      ),
+    /already registered/,
+  );
   reg.unregister();
 });
 

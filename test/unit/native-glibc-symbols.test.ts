@@ -27,7 +27,10 @@ test('the checker reports a library built for the newer glibc of this machine', 
   const libstdcxx = execFileSync('g++', ['-print-file-name=libstdc++.so.6'], { encoding: 'utf8' }).trim();
   const { offenders } = checker.check(fs.realpathSync(libstdcxx));
   // Debian 12's libstdc++ imports e.g. pthread_create@GLIBC_2.34 and __libc_single_threaded@GLIBC_2.32.
-  assert.ok(offenders.some((o) => o.family === 'GLIBC'), JSON.stringify(offenders.slice(0, 3)));
+  assert.ok(
+    offenders.some((o) => o.family === 'GLIBC'),
+    JSON.stringify(offenders.slice(0, 3)),
+  );
 });
 
 test('the command-line form exits 1 and names the symbol', () => {

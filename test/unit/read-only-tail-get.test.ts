@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { WalErrorCodes, isWalError } from '../../src/errors';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
-import { payload } from './consumer-child';
+import { payload } from '../support/read-only-consumer-child';
 
 const small = { segmentSize: 8192 };
 const code = (c: string) => (err: unknown) => isWalError(err) && err.code === c;

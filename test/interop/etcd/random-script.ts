@@ -4,19 +4,8 @@
  * a new term, state-only saves (no sync), snapshots, syncs, lock releases and close/re-open.
  */
 import * as path from 'node:path';
+import { prng } from '../../support/prng';
 import type { DataSpec, EntrySpec, Op } from './script';
-
-/** mulberry32: small seeded PRNG so a failing seed can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEGMENT_SIZES = [512, 1000, 4096, 20_000, 65_536, 300_000];
 

@@ -118,7 +118,12 @@ const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('he
 
 export function entriesResult(entries: readonly Entry[], full = false): EntryResult[] {
   return entries.map((e) => {
-    const r: EntryResult = { term: e.term.toString(), index: e.index.toString(), type: e.type, dataLen: e.data === null ? null : e.data.length };
+    const r: EntryResult = {
+      term: e.term.toString(),
+      index: e.index.toString(),
+      type: e.type,
+      dataLen: e.data === null ? null : e.data.length,
+    };
     if (e.data !== null) {
       r.sha = sha(e.data);
       if (full) r.b64 = Buffer.from(e.data).toString('base64');
@@ -187,7 +192,9 @@ export async function runTs(ops: readonly Op[], base: WalOptions = {}): Promise<
           results.push({
             op: op.op,
             error,
-            state: res ? { term: res.state.term.toString(), vote: res.state.vote.toString(), commit: res.state.commit.toString() } : undefined,
+            state: res
+              ? { term: res.state.term.toString(), vote: res.state.vote.toString(), commit: res.state.commit.toString() }
+              : undefined,
             count: res ? res.entries.length : 0,
             entries: res ? entriesResult(res.entries, op.fullData) : [],
             metadata: res && res.metadata !== null ? Buffer.from(res.metadata).toString('base64') : null,

@@ -4,33 +4,9 @@
  */
 import { crc32c } from '../../../src/crc32c';
 import { BLOCK_SIZE, HEADER_SIZE, maskCrc } from '../../../src/leveldb/format';
+import { Rng } from '../../support/prng';
 
-/** A small seeded PRNG (xorshift32) so a failing case can be replayed from its seed. */
-export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0 || 0x9e3779b9;
-  }
-  next(): number {
-    let x = this.state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.state = x >>> 0;
-    return this.state / 0x100000000;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-  bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.int(256);
-    return out;
-  }
-}
+export { Rng };
 
 /**
  * A record length that lands the next record near a block edge often: the sizes that leave

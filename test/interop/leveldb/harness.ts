@@ -23,11 +23,9 @@ export function harnessPath(): string {
   }
   fs.mkdirSync(CACHE, { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
-  execFileSync(
-    'g++',
-    ['-O2', '-std=c++17', '-o', tmp, SOURCE, lib, path.join(LIBDIR, 'libsnappy.so.1'), '-lpthread'],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
+  execFileSync('g++', ['-O2', '-std=c++17', '-o', tmp, SOURCE, lib, path.join(LIBDIR, 'libsnappy.so.1'), '-lpthread'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   fs.renameSync(tmp, binary);
   return binary;
 }
@@ -62,9 +60,7 @@ export interface LevelDBReadResult {
 }
 
 /** Reads many files with LevelDB's log::Reader in one process. */
-export function levelDBReadMany(
-  jobs: readonly { file: string; checksum: boolean; initialOffset: number }[],
-): LevelDBReadResult[] {
+export function levelDBReadMany(jobs: readonly { file: string; checksum: boolean; initialOffset: number }[]): LevelDBReadResult[] {
   const input = jobs.map((j) => `${j.file} ${j.checksum ? 1 : 0} ${j.initialOffset}\n`).join('');
   const results: LevelDBReadResult[] = [];
   let current: LevelDBReadResult | null = null;

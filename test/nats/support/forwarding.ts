@@ -34,7 +34,10 @@ export async function assertExactlyOnce(
   bytesOf: (i: number) => Uint8Array = payload,
 ): Promise<{ batches: number }> {
   const back = await readBack(nc, stream, subject);
-  assert.ok(back.batches.every((b) => b.logId === logId), 'every batch names the log');
+  assert.ok(
+    back.batches.every((b) => b.logId === logId),
+    'every batch names the log',
+  );
   assert.equal(back.records.length, n, `${back.records.length} records on ${subject}, expected ${n}`);
   for (let k = 0; k < back.records.length; k++) {
     const r = back.records[k]!;
@@ -59,7 +62,7 @@ export async function lastIndexOn(nc: NatsConnection, stream: string, subject: s
 
 /** Appends records 1..n (payload(i)) in concurrent groups of `group`, pausing `pauseMs` between groups. */
 export async function produce(log: Log, n: number, group: number, pauseMs: number): Promise<void> {
-  for (let done = 0; done < n; ) {
+  for (let done = 0; done < n;) {
     const k = Math.min(group, n - done);
     const base = done;
     await Promise.all(Array.from({ length: k }, (_, i) => log.append(payload(base + i + 1))));
@@ -69,7 +72,10 @@ export async function produce(log: Log, n: number, group: number, pauseMs: numbe
 }
 
 /** Stops what a test started even when it fails, so a failed test never keeps its file running. */
-export function cleanupAfter(t: { after(fn: () => Promise<void>): void }, ...items: ({ stop(o?: { graceMs?: number }): Promise<void> } | { close(): Promise<void> } | { kill(signal?: NodeJS.Signals): boolean })[]): void {
+export function cleanupAfter(
+  t: { after(fn: () => Promise<void>): void },
+  ...items: ({ stop(o?: { graceMs?: number }): Promise<void> } | { close(): Promise<void> } | { kill(signal?: NodeJS.Signals): boolean })[]
+): void {
   t.after(async () => {
     for (const item of items) {
       if ('stop' in item) await item.stop({ graceMs: 100 }).catch(() => undefined);

@@ -134,12 +134,7 @@ async function start(count: number, opts: StartOptions): Promise<Servers> {
     });
   }
   for (const s of specs) {
-    const lines = [
-      `server_name: ${s.name}`,
-      `host: 127.0.0.1`,
-      `port: ${s.port}`,
-      `jetstream { store_dir: "${s.storeDir}" }`,
-    ];
+    const lines = [`server_name: ${s.name}`, `host: 127.0.0.1`, `port: ${s.port}`, `jetstream { store_dir: "${s.storeDir}" }`];
     if (s.clusterPort !== undefined) {
       const routes = specs.filter((o) => o !== s).map((o) => `nats://127.0.0.1:${o.clusterPort}`);
       lines.push(`cluster { name: nodewal, host: 127.0.0.1, port: ${s.clusterPort}, routes: [${routes.join(', ')}] }`);

@@ -57,7 +57,10 @@ for (const c of DAMAGE_CASES.filter((d) => d.expect === 'cut').slice(0, 2)) {
           assert.ok(seen.length >= acked, `lost acknowledged records: ${seen.length} < ${acked}`);
           seen.forEach((data, k) => {
             const want = k < kept ? payload(k + 1) : fresh(k + 1);
-            assert.ok(data.equals(want), `entry ${k + 1}: ${k < kept ? 'an old record damaged' : 'not the new record (the torn one came back?)'}`);
+            assert.ok(
+              data.equals(want),
+              `entry ${k + 1}: ${k < kept ? 'an old record damaged' : 'not the new record (the torn one came back?)'}`,
+            );
           });
         } finally {
           await l.close();

@@ -8,7 +8,8 @@ import { RecordType, decodeEntry, decodeSnapshot, type Entry, type Snapshot } fr
 import { Decoder, openSources } from '../../src/etcd/decoder';
 import { readWalNames } from '../../src/etcd/segments';
 import { defaultBackend } from '../../src/io/backend';
-import type { IoBackend, WalFile } from '../../src/io/types';
+import type { IoBackend, WalFile, WriteOptions } from '../../src/io/types';
+import { DelegatingFile } from './delegating-file';
 
 export interface IoEvent {
   kind: 'write' | 'datasync';
@@ -24,32 +25,21 @@ let clock = 0;
 /** Wraps `base` so every file write and datasync is appended to `events`; `delayMs` slows datasyncs. */
 export function recordingIo(events: IoEvent[], opts: { delayMs?: number; base?: IoBackend } = {}): IoBackend {
   const base = opts.base ?? defaultBackend;
-  const delay = (): Promise<void> =>
-    opts.delayMs ? new Promise((r) => setTimeout(r, opts.delayMs)) : Promise.resolve();
-  const wrap = (f: WalFile): WalFile => {
-    const w: WalFile = Object.create(f) as WalFile;
-    Object.defineProperties(w, {
-      path: { get: () => f.path },
-      direct: { get: () => f.direct },
-      alignment: { get: () => f.alignment },
-      closed: { get: () => f.closed },
-    });
-    w.write = async (buffers, position, wo) => {
-      await f.write(buffers, position, wo);
+  const delay = (): Promise<void> => (opts.delayMs ? new Promise((r) => setTimeout(r, opts.delayMs)) : Promise.resolve());
+  class EventFile extends DelegatingFile {
+    override async write(buffers: readonly Uint8Array[], position: number, wo?: WriteOptions): Promise<void> {
+      await this.inner.write(buffers, position, wo);
       if (wo?.datasync) await delay();
       const bytes = buffers.reduce((n, b) => n + b.length, 0);
-      events.push({ kind: 'write', path: f.path, position, bytes, datasync: !!wo?.datasync, at: clock++ });
-    };
-    w.datasync = async () => {
-      await f.datasync();
-      await delay();
-      events.push({ kind: 'datasync', path: f.path, at: clock++ });
-    };
-    for (const m of ['writeSync', 'read', 'readSync', 'sync', 'truncate', 'allocate', 'size', 'sizeSync', 'lock', 'unlock', 'close', 'closeSync'] as const) {
-      (w as unknown as Record<string, unknown>)[m] = (f as unknown as Record<string, (...a: unknown[]) => unknown>)[m]!.bind(f);
+      events.push({ kind: 'write', path: this.path, position, bytes, datasync: !!wo?.datasync, at: clock++ });
     }
-    return w;
-  };
+    override async datasync(): Promise<void> {
+      await this.inner.datasync();
+      await delay();
+      events.push({ kind: 'datasync', path: this.path, at: clock++ });
+    }
+  }
+  const wrap = (f: WalFile): WalFile => new EventFile(f);
   const bind = <K extends keyof IoBackend>(k: K): IoBackend[K] => (base[k] as (...a: unknown[]) => unknown).bind(base) as IoBackend[K];
   return {
     fsyncDir: bind('fsyncDir'),
@@ -73,7 +63,10 @@ export function recordingIo(events: IoEvent[], opts: { delayMs?: number; base?: 
 /** What etcd's reading rules see in a directory: entries (by index, later overwrite earlier) and snapshots. */
 export async function readWithEtcdDecoder(dir: string): Promise<{ entries: Entry[]; snapshots: Snapshot[]; types: number[] }> {
   const names = await readWalNames(defaultBackend, dir);
-  const sources = await openSources(defaultBackend, names.map((n) => path.join(dir, n)));
+  const sources = await openSources(
+    defaultBackend,
+    names.map((n) => path.join(dir, n)),
+  );
   const dec = new Decoder(defaultBackend, sources);
   const entries: Entry[] = [];
   const snapshots: Snapshot[] = [];

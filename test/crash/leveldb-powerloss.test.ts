@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { readLevelDBLog } from '../../src/leveldb/reader';
 import { defaultBackend } from '../../src/io/backend';
-import { type CrashState, RecordingIo, prng } from '../support/recording-io';
+import { type CrashState, RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
 
 type Mark = { opened: true } | { acked: number };
@@ -124,13 +125,23 @@ test(`LevelDB log: every acknowledged record survives power loss (${STATES} cras
     fs.mkdirSync(path.join(root, 'db'), { recursive: true });
     const rec = new RecordingIo(defaultBackend, root);
     const written = await workload(rec, path.join(root, 'db', '000003.log'), seed);
-    const res = await checkCrashStates({ rec, scratch, variants: 6, seed, seen, limit: STATES - checked, check: makeCheck(written, seed, () => reused++) });
+    const res = await checkCrashStates({
+      rec,
+      scratch,
+      variants: 6,
+      seed,
+      seen,
+      limit: STATES - checked,
+      check: makeCheck(written, seed, () => reused++),
+    });
     checked += res.checked;
     generated += res.generated;
     fs.rmSync(root, { recursive: true, force: true });
   }
   const secs = (Date.now() - started) / 1000;
-  console.log(`# LevelDB power loss: ${checked} distinct crash states checked (${generated} generated, ${reused} reused after recovery) in ${secs.toFixed(1)} s`);
+  console.log(
+    `# LevelDB power loss: ${checked} distinct crash states checked (${generated} generated, ${reused} reused after recovery) in ${secs.toFixed(1)} s`,
+  );
   assert.ok(checked >= STATES);
 });
 

@@ -6,7 +6,7 @@
 // `npm run test:crash -- --cycles N` runs thousands.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCrashCycles, type CrashFormat } from '../crash/cycles';
+import { runCrashCycles, type CrashFormat } from './cycles';
 import { scratchDir } from '../support/crash-states';
 
 const CYCLES = Number(process.env['CRASH_KILL_CYCLES'] ?? 34);

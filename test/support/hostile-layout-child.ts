@@ -7,7 +7,10 @@ import { openDecision, walDecision } from './hostile-layout-open';
 
 async function main(): Promise<void> {
   const dir = process.argv[2]!;
-  const log = await openDecision(() => Log.open(dir, { mustExist: true, segmentSize: 16 * 1024 }), (l) => l.close());
+  const log = await openDecision(
+    () => Log.open(dir, { mustExist: true, segmentSize: 16 * 1024 }),
+    (l) => l.close(),
+  );
   const wal = await walDecision(() => WAL.open(dir, { index: 0n, term: 0n }));
   process.stdout.write(`${JSON.stringify({ log, wal })}\n`);
 }

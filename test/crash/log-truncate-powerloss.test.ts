@@ -11,9 +11,16 @@ import * as path from 'node:path';
 import { defaultBackend } from '../../src/io/backend';
 import { Log } from '../../src/log/log';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
-import { type CrashState, RecordingIo, prng } from '../support/recording-io';
+import { type CrashState, RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 
-type Mark = { created: true } | { acked: number; gen: number } | { back: number; gen: number } | { backRequested: number } | { front: number } | { frontRequested: number };
+type Mark =
+  | { created: true }
+  | { acked: number; gen: number }
+  | { back: number; gen: number }
+  | { backRequested: number }
+  | { front: number }
+  | { frontRequested: number };
 
 const SEGMENT = 4096;
 const record = (index: number, gen: number): Buffer => Buffer.from(`${gen}:${index}:${'x'.repeat((index * 37 + gen * 11) % 300)}`);
@@ -87,13 +94,20 @@ function check(dir: string, state: CrashState): Promise<void> {
         const { gen, index } = parse(e.data);
         assert.equal(index, Number(e.index), `entry ${e.index} holds the record of ${index}`);
         for (const b of backs) {
-          assert.ok(index <= b.at || gen >= b.gen, `entry ${index} of generation ${gen} came back after the acknowledged truncateBack(${b.at})`);
+          assert.ok(
+            index <= b.at || gen >= b.gen,
+            `entry ${index} of generation ${gen} came back after the acknowledged truncateBack(${b.at})`,
+          );
         }
         seen.set(index, gen);
       }
       for (const [index, gen] of mustHave) {
         if (index < firstIndex) continue;
-        assert.equal(seen.get(index), gen, `acknowledged entry ${index} (generation ${gen}) is ${seen.has(index) ? `generation ${seen.get(index)}` : 'missing'}`);
+        assert.equal(
+          seen.get(index),
+          gen,
+          `acknowledged entry ${index} (generation ${gen}) is ${seen.has(index) ? `generation ${seen.get(index)}` : 'missing'}`,
+        );
       }
     } finally {
       await log.close();
@@ -103,22 +117,26 @@ function check(dir: string, state: CrashState): Promise<void> {
 
 const STATES = Number(process.env['CRASH_STATES_LOG_TRUNCATE'] ?? 600);
 
-test(`power loss during truncateBack, truncateFront and cuts: nothing truncated comes back (${STATES} crash states)`, { timeout: 240_000 }, async (t) => {
-  const scratch = scratchDir('nodewal-pl-trunc-');
-  const seen = new Set<string>();
-  let checked = 0;
-  let backs = 0;
-  for (let round = 0; checked < STATES && round < 40; round++) {
-    const root = path.join(scratch, `rec${round}`);
-    fs.mkdirSync(root);
-    const rec = new RecordingIo(defaultBackend, root);
-    await workload(rec, path.join(root, 'log'), 500 + round);
-    backs += rec.history.filter((h) => h.kind === 'mark' && typeof h.label === 'object' && h.label !== null && 'back' in h.label).length;
-    const res = await checkCrashStates({ rec, scratch, variants: 4, seed: 500 + round, seen, limit: STATES - checked, check });
-    checked += res.checked;
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-  t.diagnostic(`${checked} distinct crash states, ${backs} acknowledged truncateBack calls`);
-  assert.ok(checked >= STATES / 2, `only ${checked} distinct states`);
-  assert.ok(backs > 5, `only ${backs} truncateBack calls`);
-});
+test(
+  `power loss during truncateBack, truncateFront and cuts: nothing truncated comes back (${STATES} crash states)`,
+  { timeout: 240_000 },
+  async (t) => {
+    const scratch = scratchDir('nodewal-pl-trunc-');
+    const seen = new Set<string>();
+    let checked = 0;
+    let backs = 0;
+    for (let round = 0; checked < STATES && round < 40; round++) {
+      const root = path.join(scratch, `rec${round}`);
+      fs.mkdirSync(root);
+      const rec = new RecordingIo(defaultBackend, root);
+      await workload(rec, path.join(root, 'log'), 500 + round);
+      backs += rec.history.filter((h) => h.kind === 'mark' && typeof h.label === 'object' && h.label !== null && 'back' in h.label).length;
+      const res = await checkCrashStates({ rec, scratch, variants: 4, seed: 500 + round, seen, limit: STATES - checked, check });
+      checked += res.checked;
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+    t.diagnostic(`${checked} distinct crash states, ${backs} acknowledged truncateBack calls`);
+    assert.ok(checked >= STATES / 2, `only ${checked} distinct states`);
+    assert.ok(backs > 5, `only ${backs} truncateBack calls`);
+  },
+);

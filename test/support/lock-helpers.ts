@@ -21,7 +21,9 @@ export const unshareWorks: boolean = (() => {
  */
 export function requireUnshare(): void {
   if (!unshareWorks) {
-    throw new Error('unshare --pid --fork --mount-proc does not work here (needs root / CAP_SYS_ADMIN): this test needs a second PID namespace');
+    throw new Error(
+      'unshare --pid --fork --mount-proc does not work here (needs root / CAP_SYS_ADMIN): this test needs a second PID namespace',
+    );
   }
 }
 

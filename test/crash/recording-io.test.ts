@@ -29,9 +29,18 @@ test('files present before recording are durable; unsynced writes may be lost, s
   await f.close();
   const states = finalStates(rec);
   const contents = states.map((s) => Buffer.from(s.tree.get('old')!).toString('latin1'));
-  assert.ok(contents.every((c) => c.startsWith('SYNCED')), 'a synced write was lost');
-  assert.ok(contents.some((c) => c.length === 'SYNCEDng'.length), 'no state lost the unsynced write');
-  assert.ok(contents.some((c) => c.endsWith('later')), 'no state kept the unsynced write');
+  assert.ok(
+    contents.every((c) => c.startsWith('SYNCED')),
+    'a synced write was lost',
+  );
+  assert.ok(
+    contents.some((c) => c.length === 'SYNCEDng'.length),
+    'no state lost the unsynced write',
+  );
+  assert.ok(
+    contents.some((c) => c.endsWith('later')),
+    'no state kept the unsynced write',
+  );
 });
 
 test('a created file needs its directory fsynced; a rename without it may be undone', async () => {
@@ -40,14 +49,26 @@ test('a created file needs its directory fsynced; a rename without it may be und
   await f.write([new Uint8Array([1])], 0, { datasync: true });
   await f.close();
   let states = finalStates(rec);
-  assert.ok(states.some((s) => !s.tree.has('new')), 'an un-fsynced create always survived');
+  assert.ok(
+    states.some((s) => !s.tree.has('new')),
+    'an un-fsynced create always survived',
+  );
   await rec.fsyncDir(root);
   states = finalStates(rec);
-  assert.ok(states.every((s) => s.tree.get('new')?.[0] === 1), 'a create lost after fsyncDir');
+  assert.ok(
+    states.every((s) => s.tree.get('new')?.[0] === 1),
+    'a create lost after fsyncDir',
+  );
   await rec.rename(path.join(root, 'new'), path.join(root, 'renamed'));
   states = finalStates(rec);
-  assert.ok(states.some((s) => s.tree.has('new') && !s.tree.has('renamed')), 'an un-fsynced rename was never undone');
-  assert.ok(states.some((s) => s.tree.has('renamed') && !s.tree.has('new')), 'an un-fsynced rename never survived');
+  assert.ok(
+    states.some((s) => s.tree.has('new') && !s.tree.has('renamed')),
+    'an un-fsynced rename was never undone',
+  );
+  assert.ok(
+    states.some((s) => s.tree.has('renamed') && !s.tree.has('new')),
+    'an un-fsynced rename never survived',
+  );
 });
 
 test('unsynced multi-sector writes are kept, lost, or torn at 512-byte sector boundaries only', async () => {
@@ -65,18 +86,30 @@ test('unsynced multi-sector writes are kept, lost, or torn at 512-byte sector bo
     // every sector is all-new or all-old
     for (let k = 0; k < 4; k++) {
       const sec = b.subarray(k * SECTOR, (k + 1) * SECTOR);
-      assert.ok(sec.every((v) => v === sec[0]), 'a write tore inside a sector');
+      assert.ok(
+        sec.every((v) => v === sec[0]),
+        'a write tore inside a sector',
+      );
     }
     return out;
   };
   const shapes = new Set(finalStates(rec).map(sectorsOf));
   assert.ok(shapes.has('xxxx') && shapes.has('....'), `whole and lost: ${[...shapes]}`);
-  assert.ok([...shapes].some((s) => s.includes('x') && s.includes('.')), `no torn state: ${[...shapes]}`);
+  assert.ok(
+    [...shapes].some((s) => s.includes('x') && s.includes('.')),
+    `no torn state: ${[...shapes]}`,
+  );
 });
 
 test('materialise writes the tree as files and directories', () => {
   const dir = scratchDir('nodewal-rec-');
-  materialise(new Map<string, Uint8Array | null>([['d', null], ['d/f', new Uint8Array([5])]]), dir);
+  materialise(
+    new Map<string, Uint8Array | null>([
+      ['d', null],
+      ['d/f', new Uint8Array([5])],
+    ]),
+    dir,
+  );
   assert.deepEqual([...fs.readFileSync(path.join(dir, 'd', 'f'))], [5]);
 });
 

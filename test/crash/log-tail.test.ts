@@ -14,7 +14,7 @@ import { tempDir } from '../support/tmp';
 /** Frame start offsets of an etcd-format segment (walks length words until a zero one). */
 function frameStarts(b: Buffer): number[] {
   const starts: number[] = [];
-  for (let off = 0; off + 8 <= b.length; ) {
+  for (let off = 0; off + 8 <= b.length;) {
     const lo = b.readUInt32LE(off);
     const hi = b.readUInt32LE(off + 4);
     if (lo === 0 && hi === 0) break;
@@ -38,7 +38,10 @@ for (const preallocation of ['zero-fill', 'fallocate'] as Preallocation[]) {
     await log.close();
 
     // Simulate the crash state: record 2's write was lost (zeros), record 3's reached the disk.
-    const seg = path.join(dir, fs.readdirSync(dir).find((n) => n.endsWith('.wal'))!);
+    const seg = path.join(
+      dir,
+      fs.readdirSync(dir).find((n) => n.endsWith('.wal'))!,
+    );
     const bytes = fs.readFileSync(seg);
     const starts = frameStarts(bytes);
     const second = starts.find((s) => bytes.subarray(s, starts[starts.indexOf(s) + 1] ?? s + 200).includes(Buffer.from('two-')))!;
@@ -73,7 +76,10 @@ for (const preallocation of ['zero-fill', 'fallocate'] as Preallocation[]) {
     await log.append(big);
     await log.append(new Uint8Array([1, 2, 3]));
     await log.close();
-    const segs = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+    const segs = fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.wal'))
+      .sort();
     assert.ok(segs.length >= 2, 'the big record must have caused a cut');
     // The crash state: the next segment never made it into the directory.
     for (const n of segs.slice(1)) fs.rmSync(path.join(dir, n));

@@ -52,7 +52,10 @@ async function appendSome(n: number, tag: string): Promise<bigint> {
     await wal.save({ term: 1n, vote: 0n, commit: walIndex }, entries);
     return walIndex;
   }
-  await leveldb!.addRecords(records.map((r) => Buffer.from(r)), { sync: true });
+  await leveldb!.addRecords(
+    records.map((r) => Buffer.from(r)),
+    { sync: true },
+  );
   return BigInt(n);
 }
 

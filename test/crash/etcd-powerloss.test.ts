@@ -10,7 +10,8 @@ import { WAL } from '../../src/etcd/wal';
 import type { Entry } from '../../src/etcd/codec';
 import { isWalError, WalErrorCodes } from '../../src/errors';
 import { defaultBackend } from '../../src/io/backend';
-import { type CrashState, RecordingIo, prng } from '../support/recording-io';
+import { type CrashState, RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
 
 type Mark = { created: true } | { acked: number };
@@ -157,7 +158,9 @@ test(`etcd WAL: every acknowledged entry survives power loss (${STATES} crash st
     (await import('node:fs')).rmSync(root, { recursive: true, force: true });
   }
   const secs = (Date.now() - started) / 1000;
-  console.log(`# etcd power loss: ${checked} distinct crash states checked (${generated} generated, ${reused} reused after recovery) in ${secs.toFixed(1)} s`);
+  console.log(
+    `# etcd power loss: ${checked} distinct crash states checked (${generated} generated, ${reused} reused after recovery) in ${secs.toFixed(1)} s`,
+  );
   assert.ok(checked >= STATES);
 });
 

@@ -81,14 +81,34 @@ test('etcd WAL: create, save, commit-only save and cut issue their fsyncs in the
   rec.mark('cut');
   await w.close();
   const s = steps(rec);
-  inOrder(s.get('created')!, ['mkdir wal.tmp', 'create seg0000-0000', 'write seg0000-0000', 'fsync seg0000-0000', 'fsyncDir wal.tmp', 'rename wal.tmp -> wal', 'fsyncDir root'], 'create');
+  inOrder(
+    s.get('created')!,
+    [
+      'mkdir wal.tmp',
+      'create seg0000-0000',
+      'write seg0000-0000',
+      'fsync seg0000-0000',
+      'fsyncDir wal.tmp',
+      'rename wal.tmp -> wal',
+      'fsyncDir root',
+    ],
+    'create',
+  );
   // (the pipeline preallocates 0.tmp in the background meanwhile: look at the tail only)
   const tail = (k: string): string[] => s.get(k)!.filter((x) => x.endsWith('seg0000-0000'));
   assert.deepEqual(tail('saved'), ['write seg0000-0000', 'fsync seg0000-0000'], 'save with entries: one write, one fdatasync');
   assert.deepEqual(tail('commit-only'), [], 'a commit-only HardState stays buffered (etcd MustSync is false)');
   inOrder(
     s.get('cut')!,
-    ['truncate seg0000-0000', 'write seg0000-0000', 'fsync seg0000-0000', 'write 0.tmp', 'fsync 0.tmp', 'rename 0.tmp -> seg0001-0004', 'fsyncDir wal'],
+    [
+      'truncate seg0000-0000',
+      'write seg0000-0000',
+      'fsync seg0000-0000',
+      'write 0.tmp',
+      'fsync 0.tmp',
+      'rename 0.tmp -> seg0001-0004',
+      'fsyncDir wal',
+    ],
     'cut',
   );
 });
@@ -104,12 +124,31 @@ test('Log: open, group-committed appends and a cut issue their fsyncs in the doc
   rec.mark('cut');
   await log.close();
   const s = steps(rec);
-  inOrder(s.get('opened')!, ['mkdir log', 'create 0.tmp', 'write 0.tmp', 'fsync 0.tmp', 'rename 0.tmp -> seg0000-0000', 'fsyncDir log', 'fsyncDir root'], 'open');
+  inOrder(
+    s.get('opened')!,
+    ['mkdir log', 'create 0.tmp', 'write 0.tmp', 'fsync 0.tmp', 'rename 0.tmp -> seg0000-0000', 'fsyncDir log', 'fsyncDir root'],
+    'open',
+  );
   const appended = s.get('appended')!.filter((x) => x.includes('seg0000-0000'));
   // Three concurrent appends: written and fdatasync'd together, then resolved.
   assert.ok(appended.length >= 2 && appended[appended.length - 1] === 'fsync seg0000-0000', `appends: ${appended.join(', ')}`);
-  assert.ok(appended.filter((x) => x === 'fsync seg0000-0000').length <= 2, 'group commit: at most two fdatasyncs for three concurrent appends');
-  inOrder(s.get('cut')!, ['truncate seg0000-0000', 'fsync seg0000-0000', 'fsync 0.tmp', 'rename 0.tmp -> seg0001-0005', 'fsyncDir log', 'write seg0001-0005', 'fsync seg0001-0005'], 'cut');
+  assert.ok(
+    appended.filter((x) => x === 'fsync seg0000-0000').length <= 2,
+    'group commit: at most two fdatasyncs for three concurrent appends',
+  );
+  inOrder(
+    s.get('cut')!,
+    [
+      'truncate seg0000-0000',
+      'fsync seg0000-0000',
+      'fsync 0.tmp',
+      'rename 0.tmp -> seg0001-0005',
+      'fsyncDir log',
+      'write seg0001-0005',
+      'fsync seg0001-0005',
+    ],
+    'cut',
+  );
 });
 
 test('LevelDB writer: creating a log fsyncs its directory; a synced record is written then fdatasynced', async () => {

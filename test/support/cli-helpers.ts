@@ -75,7 +75,10 @@ export const CONF_CHANGE_ADD_2 = new Uint8Array([0x08, 0x07, 0x10, 0x00, 0x18, 0
 export async function makeEtcdWal(dir: string, count = 60, segmentSizeBytes = 1024): Promise<void> {
   const w = await WAL.create(dir, enc.encode('cli-test'), { segmentSizeBytes });
   for (let i = 1; i <= count; i++) {
-    const e: Entry = i === 5 ? { term: 2n, index: 5n, type: 1, data: CONF_CHANGE_ADD_2 } : { term: i < 5 ? 1n : 2n, index: BigInt(i), type: 0, data: entryData(i) };
+    const e: Entry =
+      i === 5
+        ? { term: 2n, index: 5n, type: 1, data: CONF_CHANGE_ADD_2 }
+        : { term: i < 5 ? 1n : 2n, index: BigInt(i), type: 0, data: entryData(i) };
     await w.save({ term: e.term, vote: 1n, commit: BigInt(i - 1) }, [e]);
     if (i === 10) await w.saveSnapshot({ index: 10n, term: 2n });
   }
@@ -121,7 +124,7 @@ export function copy(src: string, dest: string): string {
 export function etcdFrames(file: string): { offset: number; length: number; recordBytes: number }[] {
   const buf = fs.readFileSync(file);
   const out: { offset: number; length: number; recordBytes: number }[] = [];
-  for (let pos = 0; pos + 8 <= buf.length; ) {
+  for (let pos = 0; pos + 8 <= buf.length;) {
     const lo = buf.readUInt32LE(pos);
     const hi = buf.readUInt32LE(pos + 4);
     if (lo === 0 && hi === 0) break;
@@ -137,7 +140,7 @@ export function etcdFrames(file: string): { offset: number; length: number; reco
 export function levelDBFragments(file: string): { offset: number; length: number; type: number }[] {
   const buf = fs.readFileSync(file);
   const out: { offset: number; length: number; type: number }[] = [];
-  for (let pos = 0; pos < buf.length; ) {
+  for (let pos = 0; pos < buf.length;) {
     const left = 32768 - (pos % 32768);
     if (left < 7) {
       pos += left;

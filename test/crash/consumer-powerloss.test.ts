@@ -19,7 +19,8 @@ import type { IoBackend, WalFile } from '../../src/io/types';
 import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { Log } from '../../src/log/log';
-import { type CrashState, RecordingIo, prng } from '../support/recording-io';
+import { type CrashState, RecordingIo } from '../support/recording-io';
+import { prng } from '../support/prng';
 import { checkCrashStates, scratchDir } from '../support/crash-states';
 
 type Mark =
@@ -271,8 +272,5 @@ test('the check is not vacuous: commits that resolve without fdatasync are caugh
   fs.mkdirSync(root);
   const rec = new RecordingIo(defaultBackend, root);
   await workload(undurableCursors(rec), rec, path.join(root, 'log'), 11);
-  await assert.rejects(
-    checkCrashStates({ rec, scratch, variants: 2, seed: 11, limit: 4000, check }),
-    /went back behind a durable commit/,
-  );
+  await assert.rejects(checkCrashStates({ rec, scratch, variants: 2, seed: 11, limit: 4000, check }), /went back behind a durable commit/);
 });

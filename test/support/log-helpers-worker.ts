@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Log } from '../../src/log/log';
 
-(async () => {
+void (async () => {
   try {
     const log = await Log.open(workerData.dir as string, { segmentSize: 8192 });
     const index = await log.append('from worker');
