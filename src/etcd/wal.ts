@@ -141,6 +141,8 @@ export class WAL {
   /** etcd `w.enti`: index of the last entry saved or read. */
   private enti = 0n;
   private failed: WalError | null = null;
+  /** The tail and the end of its last synced record: where a failed write is cut back to. */
+  private synced: { file: WalFile; offset: number } | null = null;
   private closed = false;
   /** The directory lease (write mode). */
   private lease: Lease | null = null;
@@ -414,7 +416,10 @@ export class WAL {
     this.start = { index: 0n, term: 0n };
     this.metadata = metadata;
     const tail = this.tail();
-    if (tail !== null) this.encoder = new Encoder(this.io, tail.file, decoder.crc, decoder.lastValidOffset);
+    if (tail !== null) {
+      this.encoder = new Encoder(this.io, tail.file, decoder.crc, decoder.lastValidOffset);
+      this.synced = { file: tail.file, offset: decoder.lastValidOffset };
+    }
     this.decoder = null;
     const result: ReadAllResult = { metadata, state, entries };
     if (!match) {
@@ -482,6 +487,29 @@ export class WAL {
 
   private async syncLocked(): Promise<void> {
     await this.encoder!.flush(!this.unsafeNoFsync);
+    this.synced = { file: this.tail()!.file, offset: this.encoder!.pw.offset };
+  }
+
+  /**
+   * After a failed write or sync: cut the tail back to the end of its last synced record and keep
+   * its preallocated length (what etcd's ReadAll does at the next open, ZeroToEnd). A write that
+   * stopped part-way through a frame would otherwise leave bytes that read as corruption when the
+   * cut falls inside a sector (etcd calls only whole zeroed sectors torn). Only unsynced records
+   * go, as a crash would take them; best effort, the WAL stays failed either way.
+   */
+  private async dropUnsynced(): Promise<void> {
+    const at = this.synced;
+    const tail = this.tail();
+    if (at === null || tail === null || tail.file !== at.file) return;
+    try {
+      const size = await tail.file.size();
+      if (size <= at.offset) return;
+      await tail.file.truncate(at.offset);
+      await tail.file.allocate(0, size).catch(() => undefined); // the length is not what matters
+      await tail.file.datasync();
+    } catch {
+      // The disk refuses even this: the next open sees what a crash would have left.
+    }
   }
 
   /** etcd `cut`: closes the tail at its flushed size and starts the next segment (spec §6.6). */
@@ -635,6 +663,7 @@ export class WAL {
     } catch (err) {
       const e = ioError('wal: write failed', this.tail()?.path ?? this.dir, err);
       this.failed = e;
+      await this.dropUnsynced();
       throw e;
     }
   }
