@@ -51,8 +51,22 @@ test('docs/architecture.md describes every folder of src/', () => {
   assert.deepEqual(undescribed, []);
 });
 
+/** The rows of the "Who touches files" table: the files that call node:fs outside src/io. */
+function nodeFsRows(text: string): string[] {
+  const section = text.split(/^## Who touches files$/m)[1]!.split(/^## /m)[0]!;
+  return [...section.matchAll(/^\| `(src\/[^`]+)` \|/gm)].map((m) => m[1]!);
+}
+
+test('the "Who touches files" table lists exactly the files outside src/io that import node:fs', () => {
+  const importsFs = (p: string): boolean => /['"](node:)?fs(\/promises)?['"]/.test(fs.readFileSync(path.join(root, p), 'utf8'));
+  const importers = tree.filter((p) => p.endsWith('.ts') && !p.startsWith('src/io/') && importsFs(p));
+  const rows = nodeFsRows(doc).filter((p) => !p.startsWith('src/io/'));
+  assert.deepEqual([...rows].sort(), [...importers].sort());
+});
+
 test('the path checks see what they must (a missing path and a bare name are caught)', () => {
   const sample = 'see `src/log/no-such-file.ts`, native/nope.cc and `tail-writer.ts`, not db/log_reader.cc.';
   assert.deepEqual(namedPaths(sample), ['src/log/no-such-file.ts', 'native/nope.cc']);
   assert.deepEqual(bareFileNames(sample), ['tail-writer.ts']);
+  assert.deepEqual(nodeFsRows('## Who touches files\n| `src/a.ts` | x |\n## Next\n| `src/b.ts` | y |\n'), ['src/a.ts']);
 });
