@@ -78,10 +78,13 @@ async function drain(records: number, runs: number): Promise<void> {
       }
       scan.push(n / ((performance.now() - t0) / 1000));
       if (n !== records || bytes !== records * 100) throw new Error(`scan read ${n} records`);
-      for (let v = 0; v < variants.length; v++) rates[v]!.push(await consumeAll(log, `d${run}-${v}`, variants[v]!.max, variants[v]!.overlap));
+      for (let v = 0; v < variants.length; v++)
+        rates[v]!.push(await consumeAll(log, `d${run}-${v}`, variants[v]!.max, variants[v]!.overlap));
     }
     await log.close();
-    console.log(`drain ${fmt(records)} × 100 B (${defaultBackend.kind}), medians of ${runs} alternating runs: bare entries() ${fmt(median(scan))} rec/s`);
+    console.log(
+      `drain ${fmt(records)} × 100 B (${defaultBackend.kind}), medians of ${runs} alternating runs: bare entries() ${fmt(median(scan))} rec/s`,
+    );
     variants.forEach((v, i) => {
       const r = rates[i]!;
       console.log(
@@ -201,7 +204,9 @@ async function latency(count: number): Promise<void> {
     await reader;
     await c.close();
     await log.close();
-    console.log(`append→delivery, one append per ms, in-process (${defaultBackend.kind}): p50 ${pct(lat, 50).toFixed(3)} ms, p99 ${pct(lat, 99).toFixed(3)} ms (${count} records; includes the fdatasync)`);
+    console.log(
+      `append→delivery, one append per ms, in-process (${defaultBackend.kind}): p50 ${pct(lat, 50).toFixed(3)} ms, p99 ${pct(lat, 99).toFixed(3)} ms (${count} records; includes the fdatasync)`,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -210,7 +215,9 @@ async function latency(count: number): Promise<void> {
     try {
       const log = await Log.open(dir);
       await log.sync();
-      const child = spawn(process.execPath, ['--import', 'tsx', __filename, 'child', dir, String(count), String(pollMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', __filename, 'child', dir, String(count), String(pollMs)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 10));

@@ -100,7 +100,9 @@ const columns = ['native', 'native, one call per record', 'fallback', '@node-rs/
 const fmt = (v: number | undefined): string => (v === undefined ? '' : Math.round(v).toLocaleString('en-US'));
 
 console.log(`CRC-32C, median MB/s (10^6 B/s); native = ${native.crcImplementation} (${native.reason})`);
-console.log(`${os.cpus()[0]?.model ?? 'unknown CPU'} x${os.cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`);
+console.log(
+  `${os.cpus()[0]?.model ?? 'unknown CPU'} x${os.cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`,
+);
 console.log(`| size | ${columns.join(' | ')} | native / fallback |`);
 console.log(`|---|${columns.map(() => '---:').join('|')}|---:|`);
 for (const { row, mbps } of results) {
@@ -109,6 +111,8 @@ for (const { row, mbps } of results) {
 }
 const mib = results.find((r) => r.row.name === '1 MiB')!.mbps['native']!;
 const batchRate = results[results.length - 1]!.mbps['native']!;
-console.log(`\ntargets: 1 MiB ${fmt(mib)} MB/s (>= 14,000: ${mib >= 14000 ? 'met' : 'NOT met'}), ` +
-  `batch ${fmt(batchRate)} MB/s (>= 5,000: ${batchRate >= 5000 ? 'met' : 'NOT met'})`);
+console.log(
+  `\ntargets: 1 MiB ${fmt(mib)} MB/s (>= 14,000: ${mib >= 14000 ? 'met' : 'NOT met'}), ` +
+    `batch ${fmt(batchRate)} MB/s (>= 5,000: ${batchRate >= 5000 ? 'met' : 'NOT met'})`,
+);
 if (sink === 0.5) console.log(''); // never true; reads sink

@@ -54,8 +54,12 @@ async function main(): Promise<void> {
     const a = median(perFile);
     const b = median(oneFile);
     console.log(`backend ${io.kind}, ${k} consumers committing together, ${groups} groups x ${runs} runs, dir ${dir}`);
-    console.log(`  ${k} files, ${k} concurrent fdatasyncs: median ${(a * 1000).toFixed(0)} us per group  runs ${perFile.map((x) => (x * 1000).toFixed(0)).join(' ')}`);
-    console.log(`  1 file, ${k} slot writes + 1 fdatasync:  median ${(b * 1000).toFixed(0)} us per group  runs ${oneFile.map((x) => (x * 1000).toFixed(0)).join(' ')}`);
+    console.log(
+      `  ${k} files, ${k} concurrent fdatasyncs: median ${(a * 1000).toFixed(0)} us per group  runs ${perFile.map((x) => (x * 1000).toFixed(0)).join(' ')}`,
+    );
+    console.log(
+      `  1 file, ${k} slot writes + 1 fdatasync:  median ${(b * 1000).toFixed(0)} us per group  runs ${oneFile.map((x) => (x * 1000).toFixed(0)).join(' ')}`,
+    );
     console.log(`  per-file / shared: ${(a / b).toFixed(2)}x`);
     for (const f of own) await f.close();
     await shared.close();

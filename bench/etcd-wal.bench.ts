@@ -96,15 +96,29 @@ const comparable = (d: string) => dumpDir(d).filter((f) => !f.name.endsWith('.lo
 async function main(): Promise<void> {
   const rows: string[] = [];
   const impls = [...backends.map(([n]) => n), 'etcd (Go)'];
-  rows.push(`| work | ${impls.join(' | ')} | ${impls.slice(0, -1).map((n) => `${n} / etcd`).join(' | ')} |`);
-  rows.push(`|---|${impls.map(() => '---:').join('|')}|${impls.slice(0, -1).map(() => '---:').join('|')}|`);
+  rows.push(
+    `| work | ${impls.join(' | ')} | ${impls
+      .slice(0, -1)
+      .map((n) => `${n} / etcd`)
+      .join(' | ')} |`,
+  );
+  rows.push(
+    `|---|${impls.map(() => '---:').join('|')}|${impls
+      .slice(0, -1)
+      .map(() => '---:')
+      .join('|')}|`,
+  );
   /** One table row: throughput from the median wall time, and CPU ms (median) in brackets. */
   const row = (label: string, bytes: number, results: Record<string, Timing[]>): string => {
     const med = Object.fromEntries(impls.map((n) => [n, median(results[n]!.map((t) => t.ns))]));
     const cpu = Object.fromEntries(impls.map((n) => [n, median(results[n]!.map((t) => t.cpu))]));
     const mbps = (ns: number): number => bytes / 1e6 / (ns / 1e9);
-    const cells = impls.map((n) => `${mbps(med[n]!).toFixed(0)} MB/s (${(med[n]! / 1e6).toFixed(0)} ms; CPU ${(cpu[n]! / 1e6).toFixed(0)} ms)`);
-    const ratios = impls.slice(0, -1).map((n) => `${(mbps(med[n]!) / mbps(med['etcd (Go)']!)).toFixed(2)}x (CPU ${(cpu['etcd (Go)']! / cpu[n]!).toFixed(2)}x)`);
+    const cells = impls.map(
+      (n) => `${mbps(med[n]!).toFixed(0)} MB/s (${(med[n]! / 1e6).toFixed(0)} ms; CPU ${(cpu[n]! / 1e6).toFixed(0)} ms)`,
+    );
+    const ratios = impls
+      .slice(0, -1)
+      .map((n) => `${(mbps(med[n]!) / mbps(med['etcd (Go)']!)).toFixed(2)}x (CPU ${(cpu['etcd (Go)']! / cpu[n]!).toFixed(2)}x)`);
     return `| ${label} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`;
   };
 
@@ -123,7 +137,8 @@ async function main(): Promise<void> {
       assert.deepEqual(comparable(d), reference, `${name}: bytes differ from etcd's`);
     }
     for (let run = 0; run < RUNS; run++) {
-      for (const [name, io] of backends) (results[name] ??= []).push(await ourSave(io, path.join(root, `${name}-save`, 'wal'), saves, noSync));
+      for (const [name, io] of backends)
+        (results[name] ??= []).push(await ourSave(io, path.join(root, `${name}-save`, 'wal'), saves, noSync));
       (results['etcd (Go)'] ??= []).push(goSave(goDir, saves, noSync));
     }
     rows.push(row(`${label} (${saves * BATCH} entries, payload MB/s)`, saves * BATCH * ENTRY, results));
@@ -131,7 +146,9 @@ async function main(): Promise<void> {
 
   // readAll of a large WAL written by etcd itself (no fsync, to build it quickly).
   if (!WORK.has('readAll')) {
-    console.log(`etcd WAL, medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus().length} CPUs, ${root}\n`);
+    console.log(
+      `etcd WAL, medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus().length} CPUs, ${root}\n`,
+    );
     console.log(rows.join('\n'));
     return;
   }
@@ -152,9 +169,17 @@ async function main(): Promise<void> {
     if (run > 0) (results['etcd (Go)'] ??= []).push({ ns: g!.ns!, cpu: g!.cpuNs! });
   }
   // Throughput counts the WAL's content (frames), not the preallocated zero tail.
-  rows.push(row(`readAll, ${((count * FRAME_BYTES) / 1e6).toFixed(0)} MB of frames, ${(onDisk / 1e6).toFixed(0)} MB on disk (${count} entries of 1 KiB)`, count * FRAME_BYTES, results));
+  rows.push(
+    row(
+      `readAll, ${((count * FRAME_BYTES) / 1e6).toFixed(0)} MB of frames, ${(onDisk / 1e6).toFixed(0)} MB on disk (${count} entries of 1 KiB)`,
+      count * FRAME_BYTES,
+      results,
+    ),
+  );
 
-  console.log(`etcd WAL, medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus().length} CPUs, ${root}\n`);
+  console.log(
+    `etcd WAL, medians of ${RUNS} runs, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus().length} CPUs, ${root}\n`,
+  );
   console.log(rows.join('\n'));
 }
 

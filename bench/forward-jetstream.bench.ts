@@ -88,9 +88,28 @@ async function sidecarRun(servers: Servers, nc: NatsConnection, data: Buffer[]):
   const log = await Log.open(dir);
   const subject = `bench.s${subjectSeq++}`;
   const cli = path.join(__dirname, '..', 'src', 'cli', 'main.ts');
-  const p = spawn(process.execPath, ['--import', 'tsx', cli, 'forward', dir, '--to', servers.urls.join(','), '--stream', 'BENCH', '--subject', subject, '--json', '--interval', '100'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const p = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      cli,
+      'forward',
+      dir,
+      '--to',
+      servers.urls.join(','),
+      '--stream',
+      'BENCH',
+      '--subject',
+      subject,
+      '--json',
+      '--interval',
+      '100',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   while (!out.includes('forward-status')) await new Promise((r) => setTimeout(r, 10));
@@ -186,7 +205,12 @@ async function naiveRun(servers: Servers, nc: NatsConnection, data: Buffer[]): P
 }
 
 /** Append → ack latency per record at a paced rate. */
-async function latencyRun(servers: Servers, size: number, rate: number, seconds: number): Promise<{ p50: number; p99: number; count: number }> {
+async function latencyRun(
+  servers: Servers,
+  size: number,
+  rate: number,
+  seconds: number,
+): Promise<{ p50: number; p99: number; count: number }> {
   const dir = tmp();
   const log = await Log.open(dir);
   const js = await jetStreamSink({ servers: servers.urls, stream: 'BENCH', subject: `bench.s${subjectSeq++}` });
@@ -234,7 +258,9 @@ async function main(): Promise<void> {
   const servers = await startCluster();
   await servers.addStream({ name: 'BENCH', subjects: ['bench.>'], num_replicas: 3 });
   const nc = await servers.connect();
-  console.log(`nats-server ${nc.info?.version}, 3 nodes, R3 file stream, max_payload ${nc.info?.max_payload}; ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}; ${RUNS} runs, medians`);
+  console.log(
+    `nats-server ${nc.info?.version}, 3 nodes, R3 file stream, max_payload ${nc.info?.max_payload}; ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}; ${RUNS} runs, medians`,
+  );
   try {
     for (const [size, n, naiveN] of [
       [100, 400_000, 20_000],
@@ -274,9 +300,15 @@ async function main(): Promise<void> {
       console.log(`\n${size} B records, ${fmt(n)} per run (naive: ${fmt(naiveN)}); forwarder's mean batch ${fmt(meanBatch)} records`);
       const S = median(side);
       console.log(`  forward in-process (Log → JetStream, end to end) ${fmt(F).padStart(10)} rec/s   runs: ${fwd.map(fmt).join(', ')}`);
-      console.log(`  forward as a sidecar (wal forward, read-only)  ${fmt(S).padStart(10)} rec/s   runs: ${side.map(fmt).join(', ')}   sidecar/direct ${(S / median(dir)).toFixed(2)}x, sidecar/naive ${(S / median(naive)).toFixed(1)}x`);
-      console.log(`  direct publish, same batches, 1 in flight ${fmt(D).padStart(7)} rec/s   runs: ${dir.map(fmt).join(', ')}   forward/direct ${(F / D).toFixed(2)}x`);
-      console.log(`  naive forwarder, 1 msg/record, 256 in flight ${fmt(Nv).padStart(4)} rec/s   runs: ${naive.map(fmt).join(', ')}   forward/naive ${(F / Nv).toFixed(1)}x`);
+      console.log(
+        `  forward as a sidecar (wal forward, read-only)  ${fmt(S).padStart(10)} rec/s   runs: ${side.map(fmt).join(', ')}   sidecar/direct ${(S / median(dir)).toFixed(2)}x, sidecar/naive ${(S / median(naive)).toFixed(1)}x`,
+      );
+      console.log(
+        `  direct publish, same batches, 1 in flight ${fmt(D).padStart(7)} rec/s   runs: ${dir.map(fmt).join(', ')}   forward/direct ${(F / D).toFixed(2)}x`,
+      );
+      console.log(
+        `  naive forwarder, 1 msg/record, 256 in flight ${fmt(Nv).padStart(4)} rec/s   runs: ${naive.map(fmt).join(', ')}   forward/naive ${(F / Nv).toFixed(1)}x`,
+      );
       console.log(
         `  producers' durable appends alone ${fmt(median(alone)).padStart(10)} rec/s; with the forwarder in-process ${fmt(median(withFw))} rec/s (${(median(withFw) / median(alone)).toFixed(2)}x), ` +
           `with the sidecar ${fmt(median(withSide))} rec/s (${(median(withSide) / median(alone)).toFixed(2)}x)`,
@@ -286,7 +318,9 @@ async function main(): Promise<void> {
           `direct, same batches ${fmt(median(drainDirect))} rec/s   runs: ${drainDirect.map(fmt).join(', ')}   drain/direct ${(median(drain) / median(drainDirect)).toFixed(2)}x, drain/naive ${(median(drain) / Nv).toFixed(1)}x`,
       );
       const lat = await latencyRun(servers, size, 20_000, 3);
-      console.log(`  append → JetStream ack at 20,000 rec/s: p50 ${(lat.p50 / 1000).toFixed(1)} ms, p99 ${(lat.p99 / 1000).toFixed(1)} ms (${fmt(lat.count)} records)`);
+      console.log(
+        `  append → JetStream ack at 20,000 rec/s: p50 ${(lat.p50 / 1000).toFixed(1)} ms, p99 ${(lat.p99 / 1000).toFixed(1)} ms (${fmt(lat.count)} records)`,
+      );
     }
     console.log('\ndirect publish sweep, 100 B records, 200,000 per cell: records/s by batch size and publishes in flight');
     const data = records(200_000, 100);

@@ -74,96 +74,94 @@ async function ourRead(io: IoBackend, file: string, batched: boolean): Promise<n
 type Row = { what: string; size: number; count: number; results: Record<string, number> }; // ns per run
 
 async function main(): Promise<void> {
-const rows: Row[] = [];
-for (const [size, count] of [
-  [100, 200_000],
-  [4096, 20_000],
-] as const) {
-  const rec = record(size);
-  const theirs = path.join(dir, `leveldb-${size}.log`);
-  const ours = path.join(dir, `ours-${size}.log`);
-  const write: Record<string, number[]> = { LevelDB: [] };
-  const read: Record<string, number[]> = { LevelDB: [] };
-  for (let run = 0; run < RUNS; run++) {
-    write['LevelDB']!.push(levelDBBenchWrite(theirs, size, count));
-    for (const [name, io] of backends) {
-      for (const batch of [0, 1, 1000]) {
-        const label = `${name}, ${batch === 0 ? 'addRecordSync each' : batch === 1 ? 'await addRecord each' : 'addRecords x1000'}`;
-        (write[label] ??= []).push(await timeIt(() => ourWrite(io, ours, rec, count, batch)));
-        if (run === 0) assert.ok(fs.readFileSync(ours).equals(fs.readFileSync(theirs)), `${label}: bytes differ from LevelDB's`);
-      }
-    }
-    const leveldbRead = levelDBBenchRead(theirs);
-    assert.equal(leveldbRead.records, count);
-    read['LevelDB']!.push(leveldbRead.ns);
-    for (const [name, io] of backends) {
-      for (const batched of [false, true]) {
-        let bytes = 0;
-        const label = `${name}, ${batched ? 'batches()' : 'for await each record'}`;
-        (read[label] ??= []).push(await timeIt(async () => void (bytes = await ourRead(io, theirs, batched))));
-        assert.equal(bytes, size * count);
-      }
-    }
-  }
-  for (const [what, runs] of [
-    ['write', write],
-    ['read', read],
+  const rows: Row[] = [];
+  for (const [size, count] of [
+    [100, 200_000],
+    [4096, 20_000],
   ] as const) {
-    const results: Record<string, number> = {};
-    for (const [label, ns] of Object.entries(runs)) results[label] = median(ns);
-    rows.push({ what, size, count, results });
-  }
-}
-
-// Durable commits: every record must be on disk before its producer continues.
-const SYNC_COUNT = Number(process.env['BENCH_SYNC_RECORDS'] ?? 2000);
-const PRODUCERS = 64;
-const rec = record(100);
-const durable: Record<string, number[]> = { 'LevelDB, Sync() after each AddRecord': [] };
-for (let run = 0; run < RUNS; run++) {
-  durable['LevelDB, Sync() after each AddRecord']!.push(levelDBBenchWrite(path.join(dir, 'sync.theirs'), 100, SYNC_COUNT, true));
-  for (const [name, io] of backends) {
-    const file = path.join(dir, `sync-${name}.log`);
-    for (const producers of [1, PRODUCERS]) {
-      const label = `${name}, ${producers === 1 ? 'await addRecord(r, {sync}) each' : `${PRODUCERS} concurrent producers (group commit)`}`;
-      fs.rmSync(file, { force: true });
-      const writer = await LevelDBLogWriter.open(file, { io });
-      (durable[label] ??= []).push(
-        await timeIt(() =>
-          Promise.all(
-            Array.from({ length: producers }, async (_, p) => {
-              for (let i = p; i < SYNC_COUNT; i += producers) await writer.addRecord(rec, { sync: true });
-            }),
-          ).then(() => undefined),
-        ),
-      );
-      await writer.close();
-      assert.equal(fs.statSync(file).size, fs.statSync(path.join(dir, 'sync.theirs')).size);
+    const rec = record(size);
+    const theirs = path.join(dir, `leveldb-${size}.log`);
+    const ours = path.join(dir, `ours-${size}.log`);
+    const write: Record<string, number[]> = { LevelDB: [] };
+    const read: Record<string, number[]> = { LevelDB: [] };
+    for (let run = 0; run < RUNS; run++) {
+      write['LevelDB']!.push(levelDBBenchWrite(theirs, size, count));
+      for (const [name, io] of backends) {
+        for (const batch of [0, 1, 1000]) {
+          const label = `${name}, ${batch === 0 ? 'addRecordSync each' : batch === 1 ? 'await addRecord each' : 'addRecords x1000'}`;
+          (write[label] ??= []).push(await timeIt(() => ourWrite(io, ours, rec, count, batch)));
+          if (run === 0) assert.ok(fs.readFileSync(ours).equals(fs.readFileSync(theirs)), `${label}: bytes differ from LevelDB's`);
+        }
+      }
+      const leveldbRead = levelDBBenchRead(theirs);
+      assert.equal(leveldbRead.records, count);
+      read['LevelDB']!.push(leveldbRead.ns);
+      for (const [name, io] of backends) {
+        for (const batched of [false, true]) {
+          let bytes = 0;
+          const label = `${name}, ${batched ? 'batches()' : 'for await each record'}`;
+          (read[label] ??= []).push(await timeIt(async () => void (bytes = await ourRead(io, theirs, batched))));
+          assert.equal(bytes, size * count);
+        }
+      }
+    }
+    for (const [what, runs] of [
+      ['write', write],
+      ['read', read],
+    ] as const) {
+      const results: Record<string, number> = {};
+      for (const [label, ns] of Object.entries(runs)) results[label] = median(ns);
+      rows.push({ what, size, count, results });
     }
   }
-}
 
-console.log(`${os.cpus()[0]?.model} x${os.cpus().length}, Node ${process.version}, ${new Date().toISOString()}, files in ${os.tmpdir()}`);
-console.log(`median of ${RUNS} runs; MB/s = 10^6 payload bytes per second; k rec/s = thousands of records per second\n`);
-console.log('| operation | record | implementation | MB/s | k rec/s | vs LevelDB |');
-console.log('|---|---:|---|---:|---:|---:|');
-for (const row of rows) {
-  const base = row.results['LevelDB']!;
-  for (const [label, ns] of Object.entries(row.results)) {
-    const mbs = (row.size * row.count * 1e3) / ns;
-    const krs = (row.count * 1e6) / ns;
-    console.log(
-      `| ${row.what} | ${row.size} B | ${label} | ${mbs.toFixed(0)} | ${krs.toFixed(0)} | ${(base / ns).toFixed(2)}x |`,
-    );
+  // Durable commits: every record must be on disk before its producer continues.
+  const SYNC_COUNT = Number(process.env['BENCH_SYNC_RECORDS'] ?? 2000);
+  const PRODUCERS = 64;
+  const rec = record(100);
+  const durable: Record<string, number[]> = { 'LevelDB, Sync() after each AddRecord': [] };
+  for (let run = 0; run < RUNS; run++) {
+    durable['LevelDB, Sync() after each AddRecord']!.push(levelDBBenchWrite(path.join(dir, 'sync.theirs'), 100, SYNC_COUNT, true));
+    for (const [name, io] of backends) {
+      const file = path.join(dir, `sync-${name}.log`);
+      for (const producers of [1, PRODUCERS]) {
+        const label = `${name}, ${producers === 1 ? 'await addRecord(r, {sync}) each' : `${PRODUCERS} concurrent producers (group commit)`}`;
+        fs.rmSync(file, { force: true });
+        const writer = await LevelDBLogWriter.open(file, { io });
+        (durable[label] ??= []).push(
+          await timeIt(() =>
+            Promise.all(
+              Array.from({ length: producers }, async (_, p) => {
+                for (let i = p; i < SYNC_COUNT; i += producers) await writer.addRecord(rec, { sync: true });
+              }),
+            ).then(() => undefined),
+          ),
+        );
+        await writer.close();
+        assert.equal(fs.statSync(file).size, fs.statSync(path.join(dir, 'sync.theirs')).size);
+      }
+    }
   }
-}
-console.log(`\nDurable: ${SYNC_COUNT} records of 100 B, each acknowledged only after fdatasync\n`);
-console.log('| implementation | commits/s | vs LevelDB |');
-console.log('|---|---:|---:|');
-const syncBase = median(durable['LevelDB, Sync() after each AddRecord']!);
-for (const [label, ns] of Object.entries(durable)) {
-  console.log(`| ${label} | ${((SYNC_COUNT * 1e9) / median(ns)).toFixed(0)} | ${(syncBase / median(ns)).toFixed(2)}x |`);
-}
+
+  console.log(`${os.cpus()[0]?.model} x${os.cpus().length}, Node ${process.version}, ${new Date().toISOString()}, files in ${os.tmpdir()}`);
+  console.log(`median of ${RUNS} runs; MB/s = 10^6 payload bytes per second; k rec/s = thousands of records per second\n`);
+  console.log('| operation | record | implementation | MB/s | k rec/s | vs LevelDB |');
+  console.log('|---|---:|---|---:|---:|---:|');
+  for (const row of rows) {
+    const base = row.results['LevelDB']!;
+    for (const [label, ns] of Object.entries(row.results)) {
+      const mbs = (row.size * row.count * 1e3) / ns;
+      const krs = (row.count * 1e6) / ns;
+      console.log(`| ${row.what} | ${row.size} B | ${label} | ${mbs.toFixed(0)} | ${krs.toFixed(0)} | ${(base / ns).toFixed(2)}x |`);
+    }
+  }
+  console.log(`\nDurable: ${SYNC_COUNT} records of 100 B, each acknowledged only after fdatasync\n`);
+  console.log('| implementation | commits/s | vs LevelDB |');
+  console.log('|---|---:|---:|');
+  const syncBase = median(durable['LevelDB, Sync() after each AddRecord']!);
+  for (const [label, ns] of Object.entries(durable)) {
+    console.log(`| ${label} | ${((SYNC_COUNT * 1e9) / median(ns)).toFixed(0)} | ${(syncBase / median(ns)).toFixed(2)}x |`);
+  }
 }
 
 main().catch((err) => {

@@ -49,7 +49,18 @@ interface CellResult {
   note?: string;
 }
 
-const CONTENDERS = ['log-native', 'log-native-zero-fill', 'log-native-fallocate', 'log-native-threadpool', 'log-fallback', 'raw-fs', 'raw-fs-async', 'raw-fs-append', 'sqlite', 'level'] as const;
+const CONTENDERS = [
+  'log-native',
+  'log-native-zero-fill',
+  'log-native-fallocate',
+  'log-native-threadpool',
+  'log-fallback',
+  'raw-fs',
+  'raw-fs-async',
+  'raw-fs-append',
+  'sqlite',
+  'level',
+] as const;
 type Contender = (typeof CONTENDERS)[number];
 
 /** Runs `producers` loops of `append` for `seconds` (after a short warm-up); returns throughput and latencies. */
@@ -244,7 +255,7 @@ async function child(contender: Contender, size: number, producers: number, seco
 function runCell(contender: Contender, size: number, producers: number, seconds: number): CellResult {
   const env = {
     ...process.env,
-    WAL_NATIVE: contender === 'log-fallback' ? '0' : contender.startsWith('log-native') ? '1' : process.env['WAL_NATIVE'] ?? '',
+    WAL_NATIVE: contender === 'log-fallback' ? '0' : contender.startsWith('log-native') ? '1' : (process.env['WAL_NATIVE'] ?? ''),
   };
   const run = spawnSync(
     process.execPath,

@@ -31,7 +31,8 @@ function stubbedIo(base: IoBackend): IoBackend {
 
 async function main(): Promise<void> {
   // `npm run bench log- …` passes the same arguments to every log bench: ignore what is not a number here.
-  const arg = (i: number, dflt: number): number => (Number.isFinite(Number(process.argv[i])) && process.argv[i] ? Number(process.argv[i]) : dflt);
+  const arg = (i: number, dflt: number): number =>
+    Number.isFinite(Number(process.argv[i])) && process.argv[i] ? Number(process.argv[i]) : dflt;
   const seconds = arg(2, 2);
   const producers = arg(3, 256);
   const size = arg(4, 100);

@@ -15,7 +15,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 // `npm run bench log- …` passes the same arguments to every log bench: ignore what is not an integer here.
-const arg = (i: number, dflt: number): number => (Number.isInteger(Number(process.argv[i])) && process.argv[i] ? Number(process.argv[i]) : dflt);
+const arg = (i: number, dflt: number): number =>
+  Number.isInteger(Number(process.argv[i])) && process.argv[i] ? Number(process.argv[i]) : dflt;
 const samples = arg(2, 300);
 const size = arg(3, 4096);
 const fileBytes = 16 * 1024 * 1024;

@@ -95,7 +95,10 @@ async function main(): Promise<void> {
   for (let r = 0; r < repeats; r++) {
     for (const c of cells) {
       const env = { ...process.env, WAL_NATIVE: '1', ...(c.file ? { WAL_NATIVE_PATH: c.file } : {}) };
-      const out = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--child', c.mode, String(seconds)], { env, encoding: 'utf8' });
+      const out = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--child', c.mode, String(seconds)], {
+        env,
+        encoding: 'utf8',
+      });
       if (out.status !== 0) throw new Error(`${c.build} ${c.mode}: ${out.stderr}`);
       const key = `${c.build} ${c.mode}`;
       results.set(key, [...(results.get(key) ?? []), JSON.parse(out.stdout) as Cell]);
@@ -111,7 +114,9 @@ async function main(): Promise<void> {
     const cpu = median(runs.map((c) => c.cpuMicros / c.appends));
     const load = median(runs.map((c) => c.cpuMicros / 1e4 / c.seconds));
     const producers = mode === 'log256' ? 256 : 1;
-    console.log(`| ${build} | ${producers} | ${Math.round(rate).toLocaleString('en')} | ${cpu.toFixed(1)} | ${(cpu / plainCpu).toFixed(2)} | ${load.toFixed(0)} |`);
+    console.log(
+      `| ${build} | ${producers} | ${Math.round(rate).toLocaleString('en')} | ${cpu.toFixed(1)} | ${(cpu / plainCpu).toFixed(2)} | ${load.toFixed(0)} |`,
+    );
   }
 }
 

@@ -96,9 +96,7 @@ export class WalError extends Error {
 
   constructor(code: WalErrorCode, message: string, details: WalErrorDetails = {}) {
     const where =
-      details.file !== undefined
-        ? ` (${details.file}${details.offset !== undefined ? ` at offset ${details.offset}` : ''})`
-        : '';
+      details.file !== undefined ? ` (${details.file}${details.offset !== undefined ? ` at offset ${details.offset}` : ''})` : '';
     super(`${message}${where}`, details.cause !== undefined ? { cause: details.cause } : undefined);
     Object.defineProperty(this, 'name', { value: 'WalError', enumerable: false, configurable: true });
     this.code = code;

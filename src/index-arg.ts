@@ -11,7 +11,10 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function invalid(name: string, v: unknown): WalError {
   const shown = typeof v === 'bigint' ? `${v}n` : typeof v === 'number' ? String(v) : typeof v;
-  return new WalError(WalErrorCodes.INVALID_ARGUMENT, `${name} must be a non-negative integer (bigint or safe-integer number), got ${shown}`);
+  return new WalError(
+    WalErrorCodes.INVALID_ARGUMENT,
+    `${name} must be a non-negative integer (bigint or safe-integer number), got ${shown}`,
+  );
 }
 
 /** For Log, whose indexes are JS numbers inside: at most 2^53 - 1 either way. */

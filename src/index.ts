@@ -13,7 +13,20 @@ export type { WriteBatch, WriteBatchOp } from './leveldb/write-batch';
 export { BLOCK_SIZE as LEVELDB_BLOCK_SIZE, maskCrc as leveldbMaskCrc, unmaskCrc as leveldbUnmaskCrc } from './leveldb/format';
 export { WAL, DEFAULT_SEGMENT_SIZE_BYTES } from './etcd/wal';
 export type { WalOptions, ReadAllResult, WalErrorWithResult, SnapshotPosition } from './etcd/wal';
-export { RecordType, encodeEntry, decodeEntry, encodeHardState, decodeHardState, encodeSnapshot, decodeSnapshot, encodeConfState, decodeConfState, encodeRecord, decodeRecord, isEmptyHardState } from './etcd/codec';
+export {
+  RecordType,
+  encodeEntry,
+  decodeEntry,
+  encodeHardState,
+  decodeHardState,
+  encodeSnapshot,
+  decodeSnapshot,
+  encodeConfState,
+  decodeConfState,
+  encodeRecord,
+  decodeRecord,
+  isEmptyHardState,
+} from './etcd/codec';
 export type { Entry, HardState, Snapshot, ConfState, WalRecord } from './etcd/codec';
 export { Log } from './log/log';
 export type { LogEntry, EntriesRange, TailOptions, AppendOptions, WaitOptions, LogStats, LogStatsJSON, SlowSyncEvent } from './log/log';
@@ -32,5 +45,13 @@ export type { MetricFamily, MetricsSource, MetricsRegistration, Sample, BridgeOp
 export { forward } from './forward/forward';
 export type { Forwarder, ForwardOptions, ForwardStats, ForwardState, ForwardConsumer, ForwardSource } from './forward/forward';
 export type { Sink, SinkRecord } from './forward/sink';
-export { encodeBatch, decodeBatch, batchRange, encodedRecordSize, BATCH_HEADERS, BATCH_FORMAT, BATCH_HEADER_RESERVE } from './forward/batch';
+export {
+  encodeBatch,
+  decodeBatch,
+  batchRange,
+  encodedRecordSize,
+  BATCH_HEADERS,
+  BATCH_FORMAT,
+  BATCH_HEADER_RESERVE,
+} from './forward/batch';
 export type { BatchRecord, EncodedBatch, DecodedBatch, HeaderSource } from './forward/batch';

@@ -52,7 +52,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       for (const route of routes) route(req, res);
       return;
     }
-    const body = JSON.stringify(forwarder.stats(), (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v));
+    const body = JSON.stringify(forwarder.stats(), (_, v: unknown) =>
+      typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v,
+    );
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(body);
   });
@@ -81,8 +83,22 @@ async function main(): Promise<void> {
     },
   });
   if (!values.dir || !values.subject) throw new Error('usage: service.ts --dir DIR --subject SUBJECT [--nats URL] [--stream S] [--port P]');
-  const svc = await startService({ dir: values.dir, nats: values.nats!, stream: values.stream!, subject: values.subject, host: values.host, port: Number(values.port) });
-  console.log(JSON.stringify({ listening: { host: values.host, port: svc.ingest.port }, stream: values.stream, subject: values.subject, logId: svc.ingest.log.id }));
+  const svc = await startService({
+    dir: values.dir,
+    nats: values.nats!,
+    stream: values.stream!,
+    subject: values.subject,
+    host: values.host,
+    port: Number(values.port),
+  });
+  console.log(
+    JSON.stringify({
+      listening: { host: values.host, port: svc.ingest.port },
+      stream: values.stream,
+      subject: values.subject,
+      logId: svc.ingest.log.id,
+    }),
+  );
   svc.forwarder.done.catch((err: unknown) => {
     console.error(`forwarder stopped: ${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
     process.exitCode = 1;

@@ -25,7 +25,14 @@ async function main(): Promise<void> {
     storage: StorageType.File,
     num_replicas: Number(values.replicas),
   });
-  console.log(JSON.stringify({ stream: info.config.name, subjects: info.config.subjects, replicas: info.config.num_replicas, leader: info.cluster?.leader ?? null }));
+  console.log(
+    JSON.stringify({
+      stream: info.config.name,
+      subjects: info.config.subjects,
+      replicas: info.config.num_replicas,
+      leader: info.cluster?.leader ?? null,
+    }),
+  );
   await nc.close();
 }
 

@@ -85,7 +85,10 @@ const PERMISSION: Schema = {
 
 /** InternalRaftRequest (raft_internal.proto); field 2 is the v2 Request in etcd 3.4. */
 const INTERNAL: { [fn: number]: Spec } = {
-  100: { name: 'header', kind: { 1: { name: 'ID', kind: 'uint' }, 2: { name: 'username', kind: 'string' }, 3: { name: 'auth_revision', kind: 'uint' } } },
+  100: {
+    name: 'header',
+    kind: { 1: { name: 'ID', kind: 'uint' }, 2: { name: 'username', kind: 'string' }, 3: { name: 'auth_revision', kind: 'uint' } },
+  },
   1: { name: 'ID', kind: 'uint' },
   3: { name: 'range', kind: RANGE },
   4: { name: 'put', kind: PUT },
@@ -96,24 +99,41 @@ const INTERNAL: { [fn: number]: Spec } = {
   9: { name: 'lease_revoke', kind: { 1: { name: 'ID', kind: 'int' } } },
   10: {
     name: 'alarm',
-    kind: { 1: { name: 'action', kind: ['GET', 'ACTIVATE', 'DEACTIVATE'] }, 2: { name: 'memberID', kind: 'uint' }, 3: { name: 'alarm', kind: ['NONE', 'NOSPACE', 'CORRUPT'] } },
+    kind: {
+      1: { name: 'action', kind: ['GET', 'ACTIVATE', 'DEACTIVATE'] },
+      2: { name: 'memberID', kind: 'uint' },
+      3: { name: 'alarm', kind: ['NONE', 'NOSPACE', 'CORRUPT'] },
+    },
   },
   11: {
     name: 'lease_checkpoint',
-    kind: { 1: { name: 'checkpoints', kind: { 1: { name: 'ID', kind: 'int' }, 2: { name: 'remaining_TTL', kind: 'int' } }, repeated: true } },
+    kind: {
+      1: { name: 'checkpoints', kind: { 1: { name: 'ID', kind: 'int' }, 2: { name: 'remaining_TTL', kind: 'int' } }, repeated: true },
+    },
   },
   1000: { name: 'auth_enable', kind: {} },
   1011: { name: 'auth_disable', kind: {} },
   1013: { name: 'auth_status', kind: {} },
   // The password is shown as it is stored; etcd-dump-logs prints it too.
-  1012: { name: 'authenticate', kind: { 1: { name: 'name', kind: 'string' }, 2: { name: 'password', kind: 'string' }, 3: { name: 'simple_token', kind: 'string' } } },
+  1012: {
+    name: 'authenticate',
+    kind: { 1: { name: 'name', kind: 'string' }, 2: { name: 'password', kind: 'string' }, 3: { name: 'simple_token', kind: 'string' } },
+  },
   1100: {
     name: 'auth_user_add',
-    kind: { 1: { name: 'name', kind: 'string' }, 2: { name: 'password', kind: 'string' }, 3: { name: 'options', kind: { 1: { name: 'no_password', kind: 'bool' } } }, 4: { name: 'hashedPassword', kind: 'string' } },
+    kind: {
+      1: { name: 'name', kind: 'string' },
+      2: { name: 'password', kind: 'string' },
+      3: { name: 'options', kind: { 1: { name: 'no_password', kind: 'bool' } } },
+      4: { name: 'hashedPassword', kind: 'string' },
+    },
   },
   1101: { name: 'auth_user_delete', kind: NAME },
   1102: { name: 'auth_user_get', kind: NAME },
-  1103: { name: 'auth_user_change_password', kind: { 1: { name: 'name', kind: 'string' }, 2: { name: 'password', kind: 'string' }, 3: { name: 'hashedPassword', kind: 'string' } } },
+  1103: {
+    name: 'auth_user_change_password',
+    kind: { 1: { name: 'name', kind: 'string' }, 2: { name: 'password', kind: 'string' }, 3: { name: 'hashedPassword', kind: 'string' } },
+  },
   1104: { name: 'auth_user_grant_role', kind: { 1: { name: 'user', kind: 'string' }, 2: { name: 'role', kind: 'string' } } },
   1105: { name: 'auth_user_revoke_role', kind: { 1: { name: 'name', kind: 'string' }, 2: { name: 'role', kind: 'string' } } },
   1106: { name: 'auth_user_list', kind: {} },
@@ -122,9 +142,21 @@ const INTERNAL: { [fn: number]: Spec } = {
   1201: { name: 'auth_role_delete', kind: ROLE },
   1202: { name: 'auth_role_get', kind: ROLE },
   1203: { name: 'auth_role_grant_permission', kind: { 1: { name: 'name', kind: 'string' }, 2: { name: 'perm', kind: PERMISSION } } },
-  1204: { name: 'auth_role_revoke_permission', kind: { 1: { name: 'role', kind: 'string' }, 2: { name: 'key', kind: 'bytes' }, 3: { name: 'range_end', kind: 'bytes' } } },
+  1204: {
+    name: 'auth_role_revoke_permission',
+    kind: { 1: { name: 'role', kind: 'string' }, 2: { name: 'key', kind: 'bytes' }, 3: { name: 'range_end', kind: 'bytes' } },
+  },
   1300: { name: 'cluster_version_set', kind: { 1: { name: 'ver', kind: 'string' } } },
-  1301: { name: 'cluster_member_attr_set', kind: { 1: { name: 'member_ID', kind: 'uint' }, 2: { name: 'member_attributes', kind: { 1: { name: 'name', kind: 'string' }, 2: { name: 'client_urls', kind: 'string', repeated: true } } } } },
+  1301: {
+    name: 'cluster_member_attr_set',
+    kind: {
+      1: { name: 'member_ID', kind: 'uint' },
+      2: {
+        name: 'member_attributes',
+        kind: { 1: { name: 'name', kind: 'string' }, 2: { name: 'client_urls', kind: 'string', repeated: true } },
+      },
+    },
+  },
   1302: { name: 'downgrade_info_set', kind: { 1: { name: 'enabled', kind: 'bool' }, 2: { name: 'ver', kind: 'string' } } },
 };
 

@@ -167,7 +167,10 @@ export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts
     problems,
     extraFiles: target.single
       ? []
-      : fs.readdirSync(target.dir).filter((n) => n.endsWith('.tmp') || n.endsWith('.broken') || /\.broken\.\d/.test(n)).sort(),
+      : fs
+          .readdirSync(target.dir)
+          .filter((n) => n.endsWith('.tmp') || n.endsWith('.broken') || /\.broken\.\d/.test(n))
+          .sort(),
     bytesTotal: segments.reduce((a, s) => a + s.size, 0),
   };
   if (segments.length === 0) return result;

@@ -36,7 +36,11 @@ export interface ForwardStatus {
 export const statusFileName = (consumer: string): string => `forward.${consumer}.tmp`;
 
 /** The status line for `stats` (bigints as decimal strings, so the file is plain JSON). */
-export function toStatus(base: Pick<ForwardStatus, 'consumer' | 'servers' | 'stream' | 'subject' | 'startedAt'>, s: ForwardStats, sink: { retries: number; reconnects: number }): ForwardStatus {
+export function toStatus(
+  base: Pick<ForwardStatus, 'consumer' | 'servers' | 'stream' | 'subject' | 'startedAt'>,
+  s: ForwardStats,
+  sink: { retries: number; reconnects: number },
+): ForwardStatus {
   return {
     ...base,
     pid: process.pid,

@@ -114,7 +114,7 @@ export async function scanLevelDB(file: string, opts: LevelDBScanOptions): Promi
     recordsAfterProblem: 0,
     problems: [],
   };
-  const firstProblemOffset = (): number => (result.problems.length === 0 ? Infinity : result.problems[0]!.offset ?? 0);
+  const firstProblemOffset = (): number => (result.problems.length === 0 ? Infinity : (result.problems[0]!.offset ?? 0));
   const reader = readLevelDBLog(file, {
     strict: true,
     onCorruption: (r) => {

@@ -107,7 +107,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof WalError) {
       const where = err.file !== undefined ? ` [${err.file}${err.offset !== undefined ? ` offset ${err.offset}` : ''}]` : '';
       stderr(`wal ${command.name}: ${err.code}: ${err.message}${err.message.includes(err.file ?? '\0') ? '' : where}`);
-      if (out?.json) process.stdout.write(`${JSON.stringify({ kind: 'error', code: err.code, message: err.message, file: err.file ?? null, offset: err.offset ?? null })}\n`);
+      if (out?.json)
+        process.stdout.write(
+          `${JSON.stringify({ kind: 'error', code: err.code, message: err.message, file: err.file ?? null, offset: err.offset ?? null })}\n`,
+        );
       return EXIT.PROBLEM;
     }
     const e = err as NodeJS.ErrnoException;

@@ -66,7 +66,8 @@ export class Output {
 /** JSON.stringify with bigints as numbers when exactly representable, else decimal strings. */
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
-    if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+    if (typeof v === 'bigint')
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
     if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
     return v;
   });

@@ -5,7 +5,6 @@
  */
 import { getUvarintBig, scanUvarint } from '../codec/varint';
 
-
 const CONF_CHANGE_TYPES = ['AddNode', 'RemoveNode', 'UpdateNode', 'AddLearnerNode'];
 const TRANSITIONS = ['Auto', 'Implicit', 'Explicit'];
 

@@ -27,9 +27,12 @@ export function etcdRecordText(r: EtcdRecord, out: Output, full: boolean, raw = 
         // An etcd server's requests are decoded (as etcd-dump-logs does) unless --raw asks for bytes.
         const req = raw ? null : decodeEtcdRequest(data);
         content =
-          data.length === 0 ? out.paint('dim', '(empty: leader no-op)') : req !== null ? out.paint('magenta', req.summary) : `"${escapeBytes(data, max)}"`;
-      }
-      else if (raw) content = `"${escapeBytes(data, max)}"`;
+          data.length === 0
+            ? out.paint('dim', '(empty: leader no-op)')
+            : req !== null
+              ? out.paint('magenta', req.summary)
+              : `"${escapeBytes(data, max)}"`;
+      } else if (raw) content = `"${escapeBytes(data, max)}"`;
       else {
         const cc = e.type === 1 ? decodeConfChange(data) : e.type === 2 ? decodeConfChangeV2(data) : null;
         content = cc !== null ? out.paint('magenta', cc.summary) : `"${escapeBytes(data, max)}"`;

@@ -12,7 +12,10 @@ export function renderForward(out: Output, dir: string, now = Date.now()): void 
   out.line('  forward:');
   for (const s of statuses) {
     const age = Math.max(0, Math.round((now - Date.parse(s.updatedAt)) / 1000));
-    const state = s.state === 'running' && age > 10 ? `${s.state}? (no report for ${age} s: pid ${s.pid} stopped?)` : `${s.state} (${age} s ago, pid ${s.pid})`;
+    const state =
+      s.state === 'running' && age > 10
+        ? `${s.state}? (no report for ${age} s: pid ${s.pid} stopped?)`
+        : `${s.state} (${age} s ago, pid ${s.pid})`;
     out.line(`    consumer ${s.consumer} -> ${s.servers} stream ${s.stream} subject ${s.subject}: ${state}`);
     out.line(
       `      forwarded ${grouped(s.forwardedRecords)} records (${formatBytes(s.forwardedBytes)}) in ${grouped(s.forwardedBatches)} batches since ${s.startedAt}; ` +

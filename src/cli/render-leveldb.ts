@@ -44,7 +44,14 @@ export function levelDBRecordJson(r: LevelDBRecordInfo): Record<string, unknown>
     o['count'] = r.batch.ops.length;
     o['ops'] = r.batch.ops.map((op, i) =>
       op.type === 'put'
-        ? { op: 'put', sequence: r.batch!.sequence + BigInt(i), key: escapeBytes(op.key), value: escapeBytes(op.value), keyBase64: op.key, valueBase64: op.value }
+        ? {
+            op: 'put',
+            sequence: r.batch!.sequence + BigInt(i),
+            key: escapeBytes(op.key),
+            value: escapeBytes(op.value),
+            keyBase64: op.key,
+            valueBase64: op.value,
+          }
         : { op: 'delete', sequence: r.batch!.sequence + BigInt(i), key: escapeBytes(op.key), keyBase64: op.key },
     );
   } else o['data'] = r.data;

@@ -7,7 +7,16 @@
  * Decoding is total: any garbage becomes a WalError (ERR_WAL_CORRUPT_PAYLOAD), never another
  * exception and never an allocation larger than the input.
  */
-import { VARINT_TRUNCATED, getUvarint32, getUvarintBig, putUvarint, putUvarintBig, scanUvarint, uvarintSize, uvarintSizeBig } from '../codec/varint';
+import {
+  VARINT_TRUNCATED,
+  getUvarint32,
+  getUvarintBig,
+  putUvarint,
+  putUvarintBig,
+  scanUvarint,
+  uvarintSize,
+  uvarintSizeBig,
+} from '../codec/varint';
 import { WalError, WalErrorCodes } from '../errors';
 
 /** walpb record types (etcd `wal/wal.go`). */

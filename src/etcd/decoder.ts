@@ -283,7 +283,9 @@ export class Decoder {
   }
 
   private async readInto(source: DecoderSource, next: Uint8Array, keep: number, at: number): Promise<number> {
-    const view = this.stopAtSize ? next.subarray(keep, keep + Math.max(0, Math.min(next.length - keep, source.size - at))) : next.subarray(keep);
+    const view = this.stopAtSize
+      ? next.subarray(keep, keep + Math.max(0, Math.min(next.length - keep, source.size - at)))
+      : next.subarray(keep);
     if (view.length === 0) return 0;
     try {
       return await source.file.read(view, at);

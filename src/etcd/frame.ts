@@ -303,7 +303,7 @@ export function encodeEntryFrames(
   let pos = 0;
   let termBig = -1n;
   let termBytes: Uint8Array = new Uint8Array(0);
-  for (let i = 0; i < count; ) {
+  for (let i = 0; i < count;) {
     const first = entries[i]!;
     if (ok[i] === 0) {
       const one = encodeFrames(io, [{ type: RecordType.Entry, data: encodeEntry(first) }], running);

@@ -60,7 +60,7 @@ export async function cutTornTail(io: IoBackend, file: WalFile, filePath: string
   const out = await io.open(broken, { read: false, write: true, create: true, truncate: true, mode: 0o600 });
   try {
     const chunk = new Uint8Array(1 << 20);
-    for (let pos = 0; ; ) {
+    for (let pos = 0; ;) {
       const n = await file.read(chunk, pos);
       if (n === 0) break;
       await out.write([chunk.subarray(0, n)], pos);

@@ -43,7 +43,11 @@ export async function checkRegularSegment(io: IoBackend, file: string): Promise<
   try {
     isFile = (await io.stat(file)).isFile;
   } catch (err) {
-    throw new WalError(WalErrorCodes.IO, `cannot stat the segment: ${(err as Error)?.message ?? String(err)}`, { file, offset: 0, cause: err });
+    throw new WalError(WalErrorCodes.IO, `cannot stat the segment: ${(err as Error)?.message ?? String(err)}`, {
+      file,
+      offset: 0,
+      cause: err,
+    });
   }
   if (!isFile) throw new WalError(WalErrorCodes.IO, 'the segment is not a regular file (a directory, device or pipe)', { file, offset: 0 });
 }
@@ -58,7 +62,10 @@ export async function checkWritableDir(dir: string): Promise<void> {
   try {
     await fsp.access(dir, fsConstants.W_OK | fsConstants.X_OK);
   } catch (err) {
-    throw new WalError(WalErrorCodes.IO, `the directory is not writable: ${(err as Error)?.message ?? String(err)}`, { file: dir, cause: err });
+    throw new WalError(WalErrorCodes.IO, `the directory is not writable: ${(err as Error)?.message ?? String(err)}`, {
+      file: dir,
+      cause: err,
+    });
   }
 }
 

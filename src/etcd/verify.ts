@@ -11,7 +11,12 @@ import { readWalNames, selectWalFiles } from './segments';
 const EMPTY = new Uint8Array(0);
 
 /** Decodes every record of `paths` in order; a torn/truncated end is fine (read mode). */
-async function scan(io: IoBackend, paths: string[], chunkSize: number | undefined, onRecord: (rec: DecodedRecord, file: string) => void): Promise<void> {
+async function scan(
+  io: IoBackend,
+  paths: string[],
+  chunkSize: number | undefined,
+  onRecord: (rec: DecodedRecord, file: string) => void,
+): Promise<void> {
   const sources = await openSources(io, paths);
   try {
     const decoder = new Decoder(io, sources, { chunkSize });
@@ -26,7 +31,10 @@ async function scan(io: IoBackend, paths: string[], chunkSize: number | undefine
       }
       if (!more) return;
       const r = decoder.record;
-      onRecord({ type: r.type, crc: r.crc, data: r.data, fileIndex: decoder.fileIndex, offset: r.offset }, sources[decoder.fileIndex]!.path);
+      onRecord(
+        { type: r.type, crc: r.crc, data: r.data, fileIndex: decoder.fileIndex, offset: r.offset },
+        sources[decoder.fileIndex]!.path,
+      );
     }
   } finally {
     await Promise.all(sources.map((s) => s.file.close().catch(() => undefined)));
@@ -52,32 +60,38 @@ export async function verify(io: IoBackend, dir: string, snap: { index: bigint; 
   let metadata: Uint8Array | null = null;
   let state: HardState = { term: 0n, vote: 0n, commit: 0n };
   let match = false;
-  await scan(io, names.map((n) => path.join(dir, n)), chunkSize, (rec, file) => {
-    switch (rec.type) {
-      case RecordType.Metadata:
-        if (metadata !== null && !equal(metadata, rec.data)) {
-          throw new WalError(WalErrorCodes.METADATA_CONFLICT, 'wal: conflicting metadata found', { file, offset: rec.offset });
+  await scan(
+    io,
+    names.map((n) => path.join(dir, n)),
+    chunkSize,
+    (rec, file) => {
+      switch (rec.type) {
+        case RecordType.Metadata:
+          if (metadata !== null && !equal(metadata, rec.data)) {
+            throw new WalError(WalErrorCodes.METADATA_CONFLICT, 'wal: conflicting metadata found', { file, offset: rec.offset });
+          }
+          metadata = rec.data;
+          break;
+        case RecordType.Snapshot: {
+          const s = located(() => decodeSnapshot(rec.data ?? EMPTY), file, rec.offset);
+          if (s.index === snap.index) {
+            if (s.term !== snap.term)
+              throw new WalError(WalErrorCodes.SNAPSHOT_MISMATCH, 'wal: snapshot mismatch', { file, offset: rec.offset });
+            match = true;
+          }
+          break;
         }
-        metadata = rec.data;
-        break;
-      case RecordType.Snapshot: {
-        const s = located(() => decodeSnapshot(rec.data ?? EMPTY), file, rec.offset);
-        if (s.index === snap.index) {
-          if (s.term !== snap.term) throw new WalError(WalErrorCodes.SNAPSHOT_MISMATCH, 'wal: snapshot mismatch', { file, offset: rec.offset });
-          match = true;
-        }
-        break;
+        case RecordType.State:
+          state = located(() => decodeHardState(rec.data ?? EMPTY), file, rec.offset);
+          break;
+        case RecordType.Entry:
+        case RecordType.Crc:
+          break;
+        default:
+          throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${rec.type}`, { file, offset: rec.offset });
       }
-      case RecordType.State:
-        state = located(() => decodeHardState(rec.data ?? EMPTY), file, rec.offset);
-        break;
-      case RecordType.Entry:
-      case RecordType.Crc:
-        break;
-      default:
-        throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${rec.type}`, { file, offset: rec.offset });
-    }
-  });
+    },
+  );
   if (!match) throw new WalError(WalErrorCodes.SNAPSHOT_NOT_FOUND, 'wal: snapshot not found', { file: dir });
   return state;
 }
@@ -96,10 +110,15 @@ export async function validSnapshotEntries(io: IoBackend, dir: string, chunkSize
   if (names.length === 0) throw new WalError(WalErrorCodes.FILE_NOT_FOUND, 'wal: file not found', { file: dir });
   const snaps: Snapshot[] = [];
   let state: HardState = { term: 0n, vote: 0n, commit: 0n };
-  await scan(io, names.map((n) => path.join(dir, n)), chunkSize, (rec, file) => {
-    if (rec.type === RecordType.Snapshot) snaps.push(located(() => decodeSnapshot(rec.data ?? EMPTY), file, rec.offset));
-    else if (rec.type === RecordType.State) state = located(() => decodeHardState(rec.data ?? EMPTY), file, rec.offset);
-  });
+  await scan(
+    io,
+    names.map((n) => path.join(dir, n)),
+    chunkSize,
+    (rec, file) => {
+      if (rec.type === RecordType.Snapshot) snaps.push(located(() => decodeSnapshot(rec.data ?? EMPTY), file, rec.offset));
+      else if (rec.type === RecordType.State) state = located(() => decodeHardState(rec.data ?? EMPTY), file, rec.offset);
+    },
+  );
   const commit = state.commit;
   return snaps.filter((s) => s.index <= commit);
 }

@@ -114,7 +114,8 @@ export function batchRange(headers: HeaderSource): { logId: string; first: bigin
 /** Decodes a batch message back into its records, checking format, CRC, count and bounds. */
 export function decodeBatch(headers: HeaderSource, body: Uint8Array): DecodedBatch {
   const format = header(headers, BATCH_HEADERS.format);
-  if (format !== BATCH_FORMAT) throw corrupt(`${BATCH_HEADERS.format} is ${JSON.stringify(format ?? null)}, this reader knows ${BATCH_FORMAT}`);
+  if (format !== BATCH_FORMAT)
+    throw corrupt(`${BATCH_HEADERS.format} is ${JSON.stringify(format ?? null)}, this reader knows ${BATCH_FORMAT}`);
   const range = batchRange(headers);
   if (range === null) throw corrupt(`no ${BATCH_HEADERS.logId} header`);
   const crc = header(headers, BATCH_HEADERS.crc);
@@ -146,9 +147,10 @@ export function decodeBatch(headers: HeaderSource, body: Uint8Array): DecodedBat
 }
 
 function header(h: HeaderSource, name: string): string | undefined {
-  const v = typeof (h as { get?: unknown }).get === 'function'
-    ? (h as { get(n: string): string | null | undefined }).get(name)
-    : (h as Record<string, string | undefined>)[name];
+  const v =
+    typeof (h as { get?: unknown }).get === 'function'
+      ? (h as { get(n: string): string | null | undefined }).get(name)
+      : (h as Record<string, string | undefined>)[name];
   return v === null || v === undefined || v === '' ? undefined : v;
 }
 

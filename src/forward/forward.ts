@@ -15,7 +15,12 @@ import type { Sink, SinkRecord } from './sink';
 export interface ForwardConsumer {
   readonly name: string;
   readonly committed: bigint;
-  read(opts?: { maxRecords?: number; maxBytes?: number; timeoutMs?: number; signal?: AbortSignal }): Promise<{ index: bigint; data: Uint8Array }[]>;
+  read(opts?: {
+    maxRecords?: number;
+    maxBytes?: number;
+    timeoutMs?: number;
+    signal?: AbortSignal;
+  }): Promise<{ index: bigint; data: Uint8Array }[]>;
   seek(index: bigint): void;
   commit(index: bigint): Promise<void>;
   info(): { lagRecords: bigint; lagBytes: number };
@@ -168,7 +173,11 @@ class Runner implements Forwarder {
       if (!isWalError(err, WalErrorCodes.OUT_OF_RANGE)) throw err;
       // The downstream holds indexes this log does not (durably) have: a truncateBack after they
       // were forwarded, or another log's records under this id. Never guess which records are which.
-      throw new WalError(WalErrorCodes.FORWARD_DIVERGED, `the sink holds this log up to index ${last}, beyond what the log has: ${(err as Error).message}`, { cause: err });
+      throw new WalError(
+        WalErrorCodes.FORWARD_DIVERGED,
+        `the sink holds this log up to index ${last}, beyond what the log has: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     if (last > committed) await this.consumer.commit(last);
   }
@@ -353,7 +362,8 @@ class Runner implements Forwarder {
 
 function positive(v: number | undefined, fallback: number, name: string): number {
   if (v === undefined) return fallback;
-  if (!Number.isSafeInteger(v) || v < 1) throw new WalError(WalErrorCodes.INVALID_OPTION, `forward: ${name} must be a positive integer, got ${v}`);
+  if (!Number.isSafeInteger(v) || v < 1)
+    throw new WalError(WalErrorCodes.INVALID_OPTION, `forward: ${name} must be a positive integer, got ${v}`);
   return v;
 }
 

@@ -15,10 +15,7 @@ function chooseBackend(): IoBackend {
   const loaded = loadNativeBackend();
   if (loaded.backend) return loaded.backend;
   if (setting === '1') {
-    throw new WalError(
-      WalErrorCodes.NATIVE_UNAVAILABLE,
-      `WAL_NATIVE=1 but the native addon could not be loaded: ${loaded.error}`,
-    );
+    throw new WalError(WalErrorCodes.NATIVE_UNAVAILABLE, `WAL_NATIVE=1 but the native addon could not be loaded: ${loaded.error}`);
   }
   const reason = `native addon unavailable: ${loaded.error}`;
   // Said once per process, so a silent slowdown is never a mystery; NODE_NO_WARNINGS=1 hides it.

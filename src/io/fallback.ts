@@ -34,7 +34,6 @@ export function crc32cChainFallback(data: Uint8Array, bounds: Uint32Array, seed 
   return out;
 }
 
-
 /** Paths locked by this process: a file lock that excludes every other open in this process. */
 const heldLocks = new Set<string>();
 
@@ -53,7 +52,10 @@ class FallbackFile implements WalFile {
   private fd: number;
   private lockPath: string | null = null;
 
-  constructor(readonly path: string, fd: number) {
+  constructor(
+    readonly path: string,
+    fd: number,
+  ) {
     this.fd = fd;
   }
 
@@ -120,9 +122,7 @@ class FallbackFile implements WalFile {
     let done = 0;
     while (done < target.length) {
       const n = await new Promise<number>((resolve, reject) =>
-        fs.read(fd, target, done, target.length - done, position + done, (err, bytes) =>
-          err ? reject(this.named(err)) : resolve(bytes),
-        ),
+        fs.read(fd, target, done, target.length - done, position + done, (err, bytes) => (err ? reject(this.named(err)) : resolve(bytes))),
       );
       if (n === 0) break;
       done += n;
@@ -177,7 +177,10 @@ class FallbackFile implements WalFile {
 
   /** No fallocate in node:fs: extend with ftruncate (sparse), as etcd does where fallocate is unsupported. */
   async allocate(offset: number, length: number): Promise<void> {
-    for (const [name, v] of [['offset', offset], ['length', length]] as const) {
+    for (const [name, v] of [
+      ['offset', offset],
+      ['length', length],
+    ] as const) {
       if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
     }
     if (length === 0) return;

@@ -73,7 +73,6 @@ export interface NativeOpenResult {
 /** The package root: two levels above src/io or dist/io. */
 const packageRoot = path.join(__dirname, '..', '..');
 
-
 const CHECK_INPUT = Buffer.from('123456789', 'latin1');
 const CHECK_VALUE = 0xe3069283;
 
@@ -93,9 +92,34 @@ function loadAddon(): { addon: NativeAddon; from: string } {
 
 /** Every function the TypeScript side calls on the addon. */
 const REQUIRED_CALLS = [
-  'crc32c', 'crc32cChain', 'crc32cWith', 'allocAligned', 'open', 'openSync', 'write', 'writeSync', 'read',
-  'readSync', 'readv', 'datasync', 'fsync', 'fsyncSync', 'fsyncDir', 'fsyncDirSync', 'truncate', 'truncateSync',
-  'allocate', 'size', 'sizeSync', 'lock', 'lockSync', 'unlock', 'unlockSync', 'close', 'closeSync', 'SyncThread',
+  'crc32c',
+  'crc32cChain',
+  'crc32cWith',
+  'allocAligned',
+  'open',
+  'openSync',
+  'write',
+  'writeSync',
+  'read',
+  'readSync',
+  'readv',
+  'datasync',
+  'fsync',
+  'fsyncSync',
+  'fsyncDir',
+  'fsyncDirSync',
+  'truncate',
+  'truncateSync',
+  'allocate',
+  'size',
+  'sizeSync',
+  'lock',
+  'lockSync',
+  'unlock',
+  'unlockSync',
+  'close',
+  'closeSync',
+  'SyncThread',
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 /** Loads and self-tests the addon; never throws (the caller decides whether a failure is fatal). */
@@ -133,7 +157,6 @@ export function loadNativeAddonForTests(): NativeAddon | undefined {
     return undefined;
   }
 }
-
 
 function checkPosition(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -266,11 +289,7 @@ class NativeFile implements WalFile {
    * Checks the arguments of a read into several buffers, then starts it with a private copy of the
    * array, tracked like every other operation on the descriptor (see `nativeRead`).
    */
-  trackRead(
-    targets: readonly Uint8Array[],
-    position: number,
-    start: (fd: number, held: Uint8Array[]) => Promise<number>,
-  ): Promise<number> {
+  trackRead(targets: readonly Uint8Array[], position: number, start: (fd: number, held: Uint8Array[]) => Promise<number>): Promise<number> {
     try {
       checkBuffers(targets);
       checkPosition(position, 'position');

@@ -16,7 +16,9 @@ export function loadNats(): NatsModule {
     return cached;
   } catch (err) {
     if ((err as { code?: string }).code === 'MODULE_NOT_FOUND') {
-      throw new WalError(WalErrorCodes.FORWARD_CLIENT_MISSING, "the JetStream sink needs the NATS client: npm install nats@^2.29", { cause: err });
+      throw new WalError(WalErrorCodes.FORWARD_CLIENT_MISSING, 'the JetStream sink needs the NATS client: npm install nats@^2.29', {
+        cause: err,
+      });
     }
     throw err;
   }

@@ -138,7 +138,10 @@ export class JetStreamSink implements Sink {
       );
     }
     if (batch.first !== this.lastIndex + 1n) {
-      throw new WalError(WalErrorCodes.FORWARD_DIVERGED, `batch starts at ${batch.first} but ${this.options.subject} holds up to ${this.lastIndex}`);
+      throw new WalError(
+        WalErrorCodes.FORWARD_DIVERGED,
+        `batch starts at ${batch.first} but ${this.options.subject} holds up to ${this.lastIndex}`,
+      );
     }
     // The window is per stream, not per subject: the subject is part of the id, so the same log
     // forwarded to a second subject of the stream is not taken for a duplicate of the first.
@@ -162,7 +165,10 @@ export class JetStreamSink implements Sink {
           this.counters.duplicates++;
           await this.resync(logId, opts.signal);
           if (this.lastIndex === batch.last) return;
-          throw new WalError(WalErrorCodes.FORWARD_DIVERGED, `the server took batch ${msgID} for a duplicate, but ${this.options.subject} ends at index ${this.lastIndex}`);
+          throw new WalError(
+            WalErrorCodes.FORWARD_DIVERGED,
+            `the server took batch ${msgID} for a duplicate, but ${this.options.subject} ends at index ${this.lastIndex}`,
+          );
         }
         this.lastSeq = ack.seq;
         this.lastIndex = batch.last;
@@ -277,12 +283,24 @@ function toWalError(failure: Failure, options: JetStreamSinkOptions, cause?: unk
   const details = cause === undefined ? {} : { cause };
   switch (failure.kind) {
     case 'auth':
-      return new WalError(WalErrorCodes.FORWARD_AUTH, `NATS refused the credentials or the permission (stream ${options.stream}, subject ${options.subject}): ${failure.detail}`, details);
+      return new WalError(
+        WalErrorCodes.FORWARD_AUTH,
+        `NATS refused the credentials or the permission (stream ${options.stream}, subject ${options.subject}): ${failure.detail}`,
+        details,
+      );
     case 'too-large':
       return new WalError(WalErrorCodes.FORWARD_MESSAGE_TOO_LARGE, `message over the server's limit: ${failure.detail}`, details);
     case 'stream-not-found':
-      return new WalError(WalErrorCodes.FORWARD_STREAM_NOT_FOUND, `JetStream stream ${options.stream} not found: ${failure.detail}`, details);
+      return new WalError(
+        WalErrorCodes.FORWARD_STREAM_NOT_FOUND,
+        `JetStream stream ${options.stream} not found: ${failure.detail}`,
+        details,
+      );
     default:
-      return new WalError(WalErrorCodes.FORWARD_DIVERGED, `unexpected answer from JetStream (stream ${options.stream}): ${failure.detail}`, details);
+      return new WalError(
+        WalErrorCodes.FORWARD_DIVERGED,
+        `unexpected answer from JetStream (stream ${options.stream}): ${failure.detail}`,
+        details,
+      );
   }
 }

@@ -40,7 +40,13 @@ export interface LevelDBScan {
    * start, filled, verify)`. Runs start at 0 and after every other record whose length fits.
    * Returns the bytes read, or undefined when this file cannot (then read with `readv`).
    */
-  readBlocks(file: WalFile, blocks: readonly Uint8Array[], position: number, verify: boolean, runs: Uint32Array): Promise<number> | undefined;
+  readBlocks(
+    file: WalFile,
+    blocks: readonly Uint8Array[],
+    position: number,
+    verify: boolean,
+    runs: Uint32Array,
+  ): Promise<number> | undefined;
 }
 
 const scans = new WeakMap<IoBackend, LevelDBScan>();
@@ -85,9 +91,7 @@ export function levelDBScanFor(io: IoBackend): LevelDBScan {
             // clamps from/to to the buffer and type-checks the rest, so no checks here.
             scanFullRecords: (block, from, to, verify) => calls.scanLevelDBFullRecords(block, from, to, verify),
             readBlocks: (file, blocks, position, verify, runs) =>
-              nativeRead(file, blocks, position, (fd, held) =>
-                calls.readLevelDBBlocks(fd, held, position, verify, runs, file.path),
-              ),
+              nativeRead(file, blocks, position, (fd, held) => calls.readLevelDBBlocks(fd, held, position, verify, runs, file.path)),
           };
     scans.set(io, scan);
   }

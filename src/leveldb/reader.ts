@@ -522,9 +522,7 @@ export class LevelDBLogReader implements AsyncIterableIterator<LevelDBRecord> {
       return BAD;
     }
     if (this.checksum) {
-      const expected = unmask(
-        (b[h]! | (b[h + 1]! << 8) | (b[h + 2]! << 16) | (b[h + 3]! << 24)) >>> 0,
-      );
+      const expected = unmask((b[h]! | (b[h + 1]! << 8) | (b[h + 2]! << 16) | (b[h + 3]! << 24)) >>> 0);
       if (this.blockCrcs.crcAt(b, h, headerSize, length) !== expected) {
         // The length may be what got corrupted, so nothing after it in this block is trusted.
         const dropped = size;

@@ -7,9 +7,7 @@ import { MAX_VARINT32_BYTES, getUvarint32, putUvarint, scanUvarint, uvarintSize 
 import { WalError, WalErrorCodes } from '../errors';
 
 /** One operation of a WriteBatch. Op i has sequence number `sequence + i`. */
-export type WriteBatchOp =
-  | { type: 'put'; key: Uint8Array; value: Uint8Array }
-  | { type: 'delete'; key: Uint8Array };
+export type WriteBatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'delete'; key: Uint8Array };
 
 /** A decoded WriteBatch. */
 export interface WriteBatch {

@@ -399,7 +399,10 @@ export class LevelDBLogWriter {
         else if (group.sync) await this.file.datasync();
       } catch (err) {
         this.failure = err;
-        error = err instanceof WalError ? err : new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, { ...where, cause: err });
+        error =
+          err instanceof WalError
+            ? err
+            : new WalError(WalErrorCodes.IO, `write failed: ${(err as Error).message}`, { ...where, cause: err });
       }
     }
     // Idle (or on to the next group) before the callers resume, so they may write synchronously.

@@ -124,7 +124,9 @@ async function judge(top: Top, io: IoBackend): Promise<Verdict> {
         if (c.startTime !== null && c.startTime === me.startTime) return { kind: 'live', why: 'held by another thread of this process' };
         return { kind: 'free', why: 'our own pid, left by an earlier process' };
       }
-      return processAlive(c.pid, c.startTime) ? { kind: 'live', why: 'the process is alive' } : { kind: 'free', why: 'the process is gone' };
+      return processAlive(c.pid, c.startTime)
+        ? { kind: 'live', why: 'the process is alive' }
+        : { kind: 'free', why: 'the process is gone' };
     }
     return { kind: 'watch' };
   }
@@ -466,4 +468,3 @@ export class Lease {
     }
   }
 }
-

@@ -47,9 +47,11 @@ export class BatchReader {
       const rec = dec.record;
       if (rec.type !== RecordType.Entry) continue;
       const e = parseEntry(rec.data!);
-      if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: this.seg!.path, offset: rec.offset });
+      if (e === null)
+        throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: this.seg!.path, offset: rec.offset });
       if (e.index < this.next) continue;
-      if (e.index !== this.next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${this.next}, found ${e.index}`, { file: this.seg!.path });
+      if (e.index !== this.next)
+        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${this.next}, found ${e.index}`, { file: this.seg!.path });
       const entry: LogEntry = { index: BigInt(e.index), data: this.copy(e.data) };
       this.next++;
       if (out.length > 0 && bytes + entry.data.length > maxBytes) {

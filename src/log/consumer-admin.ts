@@ -57,7 +57,13 @@ export async function removeConsumer(io: IoBackend, dir: string, name: string): 
  * clears a pending truncateBack report (the reset is the acknowledgement). A damaged cursor file
  * is rewritten whole. The caller checks `index` against the log.
  */
-export async function resetConsumer(io: IoBackend, dir: string, name: string, index: bigint, logId: string): Promise<{ before: bigint | null }> {
+export async function resetConsumer(
+  io: IoBackend,
+  dir: string,
+  name: string,
+  index: bigint,
+  logId: string,
+): Promise<{ before: bigint | null }> {
   checkConsumerName(name);
   const file = cursorPath(dir, name);
   return withRegistryLock(io, dir, async () => {

@@ -33,7 +33,11 @@ export class ConsumerTruncatedError extends WalError {
     readonly lastIndex: bigint,
     file: string,
   ) {
-    super(WalErrorCodes.CONSUMER_TRUNCATED, `consumer '${consumer}' read up to ${position} but truncateBack cut the log to ${lastIndex}; seek to <= ${lastIndex}`, { file });
+    super(
+      WalErrorCodes.CONSUMER_TRUNCATED,
+      `consumer '${consumer}' read up to ${position} but truncateBack cut the log to ${lastIndex}; seek to <= ${lastIndex}`,
+      { file },
+    );
     Object.defineProperty(this, 'name', { value: 'ConsumerTruncatedError', enumerable: false, configurable: true });
   }
 }

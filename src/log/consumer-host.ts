@@ -8,12 +8,23 @@ import type { IoBackend } from '../io/types';
 import { Consumer, type ConsumerInfo, type ConsumerOptions, type ConsumerSource } from './consumer';
 import { removeConsumer } from './consumer-admin';
 import { holdCursor, withRegistryLock } from './consumer-lock';
-import { checkConsumerName, consumerNames, createCursorFile, cursorPath, readCursor, readCursorFile, type CursorState } from './cursor-file';
+import {
+  checkConsumerName,
+  consumerNames,
+  createCursorFile,
+  cursorPath,
+  readCursor,
+  readCursorFile,
+  type CursorState,
+} from './cursor-file';
 import type { LogEntry } from './log';
 import { lowestCutSince, readTruncations, writeTruncations } from './truncation-history';
 
 /** What the host needs from the log (the rest of ConsumerSource is the host's own). */
-export interface HostedLog extends Pick<ConsumerSource, 'dir' | 'io' | 'id' | 'firstIndex' | 'durableIndex' | 'entries' | 'lagBytes' | 'openReader'> {
+export interface HostedLog extends Pick<
+  ConsumerSource,
+  'dir' | 'io' | 'id' | 'firstIndex' | 'durableIndex' | 'entries' | 'lagBytes' | 'openReader'
+> {
   /** True once the log is closed: waits end. */
   closed(): boolean;
   /** Read-only opens: re-read the writer's durable mark (see ConsumerSource.settle). */
@@ -103,15 +114,23 @@ export class ConsumerHost implements ConsumerSource {
     if (start !== 'oldest' && start !== 'newest' && (typeof start !== 'bigint' || start < 0n)) {
       throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `consumer start must be 'oldest', 'newest' or an index, got ${String(start)}`);
     }
-    if (this.open.has(name)) throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is already open`, { file: cursorPath(this.dir, name) });
+    if (this.open.has(name))
+      throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is already open`, { file: cursorPath(this.dir, name) });
     const file = cursorPath(this.dir, name);
     return withRegistryLock(this.io, this.dir, async () => {
       const exists = (await this.io.readdir(this.dir)).includes(`consumer.${name}.tmp`);
       if (!exists) {
         // A read-only open learns the front by polling: read it fresh (truncateFront publishes it under this lock).
         await this.log.settle?.();
-        const committed = start === 'oldest' ? this.log.firstIndex() - 1 : start === 'newest' ? this.log.durableIndex() : Math.max(0, Number(start) - 1);
-        const initial: CursorState = { seq: 1n, committed: BigInt(committed), lastCommitAt: 0, truncations: this.cuts.length, logId: this.id };
+        const committed =
+          start === 'oldest' ? this.log.firstIndex() - 1 : start === 'newest' ? this.log.durableIndex() : Math.max(0, Number(start) - 1);
+        const initial: CursorState = {
+          seq: 1n,
+          committed: BigInt(committed),
+          lastCommitAt: 0,
+          truncations: this.cuts.length,
+          logId: this.id,
+        };
         await createCursorFile(this.io, this.dir, name, initial);
       }
       const f = await holdCursor(this.io, file, name);

@@ -41,14 +41,16 @@ async function acquireRegistry(io: IoBackend, dir: string): Promise<Lease> {
 export async function withRegistryLock<T>(io: IoBackend, dir: string, fn: () => Promise<T>): Promise<T> {
   const key = path.resolve(dir);
   const prev = chains.get(key) ?? Promise.resolve();
-  const run = prev.catch(() => undefined).then(async () => {
-    const lease = await acquireRegistry(io, dir);
-    try {
-      return await fn();
-    } finally {
-      await lease.abandon(); // a short job: leaves the lease files as they were
-    }
-  });
+  const run = prev
+    .catch(() => undefined)
+    .then(async () => {
+      const lease = await acquireRegistry(io, dir);
+      try {
+        return await fn();
+      } finally {
+        await lease.abandon(); // a short job: leaves the lease files as they were
+      }
+    });
   chains.set(key, run);
   try {
     return await run;

@@ -154,7 +154,8 @@ export class Consumer implements AsyncDisposable {
     const maxRecords = Math.floor(count('maxRecords', opts.maxRecords, 1000));
     const maxBytes = count('maxBytes', opts.maxBytes, 1024 * 1024);
     const timeoutMs = count('timeoutMs', opts.timeoutMs, 0);
-    if (this.reading) throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `consumer '${this.name}': read() called while another read() is running`);
+    if (this.reading)
+      throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `consumer '${this.name}': read() called while another read() is running`);
     this.reading = true;
     this.cutDuringRead = null;
     try {
@@ -174,7 +175,8 @@ export class Consumer implements AsyncDisposable {
 
   /** Gap and truncation checks before a read. */
   private checkPosition(): void {
-    if (this.cutTo !== null) throw new ConsumerTruncatedError(this.name, BigInt(Math.max(this.deliveredN, this.committedN)), BigInt(this.cutTo), this.file.path);
+    if (this.cutTo !== null)
+      throw new ConsumerTruncatedError(this.name, BigInt(Math.max(this.deliveredN, this.committedN)), BigInt(this.cutTo), this.file.path);
     const from = this.deliveredN + 1;
     const first = this.src.firstIndex();
     if (from < first) {
@@ -285,7 +287,9 @@ export class Consumer implements AsyncDisposable {
     this.checkOpen();
     const i = toIndex('index', index);
     if (i > this.src.durableIndex()) {
-      throw new WalError(WalErrorCodes.OUT_OF_RANGE, `seek(${i}) is past the durable index ${this.src.durableIndex()}`, { file: this.file.path });
+      throw new WalError(WalErrorCodes.OUT_OF_RANGE, `seek(${i}) is past the durable index ${this.src.durableIndex()}`, {
+        file: this.file.path,
+      });
     }
     if (this.cutTo !== null) {
       if (i > this.cutTo) {
@@ -359,10 +363,14 @@ export class Consumer implements AsyncDisposable {
       }
     } catch (err) {
       // A failed fdatasync leaves the page cache untrustworthy: refuse further commits.
-      this.failure = new WalError(WalErrorCodes.FAILED, `consumer '${this.name}': cursor write failed: ${(err as Error)?.message ?? String(err)}`, {
-        file: this.file.path,
-        cause: err,
-      });
+      this.failure = new WalError(
+        WalErrorCodes.FAILED,
+        `consumer '${this.name}': cursor write failed: ${(err as Error)?.message ?? String(err)}`,
+        {
+          file: this.file.path,
+          cause: err,
+        },
+      );
       const all = [...ws, ...this.waiters];
       this.waiters = [];
       for (const w of all) w.reject(this.failure);

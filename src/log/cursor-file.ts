@@ -34,7 +34,10 @@ const NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/;
 /** Throws ERR_WAL_INVALID_ARGUMENT unless `name` is 1-100 of [A-Za-z0-9_.-], not starting with '.'. */
 export function checkConsumerName(name: unknown): string {
   if (typeof name !== 'string' || !NAME.test(name) || name.endsWith('.new') || name.endsWith('.lock')) {
-    throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `consumer name must be 1-100 of [A-Za-z0-9_.-], not starting with '.', got ${JSON.stringify(name)}`);
+    throw new WalError(
+      WalErrorCodes.INVALID_ARGUMENT,
+      `consumer name must be 1-100 of [A-Za-z0-9_.-], not starting with '.', got ${JSON.stringify(name)}`,
+    );
   }
   return name;
 }
@@ -72,7 +75,7 @@ export function decodeSlot(io: IoBackend, bytes: Uint8Array): CursorState | null
   if (bytes.length < SLOT_BYTES) return null;
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, SLOT_BYTES);
   if (!b.subarray(0, 8).equals(MAGIC)) return null;
-  if ((io.crc32c(b.subarray(0, CRC_AT)) >>> 0) !== b.readUInt32LE(CRC_AT)) return null;
+  if (io.crc32c(b.subarray(0, CRC_AT)) >>> 0 !== b.readUInt32LE(CRC_AT)) return null;
   // The padding after the CRC is written as zeros: anything else is damage too.
   if (b.readUInt32LE(CRC_AT + 4) !== 0) return null;
   const lastCommitAt = b.readDoubleLE(24);
@@ -95,10 +98,16 @@ export function decodeCursor(io: IoBackend, bytes: Uint8Array, file: string, log
   const okB = b !== null && (b.seq & 1n) === 1n ? b : null;
   const best = okA === null ? okB : okB === null ? okA : okA.seq > okB.seq ? okA : okB;
   if (best === null) {
-    throw new WalError(WalErrorCodes.CONSUMER_CORRUPT, 'consumer cursor file has no valid slot (reset or delete the consumer)', { file, offset: 0 });
+    throw new WalError(WalErrorCodes.CONSUMER_CORRUPT, 'consumer cursor file has no valid slot (reset or delete the consumer)', {
+      file,
+      offset: 0,
+    });
   }
   if (logId !== null && best.logId !== logId) {
-    throw new WalError(WalErrorCodes.CONSUMER_CORRUPT, `consumer cursor belongs to log ${best.logId}, not ${logId}`, { file, offset: best.seq & 1n ? SLOT_STRIDE : 0 });
+    throw new WalError(WalErrorCodes.CONSUMER_CORRUPT, `consumer cursor belongs to log ${best.logId}, not ${logId}`, {
+      file,
+      offset: best.seq & 1n ? SLOT_STRIDE : 0,
+    });
   }
   return best;
 }

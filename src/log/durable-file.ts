@@ -40,7 +40,7 @@ export function encodeMark(io: IoBackend, m: DurableMark): Buffer {
 export function decodeMark(io: IoBackend, b: Uint8Array): DurableMark | null {
   if (b.length < BYTES) return null;
   const v = Buffer.from(b.buffer, b.byteOffset, BYTES);
-  if (!v.subarray(0, 8).equals(MAGIC) || (io.crc32c(v.subarray(0, 36)) >>> 0) !== v.readUInt32LE(36)) return null;
+  if (!v.subarray(0, 8).equals(MAGIC) || io.crc32c(v.subarray(0, 36)) >>> 0 !== v.readUInt32LE(36)) return null;
   const durable = v.readBigUInt64LE(16);
   const first = v.readBigUInt64LE(24);
   if (durable > BigInt(Number.MAX_SAFE_INTEGER) || first > durable + 1n) return null;

@@ -44,7 +44,12 @@ export async function readLogId(io: IoBackend, dir: string): Promise<string | nu
     const buf = new Uint8Array(FILE_BYTES + 1);
     const n = await f.read(buf, 0);
     const id = parseLogId(io, buf.subarray(0, n));
-    if (id === null) throw new WalError(WalErrorCodes.LOG_ID_CORRUPT, 'the log id file is damaged (restore it from a backup; a new id would break deduplication downstream)', { file });
+    if (id === null)
+      throw new WalError(
+        WalErrorCodes.LOG_ID_CORRUPT,
+        'the log id file is damaged (restore it from a backup; a new id would break deduplication downstream)',
+        { file },
+      );
     return id;
   } finally {
     await f.close();

@@ -114,4 +114,3 @@ async function createFirstSegment(io: IoBackend, dir: string, opts: ResolvedLogO
   await io.fsyncDir(dir);
   await io.fsyncDir(path.dirname(path.resolve(dir)));
 }
-

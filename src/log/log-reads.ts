@@ -53,7 +53,8 @@ export class LogReads {
           if (r === 0) break;
           if (dec.recType !== RecordType.entry) continue;
           const e = parseEntry(recordData(dec)!);
-          if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: dec.recOffset });
+          if (e === null)
+            throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: dec.recOffset });
           if (e.index < next) continue;
           if (e.index > end) return;
           throwIfAborted(signal, 'entries');
@@ -85,7 +86,9 @@ export class LogReads {
       }
       if (this.core.ended) return;
       if (next <= this.core.durableN) {
-        for await (const e of this.entries(signal === undefined ? { from: next, to: this.core.durableN } : { from: next, to: this.core.durableN, signal })) {
+        for await (const e of this.entries(
+          signal === undefined ? { from: next, to: this.core.durableN } : { from: next, to: this.core.durableN, signal },
+        )) {
           yield e;
           next = Number(e.index) + 1;
         }

@@ -19,11 +19,12 @@ export function logStats(core: LogCore, queue: AppendQueue, repaired: string | n
     durableIndex: BigInt(core.durableN),
     backend: io.kind,
     direct: writer.direct,
-    directUnavailable: opts.direct && !writer.direct
-      ? io.kind === 'fallback'
-        ? 'the fallback backend cannot do O_DIRECT'
-        : 'the filesystem refused O_DIRECT'
-      : null,
+    directUnavailable:
+      opts.direct && !writer.direct
+        ? io.kind === 'fallback'
+          ? 'the fallback backend cannot do O_DIRECT'
+          : 'the filesystem refused O_DIRECT'
+        : null,
     repaired,
     preparation: core.preparer.preparation,
     retention: retention === null ? null : { ...retention.stats },

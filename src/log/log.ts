@@ -87,7 +87,13 @@ export class Log extends EventEmitter {
       writtenNotDurable: () => this.timer?.ref(),
     });
     this.reads = new LogReads(core);
-    this.truncation = new Truncation(core, this.reads, (run) => this.batches.exclusive(run), () => this.host!, () => this.publish(true));
+    this.truncation = new Truncation(
+      core,
+      this.reads,
+      (run) => this.batches.exclusive(run),
+      () => this.host!,
+      () => this.publish(true),
+    );
     if (typeof opts.syncPolicy === 'object') {
       this.timer = setInterval(() => this.intervalSync(), opts.syncPolicy.intervalMs);
       this.timer.unref();

@@ -158,8 +158,7 @@ export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogO
     }
   }
   const o = options as Record<string, unknown>;
-  const pick = <K extends keyof typeof DEFAULT_LOG_OPTIONS>(k: K): unknown =>
-    o[k] === undefined ? DEFAULT_LOG_OPTIONS[k] : o[k];
+  const pick = <K extends keyof typeof DEFAULT_LOG_OPTIONS>(k: K): unknown => (o[k] === undefined ? DEFAULT_LOG_OPTIONS[k] : o[k]);
 
   const policy = pick('syncPolicy');
   let syncPolicy: ResolvedLogOptions['syncPolicy'];

@@ -94,7 +94,8 @@ export async function* followDurable(src: DurableReads, opts: TailOptions = {}):
 export async function getDurable(src: DurableReads, index: IndexArg): Promise<Uint8Array> {
   const i = toIndex('index', index);
   if (src.closed()) throw new WalError(WalErrorCodes.CLOSED, 'the log is closed', { file: src.dir });
-  const outside = (): WalError => new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${i} is outside [${src.firstIndex()}, ${src.durableIndex()}]`, { file: src.dir });
+  const outside = (): WalError =>
+    new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${i} is outside [${src.firstIndex()}, ${src.durableIndex()}]`, { file: src.dir });
   if (i < src.firstIndex() || i > src.durableIndex()) throw outside();
   // A truncateBack published during the read may have rewritten what was read: read again.
   for (;;) {

@@ -74,7 +74,11 @@ export class ReadOnlyLog {
     }
     if (id === null || markFile === null) {
       await markFile?.close();
-      throw new WalError(WalErrorCodes.FILE_NOT_FOUND, 'this log has not been opened for writing by a version that publishes its durable index; open it for writing once', { file: dir });
+      throw new WalError(
+        WalErrorCodes.FILE_NOT_FOUND,
+        'this log has not been opened for writing by a version that publishes its durable index; open it for writing once',
+        { file: dir },
+      );
     }
     try {
       const mark = await readMarkRetrying(io, markFile);
@@ -146,7 +150,12 @@ export class ReadOnlyLog {
 
   private durableReads(): DurableReads {
     const h = this.hosted();
-    return { ...h, read: h.entries, truncationsSince: (s) => this.host.truncationsSince(s), waitDurable: (i, t, s) => this.host.waitDurable(i, t, s) };
+    return {
+      ...h,
+      read: h.entries,
+      truncationsSince: (s) => this.host.truncationsSince(s),
+      waitDurable: (i, t, s) => this.host.waitDurable(i, t, s),
+    };
   }
 
   private async *read(from: number, to: number): AsyncGenerator<LogEntry, void, undefined> {
@@ -190,7 +199,8 @@ export class ReadOnlyLog {
           const e = parseEntry(rec.data!);
           if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: name, offset: rec.offset });
           if (e.index < next) continue;
-          if (e.index !== next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, found ${e.index}`, { file: name, offset: rec.offset });
+          if (e.index !== next)
+            throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, found ${e.index}`, { file: name, offset: rec.offset });
           if (e.index > to) return;
           this.resume = { index: e.index, name, offset: rec.offset, crc: crcBefore };
           this.records++;
@@ -215,7 +225,8 @@ export class ReadOnlyLog {
       durableIndex: () => this.durableN(),
       entries: (from: number, to: number) => this.read(from, to),
       // No segment index here: an estimate from the mean record size read so far.
-      lagBytes: (after: number) => Math.round(Math.max(0, this.durableN() - after) * (this.records > 0 ? this.recordBytes / this.records : 0)),
+      lagBytes: (after: number) =>
+        Math.round(Math.max(0, this.durableN() - after) * (this.records > 0 ? this.recordBytes / this.records : 0)),
       closed: () => this.closed,
       // A poll already under way may have read the mark before our bytes: read it once more after.
       settle: async () => {

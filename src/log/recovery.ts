@@ -97,10 +97,14 @@ export async function scanLog(io: IoBackend, dir: string, names: readonly string
         // leaves one without it: this is damage. etcd would read the segment as empty and its
         // Open would zero the records after it; refusing keeps them (the first segment's header
         // is checked below, with the snapshot record it holds).
-        throw new WalError(WalErrorCodes.CHAIN_MISMATCH, 'the segment has no header: its first frame (the crc record) is zeroed, torn or missing', {
-          file: seg.path,
-          offset: 0,
-        });
+        throw new WalError(
+          WalErrorCodes.CHAIN_MISMATCH,
+          'the segment has no header: its first frame (the crc record) is zeroed, torn or missing',
+          {
+            file: seg.path,
+            offset: 0,
+          },
+        );
       }
       crc = dec.crc;
       if (dec.tornAt >= 0) torn = { path: seg.path, goodEnd: dec.lastValidOffset };

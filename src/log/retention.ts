@@ -70,7 +70,8 @@ export function resolveRetention(r: unknown, segmentSize: number, invalid: (m: s
     return v;
   };
   const policy = o['policy'] ?? 'block';
-  if (policy !== 'block' && policy !== 'drop-oldest') throw invalid(`option 'retention.policy' must be 'block' or 'drop-oldest', got ${String(policy)}`);
+  if (policy !== 'block' && policy !== 'drop-oldest')
+    throw invalid(`option 'retention.policy' must be 'block' or 'drop-oldest', got ${String(policy)}`);
   const checkMs = o['checkMs'] === undefined ? 1000 : num('checkMs', 1);
   return { maxBytes: num('maxBytes', 2 * segmentSize), maxAge: num('maxAge', 0), policy, checkMs };
 }
@@ -213,7 +214,10 @@ export class Retention {
     let t = this.closedAt.get(seg.seq);
     if (t === undefined) {
       // Closed before this open: the file's modification time is its last write.
-      t = await fs.promises.stat(seg.path).then((s) => s.mtimeMs, () => Date.now());
+      t = await fs.promises.stat(seg.path).then(
+        (s) => s.mtimeMs,
+        () => Date.now(),
+      );
       this.closedAt.set(seg.seq, t);
     }
     return t;

@@ -99,14 +99,7 @@ export class TailWriter {
   }
 
   /** Encodes entries `datas[from..from+count)` with indexes from `firstIndex` after what is staged. */
-  stageEntries(
-    datas: readonly Uint8Array[],
-    from: number,
-    count: number,
-    dataBytes: number,
-    firstIndex: number,
-    term: Uint8Array,
-  ): void {
+  stageEntries(datas: readonly Uint8Array[], from: number, count: number, dataBytes: number, firstIndex: number, term: Uint8Array): void {
     this.ensure(entryBatchCapacity(dataBytes, count));
     if (this.bounds.length < 2 * count) this.bounds = new Uint32Array(4 * count);
     const r = encodeEntryBatch(this.io, this.buf, this.stagedEnd, datas, from, count, firstIndex, term, this.stagedCrc, this.bounds);
@@ -167,7 +160,12 @@ export class TailWriter {
     const dedicatedThread = datasync && this.dedicatedThread;
     let io: Promise<void>;
     try {
-      io = end > 0 ? this.file.write([buf.subarray(0, end)], this.pos, { datasync, dedicatedThread }) : datasync ? this.file.datasync() : Promise.resolve();
+      io =
+        end > 0
+          ? this.file.write([buf.subarray(0, end)], this.pos, { datasync, dedicatedThread })
+          : datasync
+            ? this.file.datasync()
+            : Promise.resolve();
     } catch (err) {
       io = Promise.reject(err);
     }

@@ -23,8 +23,11 @@ export function decodeTruncations(io: IoBackend, bytes: Uint8Array): number[] | 
   const text = Buffer.from(bytes).toString('latin1');
   const m = /^(nodewal-truncations 1 (\d+)\n((?:\d+\n)*))crc ([0-9a-f]{8})\n$/.exec(text);
   if (m === null) return null;
-  if ((io.crc32c(Buffer.from(m[1]!, 'latin1')) >>> 0) !== Number.parseInt(m[4]!, 16)) return null;
-  const cuts = m[3]!.split('\n').filter((l) => l !== '').map(Number);
+  if (io.crc32c(Buffer.from(m[1]!, 'latin1')) >>> 0 !== Number.parseInt(m[4]!, 16)) return null;
+  const cuts = m[3]!
+    .split('\n')
+    .filter((l) => l !== '')
+    .map(Number);
   return cuts.length === Number(m[2]) ? cuts : null;
 }
 

@@ -103,7 +103,8 @@ export class Truncation {
       const snap = this.core.snapshotAt;
       // The front-truncation record lies in the bytes about to be dropped: keep it in a marker
       // file until it is written again (see front-marker.ts).
-      const snapDropped = snap !== null && this.core.snapshotIndex > 0 && (snap.seq > seg.seq || (snap.seq === seg.seq && snap.offset >= at.offset));
+      const snapDropped =
+        snap !== null && this.core.snapshotIndex > 0 && (snap.seq > seg.seq || (snap.seq === seg.seq && snap.offset >= at.offset));
       if (snapDropped) await writeFrontMarker(this.core.io, this.core.dir, this.core.snapshotIndex, this.core.snapshotTerm);
       if (si !== tailIdx) {
         const nf = await this.core.io.open(seg.path, { read: true, write: true, direct: this.core.opts.direct });

@@ -116,7 +116,8 @@ class Bridge {
       config.collect = function collect(): void {
         bridge.collectInto(spec, metric as PromCounter | PromGauge);
       };
-      metric = new ((spec.type === 'counter' ? this.client.Counter : this.client.Gauge) as unknown as MetricCtor)(config) as PromCounter | PromGauge;
+      metric = new ((spec.type === 'counter' ? this.client.Counter : this.client.Gauge) as unknown as MetricCtor)(config) as
+        PromCounter | PromGauge;
     }
     const f = { spec, metric };
     this.families.set(spec.name, f);
@@ -154,7 +155,11 @@ function loadClient(): PromClient {
  * Registers `source` for `families` in a prom-client registry. Families already created by an
  * earlier call (another Log, say) are shared; each source reports under its own label values.
  */
-export function registerMetricsSource(families: readonly MetricFamily[], source: MetricsSource, options: BridgeOptions = {}): MetricsRegistration {
+export function registerMetricsSource(
+  families: readonly MetricFamily[],
+  source: MetricsSource,
+  options: BridgeOptions = {},
+): MetricsRegistration {
   const client = options.client ?? loadClient();
   const registry = options.registry ?? client.register;
   let bridge = bridges.get(registry);
@@ -169,7 +174,8 @@ export function registerMetricsSource(families: readonly MetricFamily[], source:
   return {
     observe(name, labels, value) {
       const f = b.families.get(name);
-      if (f === undefined || f.spec.type !== 'histogram') throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `${name} is not a registered histogram`);
+      if (f === undefined || f.spec.type !== 'histogram')
+        throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `${name} is not a registered histogram`);
       (f.metric as PromHistogram).observe(labels, value);
       const seen = observed.get(name) ?? [];
       if (!seen.some((l) => sameLabels(l, labels))) seen.push(labels);

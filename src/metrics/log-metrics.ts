@@ -17,10 +17,25 @@ const L = ['log'] as const;
 
 /** The families `registerLogMetrics` reports (each with the label `log`; consumer lag adds `consumer`). */
 export const LOG_METRIC_FAMILIES: readonly MetricFamily[] = Object.freeze([
-  { name: 'nodewal_log_appended_records_total', help: 'Records appended (written) since the log was opened.', type: 'counter', labelNames: L },
-  { name: 'nodewal_log_appended_bytes_total', help: 'Data bytes of the records appended since the log was opened.', type: 'counter', labelNames: L },
+  {
+    name: 'nodewal_log_appended_records_total',
+    help: 'Records appended (written) since the log was opened.',
+    type: 'counter',
+    labelNames: L,
+  },
+  {
+    name: 'nodewal_log_appended_bytes_total',
+    help: 'Data bytes of the records appended since the log was opened.',
+    type: 'counter',
+    labelNames: L,
+  },
   { name: 'nodewal_log_batches_total', help: 'Write calls that carried records (group commits).', type: 'counter', labelNames: L },
-  { name: 'nodewal_log_fsyncs_total', help: 'fdatasync calls (per batch under syncPolicy always, plus syncs and segment cuts).', type: 'counter', labelNames: L },
+  {
+    name: 'nodewal_log_fsyncs_total',
+    help: 'fdatasync calls (per batch under syncPolicy always, plus syncs and segment cuts).',
+    type: 'counter',
+    labelNames: L,
+  },
   { name: 'nodewal_log_slow_fsyncs_total', help: 'fdatasyncs slower than the slowSyncMs option.', type: 'counter', labelNames: L },
   {
     name: 'nodewal_log_fsync_duration_seconds',

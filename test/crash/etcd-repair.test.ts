@@ -40,9 +40,16 @@ test('power loss while WAL.repair cuts a torn tail: the cut bytes are always in 
   const root = scratchDir('etcd-repair-');
   const dir = path.join(root, 'wal');
   const w = await WAL.create(dir, null, { segmentSizeBytes: SEGMENT });
-  await w.save(EMPTY_HARD_STATE, Array.from({ length: ENTRIES }, (_, k) => ({ term: 1n, index: BigInt(k + 1), type: 0, data: data(k + 1) })));
+  await w.save(
+    EMPTY_HARD_STATE,
+    Array.from({ length: ENTRIES }, (_, k) => ({ term: 1n, index: BigInt(k + 1), type: 0, data: data(k + 1) })),
+  );
   await w.close();
-  const tailName = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().at(-1)!;
+  const tailName = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .at(-1)!;
   const tailPath = path.join(dir, tailName);
   // Tear the last entry: the file ends 40 bytes into its frame.
   fs.truncateSync(tailPath, (await lastFrameOffset(tailPath)) + 40);

@@ -85,7 +85,7 @@ async function workload(rec: RecordingIo, dir: string, seed: number): Promise<nu
   };
   const total = 40 + Math.floor(r() * 20);
   const pending: Promise<void>[] = [];
-  for (let next = 1; next <= total; ) {
+  for (let next = 1; next <= total;) {
     // A few appends, then give the loop a turn without waiting for them: the next ones arrive
     // while the previous batch is still syncing.
     for (let k = 0; k < 1 + Math.floor(r() * 3) && next <= total; k++) pending.push(log.append(payloadOf(next++, seed)).then(ack));
@@ -124,23 +124,37 @@ function makeCheck(written: number, seed: number) {
 
 const STATES = Number(process.env['CRASH_STATES_LOG_PIPELINED'] ?? 1500);
 
-test(`Log, pipelined group commit: every acknowledged record survives power loss (${STATES} crash states)`, { timeout: 240_000 }, async () => {
-  const scratch = scratchDir('nodewal-pl-pipe-');
-  const distinct = new Set<string>();
-  let checked = 0;
-  seen.writesDuringSync = 0;
-  seen.cuts = 0;
-  for (let round = 0; checked < STATES; round++) {
-    const seed = 5000 + round;
-    const root = path.join(scratch, `rec${round}`);
-    fs.mkdirSync(root);
-    const rec = new RecordingIo(defaultBackend, root);
-    const written = await workload(rec, path.join(root, 'log'), seed);
-    const res = await checkCrashStates({ rec, scratch, variants: 5, seed, seen: distinct, limit: STATES - checked, check: makeCheck(written, seed) });
-    checked += res.checked;
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-  console.log(`# pipelined Log power loss: ${checked} crash states, ${seen.writesDuringSync} batches written while a sync was in flight, ${seen.cuts} segment cuts`);
-  assert.ok(seen.writesDuringSync > 0, 'the workload never wrote a batch during a sync: the pipelined path did not run');
-  assert.ok(seen.cuts > 0, 'the workload never cut a segment while appends were in flight');
-});
+test(
+  `Log, pipelined group commit: every acknowledged record survives power loss (${STATES} crash states)`,
+  { timeout: 240_000 },
+  async () => {
+    const scratch = scratchDir('nodewal-pl-pipe-');
+    const distinct = new Set<string>();
+    let checked = 0;
+    seen.writesDuringSync = 0;
+    seen.cuts = 0;
+    for (let round = 0; checked < STATES; round++) {
+      const seed = 5000 + round;
+      const root = path.join(scratch, `rec${round}`);
+      fs.mkdirSync(root);
+      const rec = new RecordingIo(defaultBackend, root);
+      const written = await workload(rec, path.join(root, 'log'), seed);
+      const res = await checkCrashStates({
+        rec,
+        scratch,
+        variants: 5,
+        seed,
+        seen: distinct,
+        limit: STATES - checked,
+        check: makeCheck(written, seed),
+      });
+      checked += res.checked;
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+    console.log(
+      `# pipelined Log power loss: ${checked} crash states, ${seen.writesDuringSync} batches written while a sync was in flight, ${seen.cuts} segment cuts`,
+    );
+    assert.ok(seen.writesDuringSync > 0, 'the workload never wrote a batch during a sync: the pipelined path did not run');
+    assert.ok(seen.cuts > 0, 'the workload never cut a segment while appends were in flight');
+  },
+);

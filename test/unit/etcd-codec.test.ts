@@ -128,7 +128,9 @@ test('encodeEntryFrames: runs of consecutive entries (what a Save holds) and bre
   });
   fc.assert(
     fc.property(fc.array(arbRun, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 0xffffffff }), (runs, seed) => {
-      const entries: Entry[] = runs.flatMap((r) => r.datas.map((data, k) => ({ term: r.term, index: r.first + BigInt(k), type: r.type, data })));
+      const entries: Entry[] = runs.flatMap((r) =>
+        r.datas.map((data, k) => ({ term: r.term, index: r.first + BigInt(k), type: r.type, data })),
+      );
       const fast = encodeEntryFrames(io, entries, seed, (n) => new Uint8Array(n).fill(0x5a));
       const slow = encodeFrames(
         io,

@@ -150,7 +150,10 @@ test('readLevelDBBlocks rejects a runs array that does not fit the blocks', asyn
   fs.writeFileSync(file, Buffer.alloc(100));
   const f = await io.open(file, { read: true });
   try {
-    await assert.rejects(nativeScan().readBlocks(f, [Buffer.alloc(BLOCK_SIZE), Buffer.alloc(BLOCK_SIZE)], 0, true, new Uint32Array(9))!, RangeError);
+    await assert.rejects(
+      nativeScan().readBlocks(f, [Buffer.alloc(BLOCK_SIZE), Buffer.alloc(BLOCK_SIZE)], 0, true, new Uint32Array(9))!,
+      RangeError,
+    );
   } finally {
     await f.close();
   }

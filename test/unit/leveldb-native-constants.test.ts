@@ -21,7 +21,7 @@ test('the C++ LevelDB constants are the TypeScript ones', () => {
   );
 });
 
-test('the TypeScript LevelDB constants are LevelDB\'s (db/log_format.h, util/crc32c.h)', () => {
+test("the TypeScript LevelDB constants are LevelDB's (db/log_format.h, util/crc32c.h)", () => {
   // Written out from the format spec, not read from the code under test.
   assert.equal(BLOCK_SIZE, 32768);
   assert.equal(HEADER_SIZE, 7);

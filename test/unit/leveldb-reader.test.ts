@@ -277,7 +277,13 @@ function shortReadIo(chunk: number) {
       readBlocks: (file, blocks, position, verify, runs) => {
         requests.push(blocks.reduce((sum, t) => sum + t.length, 0));
         const limited = firstBytes(blocks, chunk);
-        return base.readBlocks(inner.get(file)!, limited, position, verify, runs.subarray(0, limited.length * (runs.length / blocks.length)));
+        return base.readBlocks(
+          inner.get(file)!,
+          limited,
+          position,
+          verify,
+          runs.subarray(0, limited.length * (runs.length / blocks.length)),
+        );
       },
     });
   }

@@ -33,7 +33,11 @@ test('encodeEntryBatch writes the same bytes as framing marshalled entries, into
         );
         const entries = datas.map((data, i) => ({ term, index: BigInt(firstIndex + i), type: 0, data }));
         // reference: each entry marshalled on its own, then framed record by record
-        const expected = encodeFrames(io, entries.map((e) => ({ type: RecordType.Entry, data: encodeEntry(e) })), seed);
+        const expected = encodeFrames(
+          io,
+          entries.map((e) => ({ type: RecordType.Entry, data: encodeEntry(e) })),
+          seed,
+        );
         assert.deepEqual(out.subarray(start, r.end), expected.bytes);
         assert.equal(r.crc, expected.crc);
         assert.ok(

@@ -111,7 +111,10 @@ test('property: pipelined group commit resolves only what a completed sync cover
       const gates = new GatedSyncs();
       const opening = Log.open(dir, { io: gates.wrap(defaultBackend), segmentSize: 1 << 20, preallocation: 'fallocate' });
       let opened = false;
-      void opening.then(() => (opened = true), () => (opened = true));
+      void opening.then(
+        () => (opened = true),
+        () => (opened = true),
+      );
       while (!opened) {
         while (gates.gates.length > 0) gates.gates.shift()!.release(true); // the open's own syncs
         await turn();
@@ -124,7 +127,8 @@ test('property: pipelined group commit resolves only what a completed sync cover
       const settled: Promise<void>[] = [];
       const check = (): void => {
         const d = Number(log.durableIndex);
-        for (let i = 1; i <= d; i++) if (!gates.covered(payloadOf(i))) violations.push(`durableIndex ${d} but record ${i} not covered by a completed sync`);
+        for (let i = 1; i <= d; i++)
+          if (!gates.covered(payloadOf(i))) violations.push(`durableIndex ${d} but record ${i} not covered by a completed sync`);
       };
       const act = async (a: Action): Promise<void> => {
         if (a.kind === 'append') {

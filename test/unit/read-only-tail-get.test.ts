@@ -72,7 +72,10 @@ test('read-only tail(): from an index, follows new durable records only, ends on
   const ro = await Log.open(dir, { readOnly: true, pollMs: 2 });
   const it = ro.tail({ from: 2n })[Symbol.asyncIterator]();
   const first = await take(it, 1499);
-  assert.deepEqual(first.map((e) => e.index), Array.from({ length: 1499 }, (_, k) => k + 2));
+  assert.deepEqual(
+    first.map((e) => e.index),
+    Array.from({ length: 1499 }, (_, k) => k + 2),
+  );
   for (const e of first) assert.deepEqual(e.data, payload(e.index));
   await fill(w, 1501, 1520); // not durable yet: the follower must not see them
   const pending = it.next();
@@ -82,7 +85,10 @@ test('read-only tail(): from an index, follows new durable records only, ends on
   const r = await pending;
   assert.equal(r.value?.index, 1501n);
   const rest = await take(it, 19);
-  assert.deepEqual(rest.map((e) => e.index), Array.from({ length: 19 }, (_, k) => k + 1502));
+  assert.deepEqual(
+    rest.map((e) => e.index),
+    Array.from({ length: 19 }, (_, k) => k + 1502),
+  );
   // Default start: the next record to become durable.
   const fresh = ro.tail()[Symbol.asyncIterator]();
   const next = fresh.next();
@@ -115,7 +121,10 @@ test('read-only tail(): an abort ends the wait; truncateBack below what was yiel
   // A follower that had not yet passed the cut continues with the new records.
   const low = ro.tail({ from: 30n })[Symbol.asyncIterator]();
   const got = await take(low, 21);
-  assert.deepEqual(got.map((e) => e.index), Array.from({ length: 21 }, (_, k) => k + 30));
+  assert.deepEqual(
+    got.map((e) => e.index),
+    Array.from({ length: 21 }, (_, k) => k + 30),
+  );
   assert.deepEqual(got[11]!.data, payload(900), 'index 41 is the new record');
   await ro.close();
   await w.close();

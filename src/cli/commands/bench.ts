@@ -98,7 +98,9 @@ Exit status: 0 measured and verified, 1 a run failed or read back wrong data, 2 
       else out.record({ kind: 'bench', backend: r.label, error: r.error });
     }
     printTable(ctx, results);
-    const ok = results.every((r) => r.result !== null && r.result.etcdCheck.problems === 0) || (results[0]?.result != null && results.slice(1).every((r) => r.error?.startsWith('unavailable')));
+    const ok =
+      results.every((r) => r.result !== null && r.result.etcdCheck.problems === 0) ||
+      (results[0]?.result != null && results.slice(1).every((r) => r.error?.startsWith('unavailable')));
     out.record({
       kind: 'summary',
       ok,
@@ -115,7 +117,10 @@ function describe(err: unknown): string {
 }
 
 /** Runs `wal bench --child` under the other backend and parses its one JSON line. */
-function runChild(walNative: string, p: { records: number; size: number; producers: number; parent: string; keep: boolean }): { result: BenchResult | null; error: string | null } {
+function runChild(
+  walNative: string,
+  p: { records: number; size: number; producers: number; parent: string; keep: boolean },
+): { result: BenchResult | null; error: string | null } {
   const args = [
     ...process.execArgv,
     process.argv[1]!,
@@ -131,7 +136,11 @@ function runChild(walNative: string, p: { records: number; size: number; produce
     p.parent,
     ...(p.keep ? ['--keep'] : []),
   ];
-  const child = spawnSync(process.execPath, args, { env: { ...process.env, WAL_NATIVE: walNative }, encoding: 'utf8', maxBuffer: 16 << 20 });
+  const child = spawnSync(process.execPath, args, {
+    env: { ...process.env, WAL_NATIVE: walNative },
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  });
   if (child.status !== 0) {
     const text = `${child.stderr ?? ''}`.trim().split('\n').pop() ?? '';
     const unavailable = /ERR_WAL_NATIVE_UNAVAILABLE/.test(child.stderr ?? '');
@@ -175,7 +184,10 @@ function printTable(ctx: Context, results: { label: string; result: BenchResult 
     ['recovery MB/s', (r) => r.recovery.mbPerSec.toFixed(1)],
     ['records verified', (r) => grouped(r.recovery.verified)],
     // Entries, as in "records verified"; the WAL's other records (crc, metadata, snapshot) are told apart.
-    ['etcd-format check', (r) => (r.etcdCheck.problems === 0 ? `OK, ${grouped(r.etcdCheck.entries)} entries` : count(r.etcdCheck.problems, 'problem'))],
+    [
+      'etcd-format check',
+      (r) => (r.etcdCheck.problems === 0 ? `OK, ${grouped(r.etcdCheck.entries)} entries` : count(r.etcdCheck.problems, 'problem')),
+    ],
     ['on disk', (r) => formatBytes(r.bytesOnDisk)],
     ['CRC32C', (r) => r.crc],
   ];

@@ -96,7 +96,9 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
       }
       problems.push(...res.problems);
       const range = res.firstEntry === null ? 'no entries' : `entries ${res.firstEntry}..${res.lastEntry}`;
-      out.line(`${count(res.records, 'record')} in ${count(res.segments.length, 'segment')}, ${range}; ${grouped(shown)} shown; ${problemsText(res.problems.length)}`);
+      out.line(
+        `${count(res.records, 'record')} in ${count(res.segments.length, 'segment')}, ${range}; ${grouped(shown)} shown; ${problemsText(res.problems.length)}`,
+      );
       const logId = target.single ? null : (await readLogMeta(target.dir)).logId;
       if (logId !== null) out.line(`log id ${logId}`);
       out.record({
@@ -139,7 +141,9 @@ Exit status: 0 no damage, 1 damage found (records before it are printed), 2 usag
         progress.done();
         total += res.records;
         problems.push(...res.problems);
-        out.line(`${grouped(res.records)} records, ${grouped(res.puts)} puts, ${grouped(res.deletes)} deletes; ${problemsText(res.problems.length)}`);
+        out.line(
+          `${grouped(res.records)} records, ${grouped(res.puts)} puts, ${grouped(res.deletes)} deletes; ${problemsText(res.problems.length)}`,
+        );
       }
       out.record({ kind: 'summary', format: 'leveldb', files: target.files.length, records: total, shown, problems: problems.length });
     }

@@ -85,7 +85,12 @@ async function mayProceed(flags: Flags, ctx: Context): Promise<number | null> {
 async function repairEtcd(target: Extract<Target, { format: 'etcd' }>, flags: Flags, ctx: Context): Promise<number> {
   const dir = target.dir;
   if (target.single) {
-    const all = (await WAL.exist(dir)) ? fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort() : [];
+    const all = (await WAL.exist(dir))
+      ? fs
+          .readdirSync(dir)
+          .filter((n) => n.endsWith('.wal'))
+          .sort()
+      : [];
     if (all[all.length - 1] !== path.basename(target.segments[0]!)) {
       throw new UsageError('etcd repair works on the WAL directory and only ever touches its last segment; pass the directory');
     }
@@ -113,7 +118,10 @@ async function repairEtcdLeased(target: Extract<Target, { format: 'etcd' }>, fla
   out.line(`first problem: ${problemText(first, out)}`);
   out.record(problemJson(first));
   if (!first.repairable) {
-    out.line(out.paint('red', 'cannot be repaired: ') + 'etcd only repairs a torn or truncated tail of the last segment; this damage is elsewhere or of another kind');
+    out.line(
+      out.paint('red', 'cannot be repaired: ') +
+        'etcd only repairs a torn or truncated tail of the last segment; this damage is elsewhere or of another kind',
+    );
     out.record({ kind: 'result', repaired: false, reason: 'not repairable' });
     return EXIT.PROBLEM;
   }
@@ -121,7 +129,15 @@ async function repairEtcdLeased(target: Extract<Target, { format: 'etcd' }>, fla
   const cutAt = first.offset ?? seg.used;
   const plan = `Will copy ${seg.name} (${formatBytes(seg.size)}) to ${seg.name}.broken and truncate it at offset ${grouped(cutAt)}, cutting ${grouped(seg.size - cutAt)} bytes (the torn record and the preallocated space after it).`;
   out.line(plan);
-  out.record({ kind: 'plan', format: 'etcd', file: seg.path, size: seg.size, truncateAt: cutAt, cutBytes: seg.size - cutAt, backup: `${seg.path}.broken` });
+  out.record({
+    kind: 'plan',
+    format: 'etcd',
+    file: seg.path,
+    size: seg.size,
+    truncateAt: cutAt,
+    cutBytes: seg.size - cutAt,
+    backup: `${seg.path}.broken`,
+  });
   const stop = await mayProceed(flags, ctx);
   if (stop !== null) return stop;
 
@@ -132,7 +148,10 @@ async function repairEtcdLeased(target: Extract<Target, { format: 'etcd' }>, fla
   const backup = `${seg.path}.broken`;
   const backupOk = fs.existsSync(backup) && fs.statSync(backup).size === seg.size;
   if (!ok || !backupOk) {
-    out.line(out.paint('red', 'repair failed: ') + (ok ? 'the backup is missing or incomplete' : 'the library refused (the damage changed since the check?)'));
+    out.line(
+      out.paint('red', 'repair failed: ') +
+        (ok ? 'the backup is missing or incomplete' : 'the library refused (the damage changed since the check?)'),
+    );
     out.record({ kind: 'result', repaired: false, reason: ok ? 'backup missing' : 'refused' });
     return EXIT.PROBLEM;
   }
@@ -183,7 +202,16 @@ async function repairLevelDBLeased(file: string, flags: Flags, ctx: Context): Pr
   const backup = backupName(file);
   const plan = `Will copy ${path.basename(file)} (${formatBytes(res.size)}) to ${path.basename(backup)} and truncate it at offset ${grouped(res.cutOffset)}, cutting ${grouped(res.size - res.cutOffset)} bytes${res.recordsAfterProblem > 0 ? ` including ${grouped(res.recordsAfterProblem)} complete record(s) after the damage` : ''}.`;
   out.line(plan);
-  out.record({ kind: 'plan', format: 'leveldb', file, size: res.size, truncateAt: res.cutOffset, cutBytes: res.size - res.cutOffset, recordsLost: res.recordsAfterProblem, backup });
+  out.record({
+    kind: 'plan',
+    format: 'leveldb',
+    file,
+    size: res.size,
+    truncateAt: res.cutOffset,
+    cutBytes: res.size - res.cutOffset,
+    recordsLost: res.recordsAfterProblem,
+    backup,
+  });
   const stop = await mayProceed(flags, ctx);
   if (stop !== null) return stop;
 

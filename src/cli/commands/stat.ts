@@ -135,7 +135,9 @@ Exit status: 0 healthy, 1 damage found (the statistics cover what precedes it), 
       const seq = res.firstSequence === null ? 'none' : `${res.firstSequence}..${res.lastSequence ?? res.firstSequence}`;
       out.line(out.paint('bold', `LevelDB log ${file}`));
       out.line(`  size: ${formatBytes(res.size)} (${grouped(res.size)} bytes), ${count(Math.ceil(res.size / 32768), 'block')} of 32 KiB`);
-      out.line(`  records: ${grouped(res.records)}, payload ${formatBytes(res.payloadBytes)}, complete up to offset ${grouped(res.endOfLastRecord)}`);
+      out.line(
+        `  records: ${grouped(res.records)}, payload ${formatBytes(res.payloadBytes)}, complete up to offset ${grouped(res.endOfLastRecord)}`,
+      );
       if (batches) out.line(`  operations: ${grouped(res.puts)} puts, ${grouped(res.deletes)} deletes; sequence ${seq}`);
       for (const p of res.problems.slice(0, 5)) out.line(`  ${out.paint('red', '!!')} ${problemText(p, out)}`);
       for (const p of res.problems) out.record(problemJson(p));

@@ -76,7 +76,10 @@ Exit status: 0 healthy, 1 corrupt (or unreadable), 2 usage error.`,
       let bytes = 0;
       let ops = 0;
       for (const file of target.files) {
-        const res = await scanLevelDB(file, { batches: !raw && (await holdsWriteBatches(file)), onProgress: (d, t) => progress.update(d, t) });
+        const res = await scanLevelDB(file, {
+          batches: !raw && (await holdsWriteBatches(file)),
+          onProgress: (d, t) => progress.update(d, t),
+        });
         progress.done();
         problems.push(...res.problems);
         records += res.records;
@@ -88,13 +91,22 @@ Exit status: 0 healthy, 1 corrupt (or unreadable), 2 usage error.`,
       summary = { kind: 'summary', format: 'leveldb', files: target.files.map((f) => path.basename(f)), bytes, records, operations: ops };
     }
     report(ctx, line, problems);
-    out.record({ ...summary, healthy: problems.length === 0, problems: problems.length, firstProblem: problems[0] ? problemJson(problems[0]) : null });
+    out.record({
+      ...summary,
+      healthy: problems.length === 0,
+      problems: problems.length,
+      firstProblem: problems[0] ? problemJson(problems[0]) : null,
+    });
     return problems.length === 0 ? EXIT.OK : EXIT.PROBLEM;
   },
 };
 
 /** Problems that say the --snapshot argument does not fit the WAL, not that the WAL is damaged. */
-const ARGUMENT_PROBLEMS = new Set<string>([WalErrorCodes.SNAPSHOT_NOT_FOUND, WalErrorCodes.SNAPSHOT_MISMATCH, WalErrorCodes.FILE_NOT_FOUND]);
+const ARGUMENT_PROBLEMS = new Set<string>([
+  WalErrorCodes.SNAPSHOT_NOT_FOUND,
+  WalErrorCodes.SNAPSHOT_MISMATCH,
+  WalErrorCodes.FILE_NOT_FOUND,
+]);
 
 function report(ctx: Context, line: string, problems: Problem[]): void {
   const { out } = ctx;
