@@ -137,7 +137,7 @@ test('read-only tail() and get() follow a live writer in another process', { tim
   await seed.close();
   const total = 800;
   const src = path.resolve(__dirname, '../../src/log/log.ts');
-  const helper = path.resolve(__dirname, 'consumer-child.ts');
+  const helper = path.resolve(__dirname, '../support/read-only-consumer-child.ts');
   const script = `const { Log } = require(${JSON.stringify(src)}); const { payload } = require(${JSON.stringify(helper)});
     (async () => {
       const w = await Log.open(${JSON.stringify(dir)}, { segmentSize: 8192 });
