@@ -14,14 +14,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultBackend } from '../../src/io/backend';
 import type { IoBackend, WalFile } from '../../src/io/types';
 import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { Log } from '../../src/log/log';
-import { type CrashState, RecordingIo } from '../support/recording-io';
+import type { CrashState, RecordingIo } from '../support/recording-io';
 import { prng } from '../support/prng';
-import { checkCrashStates, scratchDir } from '../support/crash-states';
+import { checkCrashStates, checkRecordedRounds, newRecording, scratchDir } from '../support/crash-states';
 
 type Mark =
   | { opened: true }
@@ -240,25 +239,19 @@ function undurableCursors(rec: RecordingIo): IoBackend {
 const STATES = Number(process.env['CRASH_STATES_CONSUMER'] ?? 2000);
 
 test(`consumers under power loss: commits, retention, truncation (${STATES} crash states)`, { timeout: 600_000 }, async () => {
-  const scratch = scratchDir('nodewal-pl-consumer-');
-  const seen = new Set<string>();
-  let checked = 0;
-  let generated = 0;
-  const started = Date.now();
-  for (let round = 0; checked < STATES; round++) {
-    const seed = 7100 + round;
-    const root = path.join(scratch, `rec${round}`);
-    fs.mkdirSync(root);
-    const rec = new RecordingIo(defaultBackend, root);
-    await workload(rec, rec, path.join(root, 'log'), seed);
-    // At most 250 states per recorded history: more, different workloads.
-    const res = await checkCrashStates({ rec, scratch, variants: 4, seed, seen, limit: Math.min(250, STATES - checked), check });
-    checked += res.checked;
-    generated += res.generated;
-    fs.rmSync(root, { recursive: true, force: true });
-  }
+  const res = await checkRecordedRounds({
+    prefix: 'nodewal-pl-consumer-',
+    states: STATES,
+    firstSeed: 7100,
+    variants: 4,
+    perHistory: 250, // more, different workloads
+    record: async (rec, root, seed) => {
+      await workload(rec, rec, path.join(root, 'log'), seed);
+      return check;
+    },
+  });
   console.log(
-    `# consumer power loss: ${checked} distinct crash states (${generated} generated) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+    `# consumer power loss: ${res.checked} distinct crash states (${res.generated} generated) in ${res.seconds.toFixed(1)} s; ` +
       `${fronts} truncateFront, ${refusals} refused by the guard, ${cuts} truncateBack, ${retained} segments removed by retention`,
   );
   // (Refusals depend on timing here — the consumer often keeps up; the guard's refusals are
@@ -268,9 +261,7 @@ test(`consumers under power loss: commits, retention, truncation (${STATES} cras
 
 test('the check is not vacuous: commits that resolve without fdatasync are caught', async () => {
   const scratch = scratchDir('nodewal-pl-consumer-');
-  const root = path.join(scratch, 'rec');
-  fs.mkdirSync(root);
-  const rec = new RecordingIo(defaultBackend, root);
+  const { root, rec } = newRecording(scratch, 'rec');
   await workload(undurableCursors(rec), rec, path.join(root, 'log'), 11);
   await assert.rejects(checkCrashStates({ rec, scratch, variants: 2, seed: 11, limit: 4000, check }), /went back behind a durable commit/);
 });

@@ -9,10 +9,9 @@ import * as path from 'node:path';
 import { WAL } from '../../src/etcd/wal';
 import type { Entry } from '../../src/etcd/codec';
 import { isWalError, WalErrorCodes } from '../../src/errors';
-import { defaultBackend } from '../../src/io/backend';
-import { type CrashState, RecordingIo } from '../support/recording-io';
+import type { CrashState, RecordingIo } from '../support/recording-io';
 import { prng } from '../support/prng';
-import { checkCrashStates, scratchDir } from '../support/crash-states';
+import { checkCrashStates, checkRecordedRounds, newRecording, scratchDir } from '../support/crash-states';
 
 type Mark = { created: true } | { acked: number };
 
@@ -131,44 +130,27 @@ function makeCheck(written: number, seed: number, segmentSize: number, onReuse: 
 const STATES = Number(process.env['CRASH_STATES_ETCD'] ?? 4000);
 
 test(`etcd WAL: every acknowledged entry survives power loss (${STATES} crash states)`, { timeout: 240_000 }, async () => {
-  const scratch = scratchDir('nodewal-pl-etcd-');
-  const seen = new Set<string>();
-  let checked = 0;
-  let generated = 0;
   let reused = 0;
-  const started = Date.now();
-  for (let round = 0; checked < STATES; round++) {
-    const seed = 1000 + round;
-    const root = path.join(scratch, `rec${round}`);
-    (await import('node:fs')).mkdirSync(root);
-    const rec = new RecordingIo(defaultBackend, root);
-    const segmentSize = [2048, 4096, 6000][round % 3]!;
-    const written = await workload(rec, path.join(root, 'wal'), seed, segmentSize);
-    const res = await checkCrashStates({
-      rec,
-      scratch,
-      variants: 6,
-      seed,
-      seen,
-      limit: STATES - checked,
-      check: makeCheck(written, seed, segmentSize, () => reused++),
-    });
-    checked += res.checked;
-    generated += res.generated;
-    (await import('node:fs')).rmSync(root, { recursive: true, force: true });
-  }
-  const secs = (Date.now() - started) / 1000;
+  const res = await checkRecordedRounds({
+    prefix: 'nodewal-pl-etcd-',
+    states: STATES,
+    firstSeed: 1000,
+    variants: 6,
+    record: async (rec, root, seed, round) => {
+      const segmentSize = [2048, 4096, 6000][round % 3]!;
+      const written = await workload(rec, path.join(root, 'wal'), seed, segmentSize);
+      return makeCheck(written, seed, segmentSize, () => reused++);
+    },
+  });
   console.log(
-    `# etcd power loss: ${checked} distinct crash states checked (${generated} generated, ${reused} reused after recovery) in ${secs.toFixed(1)} s`,
+    `# etcd power loss: ${res.checked} distinct crash states checked (${res.generated} generated, ${reused} reused after recovery) in ${res.seconds.toFixed(1)} s`,
   );
-  assert.ok(checked >= STATES);
+  assert.ok(res.checked >= STATES);
 });
 
 test('the check is not vacuous: a WAL that acknowledges without fdatasync is caught', async () => {
   const scratch = scratchDir('nodewal-pl-etcd-');
-  const root = path.join(scratch, 'rec');
-  (await import('node:fs')).mkdirSync(root);
-  const rec = new RecordingIo(defaultBackend, root);
+  const { root, rec } = newRecording(scratch, 'rec');
   const written = await workload(rec, path.join(root, 'wal'), 7, 4096, true);
   await assert.rejects(
     checkCrashStates({ rec, scratch, variants: 2, seed: 7, limit: 5000, check: makeCheck(written, 7, 4096, () => undefined) }),

@@ -10,10 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { readLevelDBLog } from '../../src/leveldb/reader';
-import { defaultBackend } from '../../src/io/backend';
-import { type CrashState, RecordingIo } from '../support/recording-io';
+import type { CrashState, RecordingIo } from '../support/recording-io';
 import { prng } from '../support/prng';
-import { checkCrashStates, scratchDir } from '../support/crash-states';
+import { checkCrashStates, checkRecordedRounds, newRecording, scratchDir } from '../support/crash-states';
 
 type Mark = { opened: true } | { acked: number };
 
@@ -113,43 +112,27 @@ function makeCheck(written: number, seed: number, onReuse: () => void) {
 const STATES = Number(process.env['CRASH_STATES_LEVELDB'] ?? 3000);
 
 test(`LevelDB log: every acknowledged record survives power loss (${STATES} crash states)`, { timeout: 240_000 }, async () => {
-  const scratch = scratchDir('nodewal-pl-ldb-');
-  const seen = new Set<string>();
-  let checked = 0;
-  let generated = 0;
   let reused = 0;
-  const started = Date.now();
-  for (let round = 0; checked < STATES; round++) {
-    const seed = 3000 + round;
-    const root = path.join(scratch, `rec${round}`);
-    fs.mkdirSync(path.join(root, 'db'), { recursive: true });
-    const rec = new RecordingIo(defaultBackend, root);
-    const written = await workload(rec, path.join(root, 'db', '000003.log'), seed);
-    const res = await checkCrashStates({
-      rec,
-      scratch,
-      variants: 6,
-      seed,
-      seen,
-      limit: STATES - checked,
-      check: makeCheck(written, seed, () => reused++),
-    });
-    checked += res.checked;
-    generated += res.generated;
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-  const secs = (Date.now() - started) / 1000;
+  const res = await checkRecordedRounds({
+    prefix: 'nodewal-pl-ldb-',
+    states: STATES,
+    firstSeed: 3000,
+    variants: 6,
+    subdirs: ['db'],
+    record: async (rec, root, seed) => {
+      const written = await workload(rec, path.join(root, 'db', '000003.log'), seed);
+      return makeCheck(written, seed, () => reused++);
+    },
+  });
   console.log(
-    `# LevelDB power loss: ${checked} distinct crash states checked (${generated} generated, ${reused} reused after recovery) in ${secs.toFixed(1)} s`,
+    `# LevelDB power loss: ${res.checked} distinct crash states checked (${res.generated} generated, ${reused} reused after recovery) in ${res.seconds.toFixed(1)} s`,
   );
-  assert.ok(checked >= STATES);
+  assert.ok(res.checked >= STATES);
 });
 
 test('the check is not vacuous: a LevelDB log acknowledged without sync is caught', async () => {
   const scratch = scratchDir('nodewal-pl-ldb-');
-  const root = path.join(scratch, 'rec');
-  fs.mkdirSync(path.join(root, 'db'), { recursive: true });
-  const rec = new RecordingIo(defaultBackend, root);
+  const { root, rec } = newRecording(scratch, 'rec', ['db']);
   const written = await workload(rec, path.join(root, 'db', '000003.log'), 11, false);
   await assert.rejects(
     checkCrashStates({ rec, scratch, variants: 2, seed: 11, limit: 5000, check: makeCheck(written, 11, () => undefined) }),
@@ -161,9 +144,7 @@ test('regression: a record synced into a newly created log file survives losing 
   // The writer created the file but never fsynced its directory, so after a power cut the file
   // (and every record synced into it) could be gone.
   const scratch = scratchDir('nodewal-pl-ldb-');
-  const root = path.join(scratch, 'rec');
-  fs.mkdirSync(path.join(root, 'db'), { recursive: true });
-  const rec = new RecordingIo(defaultBackend, root);
+  const { root, rec } = newRecording(scratch, 'rec', ['db']);
   const w = await LevelDBLogWriter.open(path.join(root, 'db', '000005.log'), { io: rec });
   await w.addRecord(payloadOf(1, 1), { sync: true });
   await w.close();

@@ -10,11 +10,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { defaultBackend } from '../../src/io/backend';
 import { Log } from '../../src/log/log';
 import type { Preallocation } from '../../src/log/options';
-import { checkCrashStates, scratchDir } from '../support/crash-states';
-import { type CrashState, RecordingIo } from '../support/recording-io';
+import { checkCrashStates, checkRecordedRounds, newRecording, scratchDir } from '../support/crash-states';
+import type { CrashState, RecordingIo } from '../support/recording-io';
 import { prng } from '../support/prng';
 
 type Mark = { opened: true } | { acked: number } | { front: number } | { frontRequested: number } | { backRequested: number };
@@ -158,38 +157,23 @@ const SETUPS: Setup[] = [
 ];
 
 test(`Log: every acknowledged record survives power loss (${STATES} crash states)`, { timeout: 240_000 }, async () => {
-  const scratch = scratchDir('nodewal-pl-log-');
-  const seen = new Set<string>();
-  let checked = 0;
-  let generated = 0;
   let reused = 0;
-  const started = Date.now();
-  for (let round = 0; checked < STATES; round++) {
-    const seed = 2000 + round;
-    const setup = SETUPS[round % SETUPS.length]!;
-    const root = path.join(scratch, `rec${round}`);
-    fs.mkdirSync(root);
-    const rec = new RecordingIo(defaultBackend, root);
-    const written = await workload(rec, path.join(root, 'log'), seed, setup);
-    const res = await checkCrashStates({
-      rec,
-      scratch,
-      variants: 5,
-      seed,
-      seen,
-      limit: STATES - checked,
-      check: makeCheck(written, seed, setup, () => reused++),
-    });
-    checked += res.checked;
-    generated += res.generated;
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-  const secs = (Date.now() - started) / 1000;
+  const res = await checkRecordedRounds({
+    prefix: 'nodewal-pl-log-',
+    states: STATES,
+    firstSeed: 2000,
+    variants: 5,
+    record: async (rec, root, seed, round) => {
+      const setup = SETUPS[round % SETUPS.length]!;
+      const written = await workload(rec, path.join(root, 'log'), seed, setup);
+      return makeCheck(written, seed, setup, () => reused++);
+    },
+  });
   console.log(
-    `# Log power loss: ${checked} distinct crash states checked (${generated} generated, ${reused} reused after recovery; ` +
-      `${counts.truncateFront} truncateFront, ${counts.truncateBack} truncateBack, ${counts.batches} appendBatch calls) in ${secs.toFixed(1)} s`,
+    `# Log power loss: ${res.checked} distinct crash states checked (${res.generated} generated, ${reused} reused after recovery; ` +
+      `${counts.truncateFront} truncateFront, ${counts.truncateBack} truncateBack, ${counts.batches} appendBatch calls) in ${res.seconds.toFixed(1)} s`,
   );
-  assert.ok(checked >= STATES);
+  assert.ok(res.checked >= STATES);
   assert.ok(counts.truncateFront > 0, 'the workload never compacted');
   assert.ok(counts.truncateBack > 0, 'the workload never truncated a suffix');
   assert.ok(counts.batches > 0, 'the workload never appended a batch');
@@ -201,9 +185,7 @@ test("the check is not vacuous: syncPolicy 'none' acknowledges before fdatasync 
     [7, SETUPS[1]!],
   ] as const) {
     const scratch = scratchDir('nodewal-pl-log-');
-    const root = path.join(scratch, 'rec');
-    fs.mkdirSync(root);
-    const rec = new RecordingIo(defaultBackend, root);
+    const { root, rec } = newRecording(scratch, 'rec');
     const written = await workload(rec, path.join(root, 'log'), seed, setup, 'none');
     await assert.rejects(
       checkCrashStates({ rec, scratch, variants: 2, seed, limit: 5000, check: makeCheck(written, seed, setup, () => undefined) }),

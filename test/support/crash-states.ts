@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type CrashState, type RecordingIo, materialise, treeKey } from './recording-io';
+import { defaultBackend } from '../../src/io/backend';
+import { type CrashState, RecordingIo, materialise, treeKey } from './recording-io';
 
 /** A scratch directory on a memory filesystem when available, removed at exit. */
 export function scratchDir(prefix: string): string {
@@ -69,4 +70,49 @@ export async function checkCrashStates(opts: {
     if (checked >= opts.limit) break;
   }
   return { checked, generated };
+}
+
+/** A recorder over a fresh `root` under `scratch` (created, with `subdirs` inside it). */
+export function newRecording(scratch: string, name: string, subdirs: string[] = []): { root: string; rec: RecordingIo } {
+  const root = path.join(scratch, name);
+  fs.mkdirSync(root);
+  for (const sub of subdirs) fs.mkdirSync(path.join(root, sub), { recursive: true });
+  return { root, rec: new RecordingIo(defaultBackend, root) };
+}
+
+export interface RoundsResult extends CrashRunResult {
+  seconds: number;
+}
+
+/**
+ * The power-loss suites' loop: records one workload per round (seed `firstSeed + round`) and
+ * checks its crash states, until `states` distinct ones have been checked across all rounds.
+ * `record` runs the workload against `rec` and returns the check for its states; at most
+ * `perHistory` states come from one recording, so that more workloads get a turn.
+ */
+export async function checkRecordedRounds(opts: {
+  prefix: string;
+  states: number;
+  firstSeed: number;
+  variants: number;
+  perHistory?: number;
+  subdirs?: string[];
+  record: (rec: RecordingIo, root: string, seed: number, round: number) => Promise<(dir: string, state: CrashState) => Promise<void>>;
+}): Promise<RoundsResult> {
+  const scratch = scratchDir(opts.prefix);
+  const seen = new Set<string>();
+  let checked = 0;
+  let generated = 0;
+  const started = Date.now();
+  for (let round = 0; checked < opts.states; round++) {
+    const seed = opts.firstSeed + round;
+    const { root, rec } = newRecording(scratch, `rec${round}`, opts.subdirs);
+    const check = await opts.record(rec, root, seed, round);
+    const limit = Math.min(opts.perHistory ?? Infinity, opts.states - checked);
+    const res = await checkCrashStates({ rec, scratch, variants: opts.variants, seed, seen, limit, check });
+    checked += res.checked;
+    generated += res.generated;
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  return { checked, generated, seconds: (Date.now() - started) / 1000 };
 }
