@@ -10,6 +10,7 @@ import { WAL } from '../../src/etcd/wal';
 import type { Entry } from '../../src/etcd/codec';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { encodeWriteBatch, type WriteBatchOp } from '../../src/leveldb/write-batch';
+import { tempDir } from './tmp';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
@@ -99,6 +100,31 @@ export async function makeLevelDBLog(file: string, count = 20): Promise<void> {
   const w = await LevelDBLogWriter.open(file);
   for (let i = 0; i < count; i++) await w.addRecord(encodeWriteBatch({ sequence: BigInt(2 * i + 1), ops: batchOps(i) }));
   await w.close();
+}
+
+/** `makeEtcdWal(count)` in `<fresh temp dir>/wal`: a test's usual start. */
+export async function freshEtcdWal(count: number): Promise<{ root: string; dir: string }> {
+  const root = tempDir();
+  const dir = path.join(root, 'wal');
+  await makeEtcdWal(dir, count);
+  return { root, dir };
+}
+
+/** `makeLevelDBLog(count)` as `<fresh temp dir>/<name>`. */
+export async function freshLevelDBLog(name: string, count: number): Promise<{ root: string; file: string }> {
+  const root = tempDir();
+  const file = path.join(root, name);
+  await makeLevelDBLog(file, count);
+  return { root, file };
+}
+
+/** The .wal segment files of an etcd WAL directory, in order. */
+export function etcdSegments(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 /** XORs one byte of `file` at `offset`. */

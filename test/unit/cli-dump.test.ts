@@ -2,25 +2,23 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tempDir } from '../support/tmp';
 import {
-  CONF_CHANGE_ADD_2,
   batchOps,
+  CONF_CHANGE_ADD_2,
   copy,
   entryData,
   etcdFrames,
   flipByte,
+  freshEtcdWal,
+  freshLevelDBLog,
   hashTree,
   jsonLines,
   levelDBFragments,
-  makeEtcdWal,
-  makeLevelDBLog,
   wal,
 } from '../support/cli-helpers';
 
 test('dump: etcd WAL, text — every entry, conf change decoded, hard state, snapshot; files unchanged', async () => {
-  const dir = path.join(tempDir(), 'wal');
-  await makeEtcdWal(dir, 40);
+  const { dir } = await freshEtcdWal(40);
   const before = hashTree(dir);
   const r = wal(['dump', dir]);
   assert.equal(r.status, 0, r.stderr);
@@ -35,8 +33,7 @@ test('dump: etcd WAL, text — every entry, conf change decoded, hard state, sna
 });
 
 test('dump --json: one object per line, locations match the frames on disk, data round-trips', async () => {
-  const dir = path.join(tempDir(), 'wal');
-  await makeEtcdWal(dir, 40);
+  const { dir } = await freshEtcdWal(40);
   const r = wal(['dump', '--json', dir]);
   assert.equal(r.status, 0, r.stderr);
   const lines = jsonLines(r.stdout);
@@ -78,8 +75,7 @@ test('dump --json: one object per line, locations match the frames on disk, data
 });
 
 test('dump --from/--to limits entries; --snapshot marks entries ReadAll skips', async () => {
-  const dir = path.join(tempDir(), 'wal');
-  await makeEtcdWal(dir, 40);
+  const { dir } = await freshEtcdWal(40);
   const r = wal(['dump', '--json', '--from', '12', '--to', '15', dir]);
   assert.equal(r.status, 0, r.stderr);
   const idx = jsonLines(r.stdout)
@@ -98,9 +94,7 @@ test('dump --from/--to limits entries; --snapshot marks entries ReadAll skips', 
 });
 
 test('dump of a corrupted copy: records before the damage, then the CRC error at the damaged frame; exit 1; file unchanged', async () => {
-  const root = tempDir();
-  const dir = path.join(root, 'wal');
-  await makeEtcdWal(dir, 40);
+  const { root, dir } = await freshEtcdWal(40);
   const bad = copy(dir, path.join(root, 'bad'));
   const seg = path.join(
     bad,
@@ -131,8 +125,7 @@ test('dump of a corrupted copy: records before the damage, then the CRC error at
 });
 
 test('dump: LevelDB log — WriteBatches decoded, binary keys escaped, JSON keys round-trip, fragments counted', async () => {
-  const file = path.join(tempDir(), '000007.log');
-  await makeLevelDBLog(file, 12);
+  const { file } = await freshLevelDBLog('000007.log', 12);
   const before = hashTree(file);
   const r = wal(['dump', file]);
   assert.equal(r.status, 0, r.stderr);

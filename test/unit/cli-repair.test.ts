@@ -2,34 +2,24 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tempDir } from '../support/tmp';
 import { LevelDBLogWriter } from '../../src/leveldb/writer';
 import { encodeWriteBatch } from '../../src/leveldb/write-batch';
 import {
   batchOps,
   etcdFrames,
+  etcdSegments,
   flipByte,
+  freshEtcdWal,
+  freshLevelDBLog,
   hashTree,
   jsonLines,
   levelDBFragments,
-  makeEtcdWal,
-  makeLevelDBLog,
   wal,
 } from '../support/cli-helpers';
 
-function segments(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((n) => n.endsWith('.wal'))
-    .sort()
-    .map((n) => path.join(dir, n));
-}
-
 test('repair etcd torn tail: refuses without a TTY and --yes; --dry-run changes nothing; --yes cuts at the torn frame and keeps a backup', async () => {
-  const root = tempDir();
-  const dir = path.join(root, 'wal');
-  await makeEtcdWal(dir, 60);
-  const last = segments(dir).pop()!;
+  const { dir } = await freshEtcdWal(60);
+  const last = etcdSegments(dir).pop()!;
   const frames = etcdFrames(last);
   const victim = frames[frames.length - 2]!; // cut in the middle of the second-to-last frame
   fs.truncateSync(last, victim.offset + 11);
@@ -58,10 +48,8 @@ test('repair etcd torn tail: refuses without a TTY and --yes; --dry-run changes 
 });
 
 test('repair etcd: an earlier .broken backup is kept, never overwritten', async () => {
-  const root = tempDir();
-  const dir = path.join(root, 'wal');
-  await makeEtcdWal(dir, 60);
-  const last = segments(dir).pop()!;
+  const { dir } = await freshEtcdWal(60);
+  const last = etcdSegments(dir).pop()!;
   fs.writeFileSync(`${last}.broken`, 'earlier backup');
   const frames = etcdFrames(last);
   fs.truncateSync(last, frames[frames.length - 1]!.offset + 3);
@@ -72,10 +60,8 @@ test('repair etcd: an earlier .broken backup is kept, never overwritten', async 
 });
 
 test('repair etcd: a CRC mismatch in the middle is refused as etcd refuses it; nothing changes', async () => {
-  const root = tempDir();
-  const dir = path.join(root, 'wal');
-  await makeEtcdWal(dir, 60);
-  const seg = segments(dir)[1]!;
+  const { dir } = await freshEtcdWal(60);
+  const seg = etcdSegments(dir)[1]!;
   const f = etcdFrames(seg)[2]!;
   flipByte(seg, f.offset + 8 + f.recordBytes - 1);
   const before = hashTree(dir);
@@ -86,9 +72,7 @@ test('repair etcd: a CRC mismatch in the middle is refused as etcd refuses it; n
 });
 
 test('repair LevelDB torn tail: the result is byte-identical to a log of the complete records; backup kept', async () => {
-  const root = tempDir();
-  const log = path.join(root, '000009.log');
-  await makeLevelDBLog(log, 20);
+  const { root, file: log } = await freshLevelDBLog('000009.log', 20);
   // The same first 19 batches written separately: what the repaired log must equal.
   const expected = path.join(root, 'expected', '000009.log');
   fs.mkdirSync(path.dirname(expected));
@@ -108,9 +92,7 @@ test('repair LevelDB torn tail: the result is byte-identical to a log of the com
 });
 
 test('repair LevelDB: damage followed by intact records is refused unless --force', async () => {
-  const root = tempDir();
-  const log = path.join(root, '000004.log');
-  await makeLevelDBLog(log, 20);
+  const { root, file: log } = await freshLevelDBLog('000004.log', 20);
   const full = levelDBFragments(log).filter((f) => f.type === 1);
   const victim = full[2]!;
   flipByte(log, victim.offset + 7 + 1);

@@ -7,11 +7,13 @@ import { crc32c } from '../../src/crc32c';
 import {
   copy,
   etcdFrames,
+  etcdSegments,
   flipByte,
+  freshEtcdWal,
+  freshLevelDBLog,
   hashTree,
   jsonLines,
   levelDBFragments,
-  makeEtcdWal,
   makeLevelDBLog,
   wal,
 } from '../support/cli-helpers';
@@ -36,21 +38,11 @@ function walpbData(rec: Uint8Array): Uint8Array {
   return rec.subarray(p, p + len);
 }
 
-function segments(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((n) => n.endsWith('.wal'))
-    .sort()
-    .map((n) => path.join(dir, n));
-}
-
 test('verify: healthy WAL and LevelDB log exit 0 with a summary', async () => {
-  const root = tempDir();
-  const dir = path.join(root, 'wal');
-  await makeEtcdWal(dir, 60);
+  const { root, dir } = await freshEtcdWal(60);
   const r = wal(['verify', dir]);
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, new RegExp(`${segments(dir).length} segments.*60 entries, entries 1\\.\\.60`));
+  assert.match(r.stdout, new RegExp(`${etcdSegments(dir).length} segments.*60 entries, entries 1\\.\\.60`));
   assert.match(r.stdout, /OK: no problems found/);
   const j = jsonLines(wal(['verify', '--json', dir]).stdout);
   assert.equal(j.length, 1);
@@ -64,11 +56,9 @@ test('verify: healthy WAL and LevelDB log exit 0 with a summary', async () => {
 });
 
 test('verify: a flipped byte in a middle segment — exit 1, exact file and frame offset, nothing modified', async () => {
-  const root = tempDir();
-  const dir = path.join(root, 'wal');
-  await makeEtcdWal(dir, 60);
+  const { root, dir } = await freshEtcdWal(60);
   const bad = copy(dir, path.join(root, 'bad'));
-  const segs = segments(bad);
+  const segs = etcdSegments(bad);
   assert.ok(segs.length >= 3, `want several segments, got ${segs.length}`);
   const seg = segs[1]!;
   const frames = etcdFrames(seg);
@@ -105,11 +95,9 @@ test('verify: a flipped byte in a middle segment — exit 1, exact file and fram
 });
 
 test('verify: a truncated last segment is a repairable torn tail; a missing segment is reported', async () => {
-  const root = tempDir();
-  const dir = path.join(root, 'wal');
-  await makeEtcdWal(dir, 60);
+  const { root, dir } = await freshEtcdWal(60);
   const torn = copy(dir, path.join(root, 'torn'));
-  const last = segments(torn).pop()!;
+  const last = etcdSegments(torn).pop()!;
   const frames = etcdFrames(last);
   const victim = frames[frames.length - 1]!;
   fs.truncateSync(last, victim.offset + 5);
@@ -121,7 +109,7 @@ test('verify: a truncated last segment is a repairable torn tail; a missing segm
   assert.match(wal(['verify', torn]).stdout, /torn or truncated tail: 'wal repair'/);
 
   const gap = copy(dir, path.join(root, 'gap'));
-  const segs = segments(gap);
+  const segs = etcdSegments(gap);
   fs.rmSync(segs[1]!);
   const g = wal(['verify', gap]);
   assert.equal(g.status, 1);
@@ -129,9 +117,7 @@ test('verify: a truncated last segment is a repairable torn tail; a missing segm
 });
 
 test('verify: LevelDB — flipped byte reported at the damaged record, truncation as a torn tail; unchanged', async () => {
-  const root = tempDir();
-  const log = path.join(root, '000005.log');
-  await makeLevelDBLog(log, 20);
+  const { root, file: log } = await freshLevelDBLog('000005.log', 20);
   const frags = levelDBFragments(log);
   const full = frags.filter((f) => f.type === 1);
   const victim = full[5]!;
