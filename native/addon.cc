@@ -160,20 +160,18 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
   // write(fd, buffers[], position, datasync, path?) -> undefined (pwritev + optional fdatasync)
   // on the threadpool; writeSync is fast_calls.cc's.
   Napi::Value Write(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const int fd = ArgFd(info, 0);
-    auto iov = ArgIovecs(info, 1, "buffers");
-    Napi::Array buffers = info[1].As<Napi::Array>();
-    const int64_t position = ArgInt64(info, 2, "position");
+    const VectoredArgs args = ArgVectored(info, "buffers");
     const bool datasync = info[3].ToBoolean().Value();
     IoJob job;
     job.path = ArgPathForErrors(info, 4);
     // The job references the array, which keeps every buffer in it alive until the job
     // completes (as node:fs's writev does). Contract: the caller must not remove buffers from
     // this array meanwhile; src/io/native.ts passes a private copy.
-    job.keep_alive = buffers;
-    job.work = [=] { return WriteAll(fd, iov.get(), position, datasync); };
-    return RunIoJob(env, true, std::move(job));
+    job.keep_alive = args.buffers;
+    job.work = [fd = args.fd, iov = args.iov, position = args.position, datasync] {
+      return WriteAll(fd, iov.get(), position, datasync);
+    };
+    return RunIoJob(info.Env(), true, std::move(job));
   }
 
   // read(fd, target, position, path?) -> bytes read (short only at end of file)
@@ -194,19 +192,17 @@ class NodeWalAddon final : public Napi::Addon<NodeWalAddon> {
   // readv(fd, targets[], position, path?) -> bytes read into the targets in order (short only at
   // end of file). Async only: it serves read-ahead, which never blocks the JS thread.
   Napi::Value Readv(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const int fd = ArgFd(info, 0);
-    auto iov = ArgIovecs(info, 1, "targets");
-    Napi::Array targets = info[1].As<Napi::Array>();
-    const int64_t position = ArgInt64(info, 2, "position");
+    const VectoredArgs args = ArgVectored(info, "targets");
     IoJob job;
     job.path = ArgPathForErrors(info, 3);
     // Same contract as write: the array keeps its buffers alive; src/io/native.ts passes a copy.
-    job.keep_alive = targets;
+    job.keep_alive = args.buffers;
     auto done = std::make_shared<size_t>(0);
-    job.work = [=] { return ReadvFull(fd, iov.get(), position, done.get()); };
+    job.work = [fd = args.fd, iov = args.iov, position = args.position, done] {
+      return ReadvFull(fd, iov.get(), position, done.get());
+    };
     job.result = [done](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*done)); };
-    return RunIoJob(env, true, std::move(job));
+    return RunIoJob(info.Env(), true, std::move(job));
   }
 
   // datasync / fsync / unlock / close (fd, path?) -> undefined

@@ -46,10 +46,10 @@ napi_value ScanLevelDBFullRecordsFast(napi_env env, napi_callback_info info) {
 // The CRC checks of a whole read then run beside the JS thread instead of on it.
 Napi::Value ReadLevelDBBlocks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int fd = ArgFd(info, 0);
-  auto iov = ArgIovecs(info, 1, "blocks");
-  Napi::Array blocks = info[1].As<Napi::Array>();
-  const int64_t position = ArgInt64(info, 2, "position");
+  const VectoredArgs args = ArgVectored(info, "blocks");
+  const int fd = args.fd;
+  const auto iov = args.iov;
+  const int64_t position = args.position;
   const bool verify = info[3].ToBoolean().Value();
   Napi::Uint32Array runs_array = ArgUint32Array(info, 4, "runs");
   IoJob job;
@@ -63,7 +63,7 @@ Napi::Value ReadLevelDBBlocks(const Napi::CallbackInfo& info) {
   uint32_t* runs = runs_array.Data();
   // The job keeps [blocks, runs] alive until it completes.
   Napi::Array held = Napi::Array::New(env, 2);
-  held.Set(0u, blocks);
+  held.Set(0u, args.buffers);
   held.Set(1u, runs_array);
   job.keep_alive = held;
   auto done = std::make_shared<size_t>(0);

@@ -77,6 +77,14 @@ std::shared_ptr<std::vector<iovec>> ArgIovecs(const Napi::CallbackInfo& info, si
   return iov;
 }
 
+VectoredArgs ArgVectored(const Napi::CallbackInfo& info, const char* what) {
+  const int fd = ArgFd(info, 0);
+  auto iov = ArgIovecs(info, 1, what);
+  const Napi::Array buffers = info[1].As<Napi::Array>();
+  const int64_t position = ArgInt64(info, 2, "position");
+  return VectoredArgs{fd, std::move(iov), buffers, position};
+}
+
 bool RawArgsWithBytes(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv, Bytes* bytes,
                       const char* what) {
   if (napi_get_cb_info(env, info, argc, argv, nullptr, nullptr) != napi_ok) return false;

@@ -45,6 +45,17 @@ Napi::Uint32Array ArgUint32Array(const Napi::CallbackInfo& info, size_t i, const
 // the array in errors ("buffers[3] must be ...").
 std::shared_ptr<std::vector<iovec>> ArgIovecs(const Napi::CallbackInfo& info, size_t i, const char* what);
 
+// The head every vectored call shares, (fd, buffers[], position, ...): the buffers as iovecs and
+// the JS array itself, which the job must keep alive until it completes. Checked in that order,
+// so the first bad argument is the one named; `what` names the array.
+struct VectoredArgs {
+  int fd;
+  std::shared_ptr<std::vector<iovec>> iov;
+  Napi::Array buffers;
+  int64_t position;
+};
+VectoredArgs ArgVectored(const Napi::CallbackInfo& info, const char* what);
+
 // The raw Node-API prologue of the fast calls (fast_calls.h): up to *argc arguments into argv
 // (missing ones stay as they were), the first one read as a Uint8Array. Otherwise throws a
 // TypeError saying "<what> must be a Uint8Array or Buffer" and returns false.
