@@ -9,22 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Log } from '../../src/log/log';
 import type { Preallocation } from '../../src/log/options';
+import { etcdFramesIn } from '../support/cli-helpers';
 import { tempDir } from '../support/tmp';
-
-/** Frame start offsets of an etcd-format segment (walks length words until a zero one). */
-function frameStarts(b: Buffer): number[] {
-  const starts: number[] = [];
-  for (let off = 0; off + 8 <= b.length;) {
-    const lo = b.readUInt32LE(off);
-    const hi = b.readUInt32LE(off + 4);
-    if (lo === 0 && hi === 0) break;
-    const n = (hi & 0xffffff) * 2 ** 32 + lo;
-    const pad = hi & 0x80000000 ? (hi >>> 24) & 7 : 0;
-    starts.push(off);
-    off += 8 + n + pad;
-  }
-  return starts;
-}
 
 for (const preallocation of ['zero-fill', 'fallocate'] as Preallocation[]) {
   test(`Log (${preallocation}): records after a hole of lost writes never come back`, async () => {
@@ -43,7 +29,7 @@ for (const preallocation of ['zero-fill', 'fallocate'] as Preallocation[]) {
       fs.readdirSync(dir).find((n) => n.endsWith('.wal'))!,
     );
     const bytes = fs.readFileSync(seg);
-    const starts = frameStarts(bytes);
+    const starts = etcdFramesIn(bytes).map((f) => f.offset);
     const second = starts.find((s) => bytes.subarray(s, starts[starts.indexOf(s) + 1] ?? s + 200).includes(Buffer.from('two-')))!;
     const third = starts[starts.indexOf(second) + 1]!;
     bytes.fill(0, second, third);

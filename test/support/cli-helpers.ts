@@ -146,9 +146,13 @@ export function copy(src: string, dest: string): string {
   return dest;
 }
 
-/** Frame starts of an etcd segment, walked from the length words (independent of the library). */
+/** Frame starts of an etcd segment file, walked from the length words (independent of the library). */
 export function etcdFrames(file: string): { offset: number; length: number; recordBytes: number }[] {
-  const buf = fs.readFileSync(file);
+  return etcdFramesIn(fs.readFileSync(file));
+}
+
+/** `etcdFrames` of segment bytes already read: the walk stops at the first zero length word. */
+export function etcdFramesIn(buf: Buffer): { offset: number; length: number; recordBytes: number }[] {
   const out: { offset: number; length: number; recordBytes: number }[] = [];
   for (let pos = 0; pos + 8 <= buf.length;) {
     const lo = buf.readUInt32LE(pos);

@@ -15,6 +15,7 @@ import { defaultBackend } from '../../src/io/backend';
 import { FaultIo } from '../support/fault-io';
 import { prng } from '../support/prng';
 import { scratchDir } from '../support/crash-states';
+import { etcdFrames } from '../support/cli-helpers';
 
 const SNAP0 = { index: 0n, term: 0n };
 const SEGMENT = 1500;
@@ -46,18 +47,10 @@ async function buildBase(dir: string): Promise<Base> {
     .sort();
   const frames = new Map<string, number[]>();
   for (const name of names) {
-    const b = fs.readFileSync(path.join(dir, name));
-    const starts: number[] = [];
-    for (let off = 0; off + 8 <= b.length;) {
-      const lo = b.readUInt32LE(off);
-      const hi = b.readUInt32LE(off + 4);
-      if (lo === 0 && hi === 0) break;
-      const n = (hi & 0xffffff) * 2 ** 32 + lo;
-      const pad = hi & 0x80000000 ? (hi >>> 24) & 7 : 0;
-      starts.push(off);
-      off += 8 + n + pad;
-    }
-    frames.set(name, starts);
+    frames.set(
+      name,
+      etcdFrames(path.join(dir, name)).map((f) => f.offset),
+    );
   }
   return { dir, names, frames, entries };
 }
