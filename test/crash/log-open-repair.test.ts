@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultBackend } from '../../src/io/backend';
 import { Log } from '../../src/log/log';
-import { checkCrashStates, scratchDir } from '../support/crash-states';
+import { assertBrokenCopyKept, checkCrashStates, scratchDir } from '../support/crash-states';
 import { DAMAGE_CASES, RECORDS, SEGMENT_SIZE, payload, walFiles, writeLogDir } from '../support/damaged-tails';
 import { RecordingIo } from '../support/recording-io';
 
@@ -43,12 +43,7 @@ for (const c of DAMAGE_CASES.filter((d) => d.expect === 'cut').slice(0, 2)) {
       limit: STATES,
       check: async (stateRoot, state) => {
         const d = path.join(stateRoot, 'log');
-        const tail = fs.readFileSync(path.join(d, tailName));
-        const brokenPath = path.join(d, `${tailName}.broken`);
-        if (!tail.equals(damaged)) {
-          assert.ok(fs.existsSync(brokenPath), 'the tail lost bytes: its .broken copy must be there');
-          assert.ok(fs.readFileSync(brokenPath).equals(damaged), '.broken holds the whole damaged segment');
-        }
+        assertBrokenCopyKept(d, tailName, damaged);
         const acked = state.marks.map((m) => (m as { acked: number }).acked).at(-1) ?? kept;
         const l = await Log.open(d, { segmentSize: SEGMENT_SIZE });
         try {

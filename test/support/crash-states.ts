@@ -4,6 +4,7 @@
  * handed to `check`, then removed. Failures carry the state's position and how it was chosen,
  * so they can be reproduced.
  */
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -115,4 +116,16 @@ export async function checkRecordedRounds(opts: {
     fs.rmSync(root, { recursive: true, force: true });
   }
   return { checked, generated, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * The invariant of every tail repair's crash states (WAL.repair, Log.open): once the tail segment
+ * `tailName` in `dir` has lost any of its `damaged` bytes, `<tailName>.broken` holds all of them.
+ */
+export function assertBrokenCopyKept(dir: string, tailName: string, damaged: Buffer): void {
+  const tail = fs.readFileSync(path.join(dir, tailName));
+  const broken = path.join(dir, `${tailName}.broken`);
+  if (tail.equals(damaged)) return;
+  assert.ok(fs.existsSync(broken), 'the tail lost bytes: its .broken copy must be there');
+  assert.ok(fs.readFileSync(broken).equals(damaged), '.broken holds the whole damaged segment');
 }
