@@ -14,7 +14,7 @@ import { parseWalName } from '../../src/etcd/segments';
 import { WalError } from '../../src/errors';
 import { Log } from '../../src/log/log';
 import { genBytes } from '../interop/etcd/script';
-import { etcdFrames } from './cli-helpers';
+import { etcdFrames, etcdSegments } from './cli-helpers';
 
 export type Decision = 'cut' | 'clean' | string;
 
@@ -47,13 +47,8 @@ export async function writeLogDir(dir: string): Promise<void> {
   await log.close();
 }
 
-export function walFiles(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((n) => n.endsWith('.wal'))
-    .sort()
-    .map((n) => path.join(dir, n));
-}
+/** The segment files of `dir`, in order (cli-helpers' etcdSegments, under this file's name). */
+export const walFiles = etcdSegments;
 
 /** The frames of a segment (offset and whole length), walked from the length words. */
 export const frames = (file: string): Frame[] => etcdFrames(file);
