@@ -158,7 +158,7 @@ async function checkState(logDir: string, marks: Mark[]): Promise<void> {
     return;
   }
   const created = marks.some((m) => 'created' in m);
-  if (!created && !fs.existsSync(path.join(logDir, 'consumer.ship.tmp'))) return;
+  if (!created && !fs.existsSync(path.join(logDir, 'consumers.journal.tmp'))) return;
   const log = await Log.open(logDir, { ...OPTS, mustExist: true });
   try {
     let resolved = 0;
@@ -218,7 +218,7 @@ async function checkState(logDir: string, marks: Mark[]): Promise<void> {
   }
 }
 
-/** The recording layer with fdatasync removed from cursor writes: commits then resolve undurable. */
+/** The recording layer with fdatasync removed from journal writes: commits then resolve undurable. */
 function undurableCursors(rec: RecordingIo): IoBackend {
   const delegate = <T extends object>(target: T, overrides: Partial<T>): T =>
     new Proxy(target, {
@@ -231,7 +231,7 @@ function undurableCursors(rec: RecordingIo): IoBackend {
   return delegate<IoBackend>(rec, {
     open: async (p: string, o?: Parameters<IoBackend['open']>[1]) => {
       const f = await rec.open(p, o);
-      if (path.basename(p) !== 'consumer.ship.tmp') return f;
+      if (path.basename(p) !== 'consumers.journal.tmp') return f;
       return delegate<WalFile>(f, { write: (bufs, pos, wo) => f.write(bufs, pos, { ...wo, datasync: false }) });
     },
   });
