@@ -125,10 +125,10 @@ export class ConsumerHost implements ConsumerSource {
     const file = cursorPath(this.dir, name);
     if (this.open.has(name)) throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is already open`, { file });
     return withRegistryLock(this.io, this.dir, async () => {
-      const journal = await this.ownJournal();
       // Held before its state is read: no other holder can write a record of it meanwhile.
       const lease = await holdName(this.io, this.dir, name);
       try {
+        const journal = await this.ownJournal();
         const { cursors, corrupt } = await readStoredCursors(this.io, this.dir, this.id);
         const bad = corrupt.get(name);
         if (bad !== undefined) throw bad;
