@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerGapError, ConsumerTruncatedError } from '../../src/log/consumer-errors';
+import { createCursorFile } from '../../src/log/cursor-file';
+import { defaultBackend } from '../../src/io/backend';
 import { Log } from '../../src/log/log';
 import { recordingIo, type IoEvent } from '../support/log-helpers';
 import { tempDir } from '../support/tmp';
@@ -343,4 +345,42 @@ test('closing the log ends a waiting read and closes its consumers', async () =>
   await log.close();
   assert.deepEqual(await pending, []);
   await assert.rejects(c.read(), code(WalErrorCodes.CLOSED));
+});
+
+test('a consumer from before the journal (cursor file) resumes from it; commits go to the journal; delete removes it', async () => {
+  const dir = tempDir();
+  let log = await Log.open(dir, small);
+  await fill(log, 30);
+  const id = log.id;
+  await log.close();
+  // As an earlier version left it: seq 7, committed 12.
+  await createCursorFile(defaultBackend, dir, 'old', { seq: 7n, committed: 12n, lastCommitAt: 1000, truncations: 0, logId: id });
+  const legacy = path.join(dir, 'consumer.old.tmp');
+  log = await Log.open(dir, small);
+  assert.deepEqual(
+    (await log.consumers()).map((i) => [i.name, i.committed]),
+    [['old', 12n]],
+  );
+  let c = await log.consumer('old');
+  assert.equal(c.committed, 12n);
+  assert.equal((await c.read({ maxRecords: 3 }))[0]!.index, 13n);
+  await c.commit(15n);
+  await c.close();
+  await log.close();
+  // The journal record (seq 8) outranks the file, which is left as it was (behind, never ahead).
+  assert.ok(fs.existsSync(legacy));
+  log = await Log.open(dir, small);
+  c = await log.consumer('old');
+  assert.equal(c.committed, 15n);
+  await c.close();
+  await log.deleteConsumer('old');
+  assert.ok(!fs.existsSync(legacy), 'delete removes the old cursor file');
+  assert.deepEqual(await log.consumers(), []);
+  await log.close();
+  log = await Log.open(dir, small);
+  assert.deepEqual(await log.consumers(), [], 'still deleted after a reopen');
+  c = await log.consumer('old', { start: 20n });
+  assert.equal(c.committed, 19n, 'created again afresh');
+  await c.close();
+  await log.close();
 });
