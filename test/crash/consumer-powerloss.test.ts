@@ -251,8 +251,10 @@ test(`consumers under power loss: commits, retention, truncation (${STATES} cras
     fs.mkdirSync(root);
     const rec = new RecordingIo(defaultBackend, root);
     await workload(rec, rec, path.join(root, 'log'), seed);
-    // At most 250 states per recorded history: more, different workloads.
-    const res = await checkCrashStates({ rec, scratch, variants: 4, seed, seen, limit: Math.min(250, STATES - checked), check });
+    // At most 250 states per recorded history (more, different workloads), spread over all of it.
+    const limit = Math.min(250, STATES - checked);
+    const every = Math.max(1, Math.floor(rec.history.length / (limit / 4)));
+    const res = await checkCrashStates({ rec, scratch, variants: 4, seed, seen, limit, check, every });
     checked += res.checked;
     generated += res.generated;
     fs.rmSync(root, { recursive: true, force: true });
