@@ -1,8 +1,13 @@
 /**
- * What cross-consumer commit coalescing would save (issue 14): K consumers committing together,
- * each writing its 64-byte slot to its own cursor file and fdatasyncing it (K concurrent
- * fdatasyncs of K files, today's layout) vs one pwritev of the K slots into one shared file and
- * one fdatasync. Alternating runs, medians; `groups` rounds per run.
+ * Cross-consumer commit coalescing (issue 14), K consumers committing together, two ways:
+ * - files: each writing its 64-byte slot to its own cursor file and fdatasyncing it (K concurrent
+ *   fdatasyncs of K files, the layout before the journal) vs K slot writes into one shared file
+ *   and one fdatasync;
+ * - API: K `Consumer.commit` calls at once through `Log` (the journal: one record each, one
+ *   write, one fdatasync), and, when BENCH_OLD_SRC names the `src/` of a checkout from before the
+ *   journal (e.g. a worktree of 03d7e4a), the same through that checkout's `Log`, in the same
+ *   process, runs alternating.
+ * Medians of `runs`; `groups` rounds per run.
  *
  *   node --import tsx bench/cursor-sync.bench.ts [consumers=8] [groups=200] [runs=5]
  * Serialise timed runs: flock /tmp/bench.lock node --import tsx bench/cursor-sync.bench.ts
@@ -12,6 +17,33 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultBackend as io } from '../src/io/backend';
 import type { WalFile } from '../src/io/types';
+import { Log } from '../src/log/log';
+
+/** The part of a Log (this one, or an older checkout's) the API rounds use. */
+interface BenchLog {
+  appendBatch(datas: string[]): Promise<bigint>;
+  consumer(
+    name: string,
+  ): Promise<{ read(o: { maxRecords: number }): Promise<unknown[]>; commit(i: bigint): Promise<void>; close(): Promise<void> }>;
+  close(): Promise<void>;
+}
+type LogClass = { open(dir: string, o: object): Promise<BenchLog> };
+
+/** Microseconds per group of K commits through the API, `groups` groups, in a fresh log. */
+async function apiRun(L: LogClass, dir: string, k: number, groups: number): Promise<number> {
+  fs.rmSync(dir, { recursive: true, force: true });
+  const log = await L.open(dir, { segmentSize: 1 << 20 });
+  await log.appendBatch(Array.from({ length: groups + 1 }, (_, i) => `r${i}`));
+  const cs = [];
+  for (let i = 0; i < k; i++) cs.push(await log.consumer(`c${i}`));
+  for (const c of cs) await c.read({ maxRecords: groups + 1 });
+  const t0 = performance.now();
+  for (let g = 1; g <= groups; g++) await Promise.all(cs.map((c) => c.commit(BigInt(g))));
+  const us = ((performance.now() - t0) / groups) * 1000;
+  for (const c of cs) await c.close();
+  await log.close();
+  return us;
+}
 
 const SLOT = 64;
 const STRIDE = 4096;
@@ -63,6 +95,25 @@ async function main(): Promise<void> {
     console.log(`  per-file / shared: ${(a / b).toFixed(2)}x`);
     for (const f of own) await f.close();
     await shared.close();
+
+    const oldSrc = process.env['BENCH_OLD_SRC'];
+    const OldLog = oldSrc === undefined ? null : ((await import(path.join(path.resolve(oldSrc), 'log', 'log'))) as { Log: LogClass }).Log;
+    const journal: number[] = [];
+    const before: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      if (OldLog !== null) before.push(await apiRun(OldLog, path.join(dir, 'old'), k, groups));
+      journal.push(await apiRun(Log as unknown as LogClass, path.join(dir, 'new'), k, groups));
+    }
+    const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' ');
+    console.log(`  API, ${k} x Consumer.commit at once:`);
+    if (OldLog !== null) console.log(`    before (${oldSrc}): median ${median(before).toFixed(0)} us per group  runs ${fmt(before)}`);
+    console.log(`    journal:  median ${median(journal).toFixed(0)} us per group  runs ${fmt(journal)}`);
+    if (OldLog !== null) {
+      const pairs = before.map((x, i) => x / journal[i]!);
+      console.log(
+        `    before / journal: ${(median(before) / median(journal)).toFixed(2)}x of the medians; per run ${pairs.map((x) => x.toFixed(2)).join(' ')} (median ${median(pairs).toFixed(2)}x)`,
+      );
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

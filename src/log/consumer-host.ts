@@ -1,22 +1,17 @@
 /**
  * The consumers of one open log (writable or read-only): creating and opening them under the
- * registry lock, listing and deleting cursor files, waking readers when the durable index moves,
+ * registry lock, listing and deleting them, their journal (the writer's main one, or a side
+ * journal for a read-only open: commit-journal.ts), waking readers when the durable index moves,
  * and the truncateBack history they are checked against. Log and ReadOnlyLog delegate here.
  */
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
+import { CommitJournal } from './commit-journal';
 import { Consumer, type ConsumerInfo, type ConsumerOptions, type ConsumerSource } from './consumer';
 import { removeConsumer } from './consumer-admin';
-import { holdCursor, withRegistryLock } from './consumer-lock';
-import {
-  checkConsumerName,
-  consumerNames,
-  createCursorFile,
-  cursorPath,
-  readCursor,
-  readCursorFile,
-  type CursorState,
-} from './cursor-file';
+import { holdName, withRegistryLock } from './consumer-lock';
+import { checkConsumerName, cursorPath } from './cursor-file';
+import { readStoredCursors, type JournalRecord } from './cursor-journal';
 import type { LogEntry } from './log';
 import { lowestCutSince, readTruncations, writeTruncations } from './truncation-history';
 
@@ -33,6 +28,8 @@ export interface HostedLog extends Pick<
   onCut?(to: number, cuts: number): void;
   /** A consumer hosted here made a commit durable. */
   onCommit?(): void;
+  /** The writable Log (holding the directory lease): its consumers write the main journal. */
+  writer?: boolean;
 }
 
 interface Waiter {
@@ -43,6 +40,7 @@ interface Waiter {
 export class ConsumerHost implements ConsumerSource {
   private readonly open = new Map<string, Consumer>();
   private waiters: Waiter[] = [];
+  private journal: Promise<CommitJournal> | null = null;
   readonly dir: string;
   readonly io: IoBackend;
   readonly id: string;
@@ -106,6 +104,16 @@ export class ConsumerHost implements ConsumerSource {
     for (const w of [...this.waiters]) if (closed || w.index <= d) w.done();
   }
 
+  /** This host's journal, opened at first use (the writer's main journal, else a free side journal). */
+  private ownJournal(): Promise<CommitJournal> {
+    this.journal ??= (this.log.writer === true ? CommitJournal.openMain : CommitJournal.openSide)(this.io, this.dir, this.id);
+    const j = this.journal;
+    j.catch(() => {
+      if (this.journal === j) this.journal = null;
+    });
+    return j;
+  }
+
   /** Opens (creating if needed) the consumer `name`; ERR_WAL_LOCKED when it is held elsewhere. */
   async consumer(name: string, opts: ConsumerOptions = {}): Promise<Consumer> {
     checkConsumerName(name);
@@ -114,38 +122,51 @@ export class ConsumerHost implements ConsumerSource {
     if (start !== 'oldest' && start !== 'newest' && (typeof start !== 'bigint' || start < 0n)) {
       throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `consumer start must be 'oldest', 'newest' or an index, got ${String(start)}`);
     }
-    if (this.open.has(name))
-      throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is already open`, { file: cursorPath(this.dir, name) });
     const file = cursorPath(this.dir, name);
+    if (this.open.has(name)) throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is already open`, { file });
     return withRegistryLock(this.io, this.dir, async () => {
-      const exists = (await this.io.readdir(this.dir)).includes(`consumer.${name}.tmp`);
-      if (!exists) {
-        // A read-only open learns the front by polling: read it fresh (truncateFront publishes it under this lock).
-        await this.log.settle?.();
-        const committed =
-          start === 'oldest' ? this.log.firstIndex() - 1 : start === 'newest' ? this.log.durableIndex() : Math.max(0, Number(start) - 1);
-        const initial: CursorState = {
-          seq: 1n,
-          committed: BigInt(committed),
-          lastCommitAt: 0,
-          truncations: this.cuts.length,
-          logId: this.id,
-        };
-        await createCursorFile(this.io, this.dir, name, initial);
-      }
-      const f = await holdCursor(this.io, file, name);
+      // Held before its state is read: no other holder can write a record of it meanwhile.
+      const lease = await holdName(this.io, this.dir, name);
       try {
-        const state = await readCursor(this.io, f, this.id);
+        const journal = await this.ownJournal();
+        const { cursors, corrupt } = await readStoredCursors(this.io, this.dir, this.id);
+        const bad = corrupt.get(name);
+        if (bad !== undefined) throw bad;
+        let state: JournalRecord | undefined = cursors.get(name);
+        if (state === undefined || state.kind === 'deleted') {
+          // A read-only open learns the front by polling: read it fresh (truncateFront publishes it under this lock).
+          await this.log.settle?.();
+          const committed =
+            start === 'oldest' ? this.log.firstIndex() - 1 : start === 'newest' ? this.log.durableIndex() : Math.max(0, Number(start) - 1);
+          const created: JournalRecord = {
+            kind: 'position',
+            name,
+            epoch: 0,
+            // Above a deletion record, so the new consumer outranks the deleted one everywhere.
+            seq: (state?.seq ?? 0n) + 1n,
+            committed: BigInt(committed),
+            lastCommitAt: 0,
+            truncations: this.cuts.length,
+            logId: this.id,
+          };
+          await journal.write(name, { make: () => created, durable: () => undefined, twice: true });
+          state = created;
+        }
         // Checked again: another opener in this process may have won while we waited for the lock.
         if (this.open.has(name)) throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is already open`, { file });
-        const c = new Consumer(name, this, f, state, {
+        const store = {
+          path: journal.path,
+          write: (e: Parameters<CommitJournal['write']>[1]) => journal.write(name, e),
+          release: () => lease.release(),
+        };
+        const c = new Consumer(name, this, store, state, {
           released: (x) => this.open.get(name) === x && this.open.delete(name),
           committed: () => this.log.onCommit?.(),
         });
         this.open.set(name, c);
         return c;
       } catch (err) {
-        await f.close();
+        await lease.release();
         throw err;
       }
     });
@@ -158,23 +179,19 @@ export class ConsumerHost implements ConsumerSource {
 
   /** Every consumer of the directory, with its durable position (and live delivery for those open here). */
   async list(): Promise<ConsumerInfo[]> {
+    const { cursors, corrupt } = await readStoredCursors(this.io, this.dir, this.id);
+    for (const err of corrupt.values()) throw err;
     const out: ConsumerInfo[] = [];
-    for (const name of consumerNames(await this.io.readdir(this.dir))) {
-      const live = this.open.get(name);
+    for (const s of [...cursors.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (s.kind !== 'position') continue;
+      const live = this.open.get(s.name);
       if (live !== undefined) {
         out.push(live.info());
         continue;
       }
-      let s: CursorState;
-      try {
-        s = await readCursorFile(this.io, cursorPath(this.dir, name), this.id);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted meanwhile
-        throw err;
-      }
       const committed = Number(s.committed);
       out.push({
-        name,
+        name: s.name,
         committed: s.committed,
         delivered: s.committed,
         lagRecords: BigInt(Math.max(0, this.log.durableIndex() - committed)),
@@ -185,28 +202,22 @@ export class ConsumerHost implements ConsumerSource {
     return out;
   }
 
-  /** Removes a consumer's cursor file; ERR_WAL_LOCKED while it is open anywhere. */
+  /** Deletes a consumer durably (a deletion record); ERR_WAL_LOCKED while it is open anywhere. */
   async delete(name: string): Promise<void> {
     checkConsumerName(name);
     if (this.open.has(name)) throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is open; close it first`);
-    await removeConsumer(this.io, this.dir, name);
+    await removeConsumer(this.io, this.dir, name, await this.ownJournal());
   }
 
   /**
-   * The durable committed position of every consumer, read from the cursor files after an
-   * fdatasync of each (a commit in flight in another process may be in the page cache only).
+   * The durable committed position of every consumer, read from the journals after an fdatasync
+   * of each (a commit in flight in another process may be in the page cache only).
    */
   async durableCommits(): Promise<{ name: string; committed: number }[]> {
+    const { cursors, corrupt } = await readStoredCursors(this.io, this.dir, this.id, true);
+    for (const err of corrupt.values()) throw err;
     const out: { name: string; committed: number }[] = [];
-    for (const name of consumerNames(await this.io.readdir(this.dir))) {
-      try {
-        const s = await readCursorFile(this.io, cursorPath(this.dir, name), this.id, true);
-        out.push({ name, committed: Number(s.committed) });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
-      }
-    }
+    for (const s of cursors.values()) if (s.kind === 'position') out.push({ name: s.name, committed: Number(s.committed) });
     return out;
   }
 
@@ -235,6 +246,9 @@ export class ConsumerHost implements ConsumerSource {
   /** Closes every consumer open here (the log is closing). */
   async closeAll(): Promise<void> {
     await Promise.all([...this.open.values()].map((c) => c.close()));
+    const j = this.journal;
+    this.journal = null;
+    if (j !== null) await (await j.catch(() => null))?.close();
     this.onDurable();
   }
 }

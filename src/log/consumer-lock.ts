@@ -1,20 +1,19 @@
 /**
  * Exclusion for consumers, in one place.
- * - A name is held for the consumer's lifetime by the cursor file's own lease
- *   (`<cursor>.nodewal-lock.<n>.tmp`, src/lock/lease.ts: the scheme both backends honour across
- *   processes and PID namespaces) plus the file lock on the cursor (native: an OFD lock, which also
- *   excludes a second open in this process; fallback: process-local), so two holders of one name
- *   are excluded in-process and across processes on both backends.
+ * - A name is held for the consumer's lifetime by its lease (`consumer.<name>.tmp.nodewal-lock.<n>.tmp`,
+ *   src/lock/lease.ts: the scheme both backends honour across processes and PID namespaces, and
+ *   which also refuses a second holder in this process), so two holders of one name are excluded.
  * - Creating and deleting cursor files runs under the registry lease (`consumers.lock`), held
  *   briefly (in-process: a promise chain per directory; across processes: the lease, retried until
  *   it is free), so a create cannot race a delete or another create of the same name.
  */
 import * as path from 'node:path';
 import { WalError, WalErrorCodes } from '../errors';
-import type { IoBackend, WalFile } from '../io/types';
+import type { IoBackend } from '../io/types';
 import { fileSpot } from '../lock/directory';
 import { Lease } from '../lock/lease';
 import { DEFAULT_LOCK_OPTIONS } from '../lock/options';
+import { cursorPath } from './cursor-file';
 
 const REGISTRY = 'consumers.lock';
 /** How long a registry change waits for another process's (brief) registry lease. */
@@ -60,52 +59,15 @@ export async function withRegistryLock<T>(io: IoBackend, dir: string, fn: () => 
 }
 
 /**
- * Opens a cursor file read-write holding its lease and lock; ERR_WAL_LOCKED when another holder
- * has it. Closing the returned file releases both.
+ * Holds consumer `name` of `dir` by its lease (`consumer.<name>.tmp.nodewal-lock.<n>.tmp`);
+ * ERR_WAL_LOCKED when another holder, in this process or another, has it. Release when done.
  */
-export async function holdCursor(io: IoBackend, file: string, name: string): Promise<WalFile> {
-  let lease: Lease;
+export async function holdName(io: IoBackend, dir: string, name: string): Promise<Lease> {
+  const file = cursorPath(dir, name);
   try {
-    lease = await Lease.acquire(fileSpot(file), { ...DEFAULT_LOCK_OPTIONS, io, what: `consumer '${name}'` });
+    return await Lease.acquire(fileSpot(file), { ...DEFAULT_LOCK_OPTIONS, io, what: `consumer '${name}'` });
   } catch (err) {
     if (isLocked(err)) throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is held by another reader`, { file, cause: err });
     throw err;
   }
-  let f: WalFile;
-  try {
-    f = await io.open(file, { read: true, write: true });
-  } catch (err) {
-    await lease.abandon();
-    throw err;
-  }
-  try {
-    await f.lock({ wait: false });
-  } catch (err) {
-    await f.close().catch(() => undefined);
-    await lease.abandon();
-    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-      throw new WalError(WalErrorCodes.LOCKED, `consumer '${name}' is held by another reader`, { file, cause: err });
-    }
-    throw err;
-  }
-  return withLeaseOnClose(f, lease);
-}
-
-/** `f`, whose close() also releases `lease`. */
-function withLeaseOnClose(f: WalFile, lease: Lease): WalFile {
-  return new Proxy(f, {
-    get(target, prop) {
-      if (prop === 'close') {
-        return async () => {
-          try {
-            await target.close();
-          } finally {
-            await lease.release();
-          }
-        };
-      }
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
 }

@@ -1,14 +1,16 @@
 /**
  * A named durable consumer of a Log: reads batches of durable records after its position and
- * commits positions durably (cursor-file.ts). Commits issued while a cursor write is in flight are
- * coalesced into the next write, as appends are. After a crash the consumer resumes just after its
+ * commits positions durably in the consumer journal (cursor-journal.ts). Commits issued while a
+ * journal write is in flight are coalesced into the next write, with those of every other consumer
+ * of the same host (commit-journal.ts), as appends are. After a crash the consumer resumes just after its
  * last durable commit, so every record is delivered at least once, in index order.
  * Guarantees and crash behaviour: docs/consumers.md.
  */
 import { WalError, WalErrorCodes } from '../errors';
-import type { IoBackend, WalFile } from '../io/types';
+import type { IoBackend } from '../io/types';
+import type { JournalEntry } from './commit-journal';
 import { ConsumerGapError, ConsumerTruncatedError } from './consumer-errors';
-import { type CursorState, writeCursor } from './cursor-file';
+import type { CursorState } from './cursor-file';
 import type { BatchReader } from './batch-reader';
 import { toIndex } from './indexes';
 import type { LogEntry } from './log';
@@ -70,6 +72,16 @@ export interface ConsumerSource {
   openReader?(from: number): BatchReader;
 }
 
+/** Where a consumer's positions go: its host's journal, and the lease holding its name. */
+export interface CursorStore {
+  /** The journal file (named in errors). */
+  readonly path: string;
+  /** Resolves once the entry's record is durable (group commit with the host's other consumers). */
+  write(entry: JournalEntry): Promise<void>;
+  /** Gives up the name. */
+  release(): Promise<void>;
+}
+
 /** How a Consumer leaves its host. */
 export interface ConsumerOwner {
   released(c: Consumer): void;
@@ -83,12 +95,6 @@ function count(name: string, v: number | undefined, dflt: number): number {
     throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `read: ${name} must be a positive number, got ${String(v)}`);
   }
   return v;
-}
-
-interface CommitWaiter {
-  index: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
 export class Consumer implements AsyncDisposable {
@@ -111,8 +117,8 @@ export class Consumer implements AsyncDisposable {
   private iterTo = 0;
   private pending: LogEntry | null = null;
   private reading = false;
-  private flushing: Promise<void> | null = null;
-  private waiters: CommitWaiter[] = [];
+  /** Commits whose journal write has not resolved yet. */
+  private readonly inFlight = new Set<Promise<void>>();
   private failure: WalError | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -122,7 +128,7 @@ export class Consumer implements AsyncDisposable {
     /** The consumer's name (unique per log directory). */
     readonly name: string,
     private readonly src: ConsumerSource,
-    private readonly file: WalFile,
+    private readonly file: CursorStore,
     state: CursorState,
     private readonly owner: ConsumerOwner,
   ) {
@@ -324,60 +330,52 @@ export class Consumer implements AsyncDisposable {
       const changed = i !== this.target || this.floor !== null;
       this.target = i;
       this.floor = null;
-      if (!changed && this.committedN === i && this.flushing === null) return Promise.resolve();
-      const p = new Promise<void>((resolve, reject) => this.waiters.push({ index: i, resolve, reject }));
-      this.dirty = true;
-      this.flushing ??= this.flush();
+      if (!changed && this.committedN === i && this.inFlight.size === 0) return Promise.resolve();
+      const p: Promise<void> = this.file.write(this.entry).then(
+        () => {
+          this.inFlight.delete(p);
+        },
+        (err: unknown) => {
+          this.inFlight.delete(p);
+          // A failed fdatasync leaves the page cache untrustworthy: refuse further commits.
+          this.failure ??=
+            err instanceof WalError
+              ? err
+              : new WalError(WalErrorCodes.FAILED, `consumer '${this.name}': cursor write failed`, { file: this.file.path, cause: err });
+          throw this.failure;
+        },
+      );
+      this.inFlight.add(p);
       return p;
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  private dirty = false;
-
-  /** Writes the latest target until none is left; each round is one slot write + fdatasync. */
-  private async flush(): Promise<void> {
-    // Let commits issued in the same turn join this write.
-    await new Promise<void>((r) => setImmediate(r));
-    let ws: CommitWaiter[] = [];
-    try {
-      while (this.dirty) {
-        this.dirty = false;
-        const t = this.target;
-        // Everyone who asked before this round is covered by it (targets only grow, except after a
-        // seek out of a truncation, which supersedes older commits).
-        ws = this.waiters;
-        this.waiters = [];
-        const now = Date.now();
-        const truncations = this.src.truncationsSince(this.truncations).count;
-        const state: CursorState = { seq: this.seq + 1n, committed: BigInt(t), lastCommitAt: now, truncations, logId: this.src.id };
-        await writeCursor(this.src.io, this.file, state);
-        this.seq = state.seq;
-        this.committedN = t;
-        this.lastCommitMs = now;
-        this.truncations = truncations;
-        for (const w of ws) w.resolve();
-        ws = [];
-        this.owner.committed();
-      }
-    } catch (err) {
-      // A failed fdatasync leaves the page cache untrustworthy: refuse further commits.
-      this.failure = new WalError(
-        WalErrorCodes.FAILED,
-        `consumer '${this.name}': cursor write failed: ${(err as Error)?.message ?? String(err)}`,
-        {
-          file: this.file.path,
-          cause: err,
-        },
-      );
-      const all = [...ws, ...this.waiters];
-      this.waiters = [];
-      for (const w of all) w.reject(this.failure);
-    } finally {
-      this.flushing = null;
-    }
-  }
+  /**
+   * This consumer's journal entry: the record is made when its write round starts, so every
+   * commit accepted before then shares it (the highest target; targets only grow, except after a
+   * seek out of a truncation, which supersedes older commits).
+   */
+  private readonly entry: JournalEntry = {
+    make: () => ({
+      kind: 'position',
+      name: this.name,
+      epoch: 0,
+      seq: this.seq + 1n,
+      committed: BigInt(this.target),
+      lastCommitAt: Date.now(),
+      truncations: this.src.truncationsSince(this.truncations).count,
+      logId: this.src.id,
+    }),
+    durable: (r) => {
+      this.seq = r.seq;
+      this.committedN = Number(r.committed);
+      this.lastCommitMs = r.lastCommitAt;
+      this.truncations = r.truncations;
+      this.owner.committed();
+    },
+  };
 
   /** Position and lag. */
   info(): ConsumerInfo {
@@ -408,12 +406,12 @@ export class Consumer implements AsyncDisposable {
   /** Waits for commits in flight, then releases the name. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      while (this.flushing !== null) await this.flushing;
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       this.closed = true;
       this.pending = null;
       this.dropIter();
       this.owner.released(this);
-      await this.file.close();
+      await this.file.release();
     })();
     return this.closing;
   }

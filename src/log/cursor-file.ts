@@ -1,5 +1,6 @@
 /**
- * A consumer's durable position: `consumer.<name>.tmp` in the log directory (etcd skips `*.tmp`
+ * The cursor file of earlier versions, still read (cursor-journal.ts merges it; positions are now
+ * written to the consumer journal): `consumer.<name>.tmp` in the log directory (etcd skips `*.tmp`
  * silently). Two 64-byte slots, 4 KiB apart so that no sector or page holds both; each commit
  * writes the slot the previous commit did not (sequence number parity) and fdatasyncs it. A torn or
  * lost write damages only the slot being written, whose CRC then fails, and the reader falls back

@@ -1,6 +1,6 @@
 /**
  * truncateFront's guard: records a consumer has not durably committed are not dropped unless the
- * caller forces it. Positions are read from the cursor files after an fdatasync of each, so a
+ * caller forces it. Positions are read from the consumer journals after an fdatasync of each, so a
  * segment is only deleted once every position that stops referring to it is durable.
  */
 import { WalError, WalErrorCodes } from '../errors';

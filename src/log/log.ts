@@ -285,6 +285,7 @@ export class Log extends EventEmitter {
     const core = this.core;
     return {
       dir: this.dir,
+      writer: true,
       io: this.io,
       id: this.logId,
       firstIndex: () => core.firstIndexN(),

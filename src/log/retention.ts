@@ -10,7 +10,7 @@
  *   consumers commit enough; 'drop-oldest' drops them anyway and the consumers get a
  *   ConsumerGapError naming the exact range (also listed in the 'retention' event).
  * Runs after every segment cut, after in-process commits, every `checkMs`, and every 50 ms while
- * producers are held (commits from other processes are only seen by reading the cursor files).
+ * producers are held (commits from other processes are only seen by reading the consumer journals).
  */
 import * as fs from 'node:fs';
 import { WalError, WalErrorCodes } from '../errors';

@@ -157,7 +157,7 @@ async function checkState(logDir: string, marks: Mark[]): Promise<void> {
     return;
   }
   const created = marks.some((m) => 'created' in m);
-  if (!created && !fs.existsSync(path.join(logDir, 'consumer.ship.tmp'))) return;
+  if (!created && !fs.existsSync(path.join(logDir, 'consumers.journal.tmp'))) return;
   const log = await Log.open(logDir, { ...OPTS, mustExist: true });
   try {
     let resolved = 0;
@@ -217,7 +217,7 @@ async function checkState(logDir: string, marks: Mark[]): Promise<void> {
   }
 }
 
-/** The recording layer with fdatasync removed from cursor writes: commits then resolve undurable. */
+/** The recording layer with fdatasync removed from journal writes: commits then resolve undurable. */
 function undurableCursors(rec: RecordingIo): IoBackend {
   const delegate = <T extends object>(target: T, overrides: Partial<T>): T =>
     new Proxy(target, {
@@ -230,7 +230,7 @@ function undurableCursors(rec: RecordingIo): IoBackend {
   return delegate<IoBackend>(rec, {
     open: async (p: string, o?: Parameters<IoBackend['open']>[1]) => {
       const f = await rec.open(p, o);
-      if (path.basename(p) !== 'consumer.ship.tmp') return f;
+      if (path.basename(p) !== 'consumers.journal.tmp') return f;
       return delegate<WalFile>(f, { write: (bufs, pos, wo) => f.write(bufs, pos, { ...wo, datasync: false }) });
     },
   });
@@ -244,7 +244,8 @@ test(`consumers under power loss: commits, retention, truncation (${STATES} cras
     states: STATES,
     firstSeed: 7100,
     variants: 4,
-    perHistory: 250, // more, different workloads
+    perHistory: 250, // more, different workloads, each spread over its whole history
+    spread: true,
     record: async (rec, root, seed) => {
       await workload(rec, rec, path.join(root, 'log'), seed);
       return check;

@@ -43,11 +43,13 @@ export async function checkCrashStates(opts: {
   limit: number;
   check: (dir: string, state: CrashState) => Promise<void>;
   seen?: Set<string>;
+  /** Only every `every`-th prefix of the history (and its end): spreads `limit` over a long history. */
+  every?: number;
 }): Promise<CrashRunResult> {
   const seen = opts.seen ?? new Set<string>();
   let checked = 0;
   let generated = 0;
-  for (const state of opts.rec.crashStates({ variants: opts.variants, seed: opts.seed })) {
+  for (const state of opts.rec.crashStates({ variants: opts.variants, seed: opts.seed, every: opts.every ?? 1 })) {
     generated++;
     // Same tree and same acknowledgements: same verdict.
     const key = `${JSON.stringify(state.marks.length)}#${treeKey(state.tree)}`;
@@ -97,6 +99,8 @@ export async function checkRecordedRounds(opts: {
   firstSeed: number;
   variants: number;
   perHistory?: number;
+  /** Spread each history's `perHistory` states over all of it (late events too), not its first prefixes. */
+  spread?: boolean;
   subdirs?: string[];
   record: (rec: RecordingIo, root: string, seed: number, round: number) => Promise<(dir: string, state: CrashState) => Promise<void>>;
 }): Promise<RoundsResult> {
@@ -110,7 +114,8 @@ export async function checkRecordedRounds(opts: {
     const { root, rec } = newRecording(scratch, `rec${round}`, opts.subdirs);
     const check = await opts.record(rec, root, seed, round);
     const limit = Math.min(opts.perHistory ?? Infinity, opts.states - checked);
-    const res = await checkCrashStates({ rec, scratch, variants: opts.variants, seed, seen, limit, check });
+    const every = opts.spread ? Math.max(1, Math.floor(rec.history.length / (limit / opts.variants))) : 1;
+    const res = await checkCrashStates({ rec, scratch, variants: opts.variants, seed, seen, limit, check, every });
     checked += res.checked;
     generated += res.generated;
     fs.rmSync(root, { recursive: true, force: true });

@@ -1,6 +1,8 @@
-// Damaged cursor files: every byte flipped, truncated at every interesting length, zeroed, grown,
-// torn writes at sector granularity. The result is always a typed error or a position that was
-// durably committed (the last or the one before it), never one ahead of the last commit.
+// Damaged cursor files of earlier versions (still read: docs/format.md): every byte flipped,
+// truncated at every interesting length, zeroed, grown, torn writes at sector granularity. The
+// result is always a typed error or a position that was durably committed (the last or the one
+// before it), never one ahead of the last commit. The journal's own damage tests:
+// consumer-journal-damage.test.ts.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,27 +10,39 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { defaultBackend } from '../../src/io/backend';
 import { WalErrorCodes, isWalError } from '../../src/errors';
-import { CURSOR_FILE_BYTES, SLOT_STRIDE, decodeCursor, encodeSlot, type CursorState } from '../../src/log/cursor-file';
+import {
+  CURSOR_FILE_BYTES,
+  SLOT_STRIDE,
+  createCursorFile,
+  decodeCursor,
+  encodeSlot,
+  writeCursor,
+  type CursorState,
+} from '../../src/log/cursor-file';
 import { Log } from '../../src/log/log';
 import { tempDir } from '../support/tmp';
 
 const io = defaultBackend;
 const ID = '0123456789abcdef0123456789abcdef';
 
+/** A log with 40 records and an earlier version's cursor file for 'dmg', committed 3, 9, 17, 30 (seq 2..5). */
 async function cursorWithCommits(): Promise<{ dir: string; bytes: Buffer; commits: bigint[] }> {
   const dir = tempDir();
   const log = await Log.open(dir, { segmentSize: 8192 });
   const datas = Array.from({ length: 40 }, (_, i) => Buffer.from(`r${i}`));
   await log.appendBatch(datas);
-  const c = await log.consumer('dmg');
+  const logId = log.id;
+  await log.close();
+  const state = (seq: bigint, committed: bigint): CursorState => ({ seq, committed, lastCommitAt: Number(seq), truncations: 0, logId });
+  await createCursorFile(io, dir, 'dmg', state(1n, 0n));
+  const f = await io.open(path.join(dir, 'consumer.dmg.tmp'), { read: true, write: true });
   const commits: bigint[] = [];
+  let seq = 1n;
   for (const n of [3, 9, 17, 30]) {
-    await c.read({ maxRecords: n - Number(c.committed) });
-    await c.commit(BigInt(n));
+    await writeCursor(io, f, state(++seq, BigInt(n)));
     commits.push(BigInt(n));
   }
-  await c.close();
-  await log.close();
+  await f.close();
   return { dir, bytes: fs.readFileSync(path.join(dir, 'consumer.dmg.tmp')), commits };
 }
 
@@ -65,7 +79,7 @@ test('every byte of a cursor file flipped (three patterns): the last or the prev
   assert.equal(counts.prev, 64 * 3, 'every flip inside the newest slot falls back to the previous commit');
 });
 
-test('truncated, zeroed, grown or foreign cursor files, opened through the Log', async () => {
+test('truncated, zeroed, grown or foreign cursor files of an earlier version, opened through the Log', async () => {
   const { dir, bytes, commits } = await cursorWithCommits();
   const file = path.join(dir, 'consumer.dmg.tmp');
   const last = commits[commits.length - 1]!;

@@ -3,6 +3,7 @@
 // name is excluded across opens; truncateBack and forced truncateFront are reported.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
@@ -188,7 +189,62 @@ test('a consumer in a worker thread and one in a child process follow a live wri
       ['in-worker', BigInt(total)],
     ],
   );
+  // The read-only hosts wrote side journals (one each while both ran; a freed one is reused); the
+  // writer hosted no consumer, so it has no main journal.
+  const journals = fs.readdirSync(dir).filter((n) => /^consumers\.journal\.(\d+\.)?tmp$/.test(n));
+  assert.ok(journals.length >= 1 && journals.every((n) => /^consumers\.journal\.[12]\.tmp$/.test(n)), journals.join(' '));
   await w.close();
+});
+
+test('read-only hosts commit through side journals: the writer sees them, a free journal is reused, deletes hold', async () => {
+  const dir = tempDir();
+  const w = await Log.open(dir, small);
+  await fill(w, 1, 30);
+  const journals = (): string[] =>
+    fs
+      .readdirSync(dir)
+      .filter((n) => /^consumers\.journal\.(\d+\.)?tmp$/.test(n))
+      .sort();
+  const ro1 = await Log.open(dir, { readOnly: true, pollMs: 2 });
+  const s = await ro1.consumer('s');
+  await s.read({ maxRecords: 5 });
+  await s.commit(5n);
+  assert.deepEqual(journals(), ['consumers.journal.1.tmp']);
+  assert.deepEqual(
+    (await w.consumers()).map((i) => [i.name, i.committed]),
+    [['s', 5n]],
+  );
+  // Held in the read-only open: excluded for the writer too.
+  await assert.rejects(w.consumer('s'), code(WalErrorCodes.LOCKED));
+  const ro2 = await Log.open(dir, { readOnly: true, pollMs: 2 });
+  const t = await ro2.consumer('t', { start: 'newest' });
+  assert.deepEqual(journals(), ['consumers.journal.1.tmp', 'consumers.journal.2.tmp']);
+  await s.close();
+  await ro1.close();
+  // ro1's journal is free again: the next read-only host takes it rather than making a third.
+  const ro3 = await Log.open(dir, { readOnly: true, pollMs: 2 });
+  const s3 = await ro3.consumer('s');
+  assert.equal(s3.committed, 5n);
+  await s3.read({ maxRecords: 5 });
+  await s3.commit(10n);
+  assert.deepEqual(journals(), ['consumers.journal.1.tmp', 'consumers.journal.2.tmp']);
+  // The writer deletes t (closed in ro2); every host then agrees it is gone, and it stays gone after a reopen.
+  await t.close();
+  await w.deleteConsumer('t');
+  assert.deepEqual(
+    (await ro2.consumers()).map((i) => [i.name, i.committed]),
+    [['s', 10n]],
+  );
+  await s3.close();
+  await ro3.close();
+  await ro2.close();
+  await w.close();
+  const again = await Log.open(dir, small);
+  assert.deepEqual(
+    (await again.consumers()).map((i) => [i.name, i.committed]),
+    [['s', 10n]],
+  );
+  await again.close();
 });
 
 test('a consumer name held in another process is excluded on this backend, and freed when that process is killed', async () => {

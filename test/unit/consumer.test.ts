@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerGapError, ConsumerTruncatedError } from '../../src/log/consumer-errors';
+import { createCursorFile } from '../../src/log/cursor-file';
+import { defaultBackend } from '../../src/io/backend';
 import { Log } from '../../src/log/log';
 import { recordingIo, type IoEvent } from '../support/log-helpers';
 import { tempDir } from '../support/tmp';
@@ -173,19 +175,56 @@ test('commit: typed error backwards or beyond what was delivered; seek moves wit
   await log.close();
 });
 
-test('commits issued together share one cursor write + fdatasync', async () => {
+test('commits issued together share one journal write + fdatasync', async () => {
   const events: IoEvent[] = [];
   const log = await Log.open(tempDir(), { ...small, io: recordingIo(events) });
   await fill(log, 100);
   const c = await log.consumer('co');
   await c.read({ maxRecords: 100 });
-  const before = events.filter((e) => e.path.endsWith('consumer.co.tmp')).length;
+  const before = events.filter((e) => e.path.endsWith('consumers.journal.tmp')).length;
   await Promise.all(Array.from({ length: 50 }, (_, i) => c.commit(BigInt(i + 51))));
-  const writes = events.filter((e) => e.path.endsWith('consumer.co.tmp')).slice(before);
+  const writes = events.filter((e) => e.path.endsWith('consumers.journal.tmp')).slice(before);
   assert.equal(writes.length, 1, `one write for 50 commits, got ${writes.length}`);
   assert.equal(writes[0]!.datasync, true);
   assert.equal(c.committed, 100n);
   await log.close();
+});
+
+test('8 consumers committing together cause exactly one fdatasync; each resolves after it', async () => {
+  const events: IoEvent[] = [];
+  const dir = tempDir();
+  const log = await Log.open(dir, { ...small, io: recordingIo(events, { delayMs: 5 }) });
+  await fill(log, 40);
+  const cs = await Promise.all(Array.from({ length: 8 }, (_, i) => log.consumer(`g${i}`)));
+  for (const c of cs) await c.read({ maxRecords: 40 });
+  const isSync = (e: IoEvent): boolean =>
+    e.path.includes('consumer') && ((e.kind === 'write' && e.datasync === true) || e.kind === 'datasync');
+  const before = events.filter(isSync).length;
+  const resolvedAt: number[] = [];
+  await Promise.all(cs.map((c, i) => c.commit(BigInt(10 + i)).then(() => resolvedAt.push(events.length))));
+  const syncs = events.filter(isSync).slice(before);
+  assert.equal(syncs.length, 1, `one fdatasync for 8 consumers, got ${syncs.length}`);
+  // Every promise resolved after that fdatasync was recorded.
+  const syncAt = events.indexOf(syncs[0]!);
+  for (const at of resolvedAt) assert.ok(at > syncAt);
+  assert.deepEqual(
+    cs.map((c) => c.committed),
+    cs.map((_, i) => BigInt(10 + i)),
+  );
+  // A second group while nothing is in flight: again one.
+  const mid = events.filter(isSync).length;
+  await Promise.all(cs.map((c, i) => c.commit(BigInt(20 + i))));
+  assert.equal(events.filter(isSync).length - mid, 1);
+  for (const c of cs) await c.close();
+  await log.close();
+  // And what was committed is what a reopen reads.
+  const again = await Log.open(dir, small);
+  for (let i = 0; i < 8; i++) {
+    const c = await again.consumer(`g${i}`);
+    assert.equal(c.committed, BigInt(20 + i));
+    await c.close();
+  }
+  await again.close();
 });
 
 test('two holders of one name are excluded; a closed consumer releases it; list and delete', async () => {
@@ -306,4 +345,42 @@ test('closing the log ends a waiting read and closes its consumers', async () =>
   await log.close();
   assert.deepEqual(await pending, []);
   await assert.rejects(c.read(), code(WalErrorCodes.CLOSED));
+});
+
+test('a consumer from before the journal (cursor file) resumes from it; commits go to the journal; delete removes it', async () => {
+  const dir = tempDir();
+  let log = await Log.open(dir, small);
+  await fill(log, 30);
+  const id = log.id;
+  await log.close();
+  // As an earlier version left it: seq 7, committed 12.
+  await createCursorFile(defaultBackend, dir, 'old', { seq: 7n, committed: 12n, lastCommitAt: 1000, truncations: 0, logId: id });
+  const legacy = path.join(dir, 'consumer.old.tmp');
+  log = await Log.open(dir, small);
+  assert.deepEqual(
+    (await log.consumers()).map((i) => [i.name, i.committed]),
+    [['old', 12n]],
+  );
+  let c = await log.consumer('old');
+  assert.equal(c.committed, 12n);
+  assert.equal((await c.read({ maxRecords: 3 }))[0]!.index, 13n);
+  await c.commit(15n);
+  await c.close();
+  await log.close();
+  // The journal record (seq 8) outranks the file, which is left as it was (behind, never ahead).
+  assert.ok(fs.existsSync(legacy));
+  log = await Log.open(dir, small);
+  c = await log.consumer('old');
+  assert.equal(c.committed, 15n);
+  await c.close();
+  await log.deleteConsumer('old');
+  assert.ok(!fs.existsSync(legacy), 'delete removes the old cursor file');
+  assert.deepEqual(await log.consumers(), []);
+  await log.close();
+  log = await Log.open(dir, small);
+  assert.deepEqual(await log.consumers(), [], 'still deleted after a reopen');
+  c = await log.consumer('old', { start: 20n });
+  assert.equal(c.committed, 19n, 'created again afresh');
+  await c.close();
+  await log.close();
 });
