@@ -61,11 +61,19 @@ export function initialPreparation(how: Preallocation): Exclude<Preallocation, '
   return how === 'auto' ? 'zero-fill' : how;
 }
 
-/** Writes zeros over [from, to) of `file` in chunks, fdatasyncing every SYNC_EVERY bytes. */
-export async function writeZeros(file: WalFile, from: number, to: number): Promise<void> {
+/** Thrown inside a preparation that `close()` stopped; never reaches a caller. */
+class PreparationCancelled extends Error {}
+
+/**
+ * Writes zeros over [from, to) of `file` in chunks, fdatasyncing every SYNC_EVERY bytes. Stops
+ * between chunks once `cancelled()` says so (PreparationCancelled): a close must not wait for the
+ * rest of a 64 MB fill it is about to delete.
+ */
+export async function writeZeros(file: WalFile, from: number, to: number, cancelled: () => boolean = () => false): Promise<void> {
   zeros ??= new Uint8Array(ZERO_CHUNK);
   let dirty = 0;
   for (let at = from; at < to; at += ZERO_CHUNK) {
+    if (cancelled()) throw new PreparationCancelled('segment preparation cancelled');
     const len = Math.min(ZERO_CHUNK, to - at);
     await file.write([zeros.subarray(0, len)], at, { datasync: (dirty += len) >= SYNC_EVERY });
     if (dirty >= SYNC_EVERY) dirty = 0;
@@ -79,8 +87,9 @@ export async function prepareRange(
   size: number,
   how: Exclude<Preallocation, 'auto'>,
   sync = true,
+  cancelled?: () => boolean,
 ): Promise<void> {
-  if (how === 'zero-fill') await writeZeros(file, from, size);
+  if (how === 'zero-fill') await writeZeros(file, from, size, cancelled);
   // Nothing to allocate when the tail already reaches `size` (a segment left full by a crash mid-cut);
   // the native fallocate rejects a zero length.
   else if (size > from) await file.allocate(from, size - from);
@@ -155,7 +164,7 @@ export class SegmentPreparer {
     return file;
   }
 
-  /** Waits for the file under way and removes it. */
+  /** Stops the file under way (after its current chunk; a fallocate runs to its end) and removes it. */
   async close(): Promise<void> {
     this.closed = true;
     const pending = this.pending;
@@ -172,9 +181,9 @@ export class SegmentPreparer {
     const f = await this.io.open(file, { read: false, write: true, create: true, truncate: true, ...(mode === undefined ? {} : { mode }) });
     try {
       if (this.opts.keepOpen) await f.lock({ wait: true });
-      await prepareRange(f, 0, this.size, this.method, this.opts.sync ?? true);
+      await prepareRange(f, 0, this.size, this.method, this.opts.sync ?? true, () => this.closed);
     } catch (err) {
-      // A full disk: do not leave a partial file holding the space until the next open.
+      // A full disk or a close: do not leave a partial file holding the space until the next open.
       await f.close().catch(() => undefined);
       await this.io.unlink(file).catch(() => undefined);
       throw err;
