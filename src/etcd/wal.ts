@@ -3,116 +3,42 @@
  * segment boundaries, same fsyncs. Deliberate differences are listed in docs/etcd-compatibility.md.
  */
 import * as path from 'node:path';
-import { WalError, WalErrorCodes, type WalErrorCode } from '../errors';
+import { WalError, WalErrorCodes } from '../errors';
 import { indexToBigint, type IndexArg } from '../index-arg';
-import { defaultBackend } from '../io/backend';
 import type { IoBackend, WalFile } from '../io/types';
-import { directorySpot } from '../lock/directory';
 import { Lease } from '../lock/lease';
-import { resolveLockOptions, type LockOptions, type ResolvedLockOptions } from '../lock/options';
-import {
-  type Entry,
-  type HardState,
-  type Snapshot,
-  RecordType,
-  checkSnapshot,
-  decodeEntry,
-  decodeEntryAt,
-  decodeHardState,
-  decodeSnapshot,
-  encodeHardState,
-  encodeSnapshot,
-  isEmptyHardState,
-} from './codec';
+import { type Entry, type HardState, type Snapshot, RecordType, encodeHardState, encodeSnapshot, isEmptyHardState } from './codec';
 import { Decoder, type DecoderSource } from './decoder';
 import { Encoder } from './encoder';
 import { FilePipeline } from './file-pipeline';
 import { checkRegularSegment, checkWritableDir, exist, parseWalName, selectWalFiles, walName } from './segments';
 import { repair } from './repair';
 import { validSnapshotEntries, verify } from './verify';
+import { type DecodedLog, decodeAll } from './wal-read-all';
+import {
+  type ReadAllResult,
+  type SnapshotPosition,
+  type WalErrorWithResult,
+  type WalOptions,
+  acquireLease,
+  checkOptions,
+  checkSnap,
+  ioError,
+  isLockedError,
+  walError,
+} from './wal-options';
 
-/** etcd `SegmentSizeBytes`: a segment is cut once its flushed size reaches this (64,000,000, not 64 MiB). */
-export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1000 * 1000;
-
-/** Options of `WAL.create`, `WAL.open` and `WAL.openForRead`. */
-export interface WalOptions {
-  /** The I/O backend (tests inject a recording one). Default: the package's backend. */
-  io?: IoBackend;
-  /** etcd `SegmentSizeBytes`: preallocation size and cut threshold. Default 64,000,000. */
-  segmentSizeBytes?: number;
-  /** etcd `SetUnsafeNoFsync`: skip fdatasync of segments (directory fsyncs still happen, as in etcd). */
-  unsafeNoFsync?: boolean;
-  /** Read chunk size for `readAll`. Default 1 MiB. */
-  readChunkSize?: number;
-  /** The directory lease's timings (docs/durability.md "One writer per directory"). Default { renewMs: 1000, staleMs: 10000 }. */
-  lock?: LockOptions;
-}
-
-/** What `readAll` returns (etcd's `metadata, state, ents`). */
-export interface ReadAllResult {
-  metadata: Uint8Array | null;
-  state: HardState;
-  entries: Entry[];
-}
-
-/** A WalError that carries what was read, e.g. ERR_WAL_SNAPSHOT_NOT_FOUND (etcd returns the data too). */
-export interface WalErrorWithResult extends WalError {
-  result: ReadAllResult;
-}
+export {
+  DEFAULT_SEGMENT_SIZE_BYTES,
+  type ReadAllResult,
+  type SnapshotPosition,
+  type WalErrorWithResult,
+  type WalOptions,
+} from './wal-options';
 
 interface Segment {
   path: string;
   file: WalFile;
-}
-
-function walError(code: WalErrorCode, message: string, file?: string, cause?: unknown): WalError {
-  return new WalError(code, message, { file, cause });
-}
-
-function checkOptions(opts: WalOptions): Required<Omit<WalOptions, 'io' | 'lock'>> & { io: IoBackend; lock: ResolvedLockOptions } {
-  const known = new Set(['io', 'segmentSizeBytes', 'unsafeNoFsync', 'readChunkSize', 'lock']);
-  for (const k of Object.keys(opts)) {
-    if (!known.has(k)) throw walError(WalErrorCodes.INVALID_OPTION, `unknown WAL option '${k}'`);
-  }
-  const segmentSizeBytes = opts.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES;
-  if (!Number.isSafeInteger(segmentSizeBytes) || segmentSizeBytes < 0) {
-    throw walError(WalErrorCodes.INVALID_OPTION, 'segmentSizeBytes must be a non-negative integer');
-  }
-  return {
-    io: opts.io ?? defaultBackend,
-    segmentSizeBytes,
-    unsafeNoFsync: opts.unsafeNoFsync ?? false,
-    readChunkSize: opts.readChunkSize ?? 1 << 20,
-    lock: resolveLockOptions(opts.lock, 'WAL'),
-  };
-}
-
-/** Where to open a WAL: etcd's `walpb.Snapshot` {index, term}; numbers are accepted for either. */
-export interface SnapshotPosition {
-  index: IndexArg;
-  term: IndexArg;
-}
-
-function checkSnap(snap: SnapshotPosition): { index: bigint; term: bigint } {
-  if (snap === null || typeof snap !== 'object') throw new WalError(WalErrorCodes.INVALID_ARGUMENT, 'snapshot must be an object');
-  const s = { index: indexToBigint('snap.index', snap.index), term: indexToBigint('snap.term', snap.term) };
-  checkSnapshot(s);
-  return s;
-}
-
-/** The lease of a WAL directory; taken before anything in it is read or written. */
-function acquireLease(dir: string, o: ReturnType<typeof checkOptions>): Promise<Lease> {
-  return Lease.acquire(directorySpot(dir), { ...o.lock, io: o.io, what: 'the WAL' });
-}
-
-function isLockedError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EACCES';
-}
-
-function ioError(what: string, file: string, err: unknown): WalError {
-  if (err instanceof WalError) return err;
-  return walError(WalErrorCodes.IO, `${what}: ${(err as Error)?.message ?? String(err)}`, file, err);
 }
 
 /**
@@ -336,66 +262,10 @@ export class WAL {
     const decoder = this.decoder;
     if (decoder === null) throw walError(WalErrorCodes.DECODER_NOT_FOUND, 'wal: decoder not found', this.dir);
     const start = this.start;
-    let metadata: Uint8Array | null = null;
-    let state: HardState = { term: 0n, vote: 0n, commit: 0n };
-    const entries: Entry[] = [];
-    let match = false;
-    const rec = decoder.record;
+    let decoded: DecodedLog;
     try {
-      for (;;) {
-        let more: boolean | Promise<boolean>;
-        try {
-          more = decoder.nextRecord();
-          if (typeof more !== 'boolean') more = await more;
-        } catch (err) {
-          // Read mode tolerates a torn/truncated last record; write mode must see everything.
-          if (this.readOnly && err instanceof WalError && err.code === WalErrorCodes.UNEXPECTED_EOF) break;
-          throw err;
-        }
-        if (!more) break;
-        const buf = rec.buf;
-        const ds = rec.start;
-        const de = rec.end;
-        switch (rec.type) {
-          case RecordType.Entry: {
-            const e = ds < 0 ? payload(() => decodeEntry(EMPTY), decoder) : payload(() => decodeEntryAt(buf, ds, de), decoder);
-            if (e.index > start.index) {
-              const up = e.index - start.index - 1n;
-              if (up > BigInt(entries.length)) {
-                throw new WalError(WalErrorCodes.SLICE_OUT_OF_RANGE, 'wal: slice bounds out of range', where(decoder));
-              }
-              const u = Number(up);
-              if (u !== entries.length) entries.length = u;
-              entries.push(e);
-            }
-            this.enti = e.index;
-            break;
-          }
-          case RecordType.State:
-            state = payload(() => decodeHardState(ds < 0 ? EMPTY : buf.subarray(ds, de)), decoder);
-            break;
-          case RecordType.Metadata: {
-            const data = ds < 0 ? null : buf.subarray(ds, de);
-            if (metadata !== null && !bytesEqual(metadata, data)) {
-              throw new WalError(WalErrorCodes.METADATA_CONFLICT, 'wal: conflicting metadata found', where(decoder));
-            }
-            metadata = data;
-            break;
-          }
-          case RecordType.Crc:
-            break; // chain checked by the decoder
-          case RecordType.Snapshot: {
-            const s = payload(() => decodeSnapshot(ds < 0 ? EMPTY : buf.subarray(ds, de)), decoder);
-            if (s.index === start.index) {
-              if (s.term !== start.term) throw new WalError(WalErrorCodes.SNAPSHOT_MISMATCH, 'wal: snapshot mismatch', where(decoder));
-              match = true;
-            }
-            break;
-          }
-          default:
-            throw new WalError(WalErrorCodes.UNEXPECTED_RECORD_TYPE, `unexpected block type ${rec.type}`, where(decoder));
-        }
-      }
+      decoded = await decodeAll(decoder, start, this.readOnly);
+      if (decoded.lastEntryIndex !== null) this.enti = decoded.lastEntryIndex;
       const tail = this.tail();
       if (tail !== null) {
         // ZeroToEnd: wipe anything after the last valid frame so later appends cannot resurrect it.
@@ -413,6 +283,7 @@ export class WAL {
         await Promise.all(files.map((s) => s.file.close().catch(() => undefined)));
       }
     }
+    const { metadata, state, entries, match } = decoded;
     this.start = { index: 0n, term: 0n };
     this.metadata = metadata;
     const tail = this.tail();
@@ -683,31 +554,5 @@ export class WAL {
       await this.fp.close().catch(() => undefined);
       this.fp = null;
     }
-  }
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** nil and empty compare equal, as Go's bytes.Equal. */
-function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  const x = a ?? EMPTY;
-  const y = b ?? EMPTY;
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
-}
-
-/** Where the decoder's current record is. */
-function where(decoder: Decoder): { file: string; offset: number } {
-  return { file: decoder.sources[decoder.fileIndex]!.path, offset: decoder.record.offset };
-}
-
-/** Decodes a CRC-valid payload; garbage there is ERR_WAL_CORRUPT_PAYLOAD with its location (etcd panics). */
-function payload<T>(fn: () => T, decoder: Decoder): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof WalError) throw new WalError(err.code, err.message, { ...where(decoder), cause: err });
-    throw err;
   }
 }
