@@ -6,6 +6,7 @@
  *   log-native-fallocate  the same with preallocation 'fallocate' (etcd's way)
  *   log-native-threadpool the same with syncThread 'threadpool': batches on libuv's threadpool instead
  *                 of the tail file's own I/O thread (the default before 2026-11-22)
+ *   log-native-direct     the same with direct: true (O_DIRECT tail)
  *   log-fallback  Log, syncPolicy 'always', node:fs backend
  *   raw-fs        the floor: the same coalescing by hand — all appends pending when the loop turns
  *                 are concatenated, written with one writevSync into a zero-filled file and
@@ -54,6 +55,7 @@ const CONTENDERS = [
   'log-native-zero-fill',
   'log-native-fallocate',
   'log-native-threadpool',
+  'log-native-direct',
   'log-fallback',
   'raw-fs',
   'raw-fs-async',
@@ -110,8 +112,9 @@ async function runLog(
   seconds: number,
   preallocation: 'auto' | 'zero-fill' | 'fallocate',
   syncThread: 'dedicated' | 'threadpool' = 'dedicated',
+  direct = false,
 ): Promise<Omit<CellResult, 'contender'>> {
-  const log = await Log.open(dir, { preallocation, syncThread });
+  const log = await Log.open(dir, { preallocation, syncThread, direct });
   const r = await drive((d) => log.append(d), size, producers, seconds);
   const s = log.stats();
   await log.close();
@@ -241,6 +244,7 @@ async function child(contender: Contender, size: number, producers: number, seco
     else if (contender === 'log-native-zero-fill') r = await runLog(dir, size, producers, seconds, 'zero-fill');
     else if (contender === 'log-native-fallocate') r = await runLog(dir, size, producers, seconds, 'fallocate');
     else if (contender === 'log-native-threadpool') r = await runLog(dir, size, producers, seconds, 'auto', 'threadpool');
+    else if (contender === 'log-native-direct') r = await runLog(dir, size, producers, seconds, 'auto', 'dedicated', true);
     else if (contender === 'raw-fs') r = await runRawFs(dir, size, producers, seconds);
     else if (contender === 'raw-fs-async') r = await runRawFs(dir, size, producers, seconds, true);
     else if (contender === 'raw-fs-append') r = await runRawFs(dir, size, producers, seconds, false, true);
