@@ -53,36 +53,24 @@ export interface WalRecord {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Varints: the shared module, under the names this file has always exported.
-
-/** @deprecated use `uvarintSize` from src/codec/varint. */
-export const varintSizeNumber = uvarintSize;
-/** @deprecated use `uvarintSizeBig` from src/codec/varint. */
-export const varintSizeBig = uvarintSizeBig;
-/** @deprecated use `putUvarint` from src/codec/varint. */
-export const putVarintNumber = putUvarint;
-/** @deprecated use `putUvarintBig` from src/codec/varint. */
-export const putVarintBig = putUvarintBig;
-
-// ---------------------------------------------------------------------------------------------
 // walpb.Record
 
 /** Size of a marshalled walpb.Record. */
 export function recordSize(type: number, crc: number, dataLength: number | null): number {
-  let n = 1 + varintSizeBig(BigInt.asUintN(64, BigInt(type))) + 1 + varintSizeNumber(crc >>> 0);
-  if (dataLength !== null) n += 1 + varintSizeNumber(dataLength) + dataLength;
+  let n = 1 + uvarintSizeBig(BigInt.asUintN(64, BigInt(type))) + 1 + uvarintSize(crc >>> 0);
+  if (dataLength !== null) n += 1 + uvarintSize(dataLength) + dataLength;
   return n;
 }
 
 /** Marshals walpb.Record into `buf` at `pos`; returns the end position. */
 export function putRecord(buf: Uint8Array, pos: number, type: number, crc: number, data: Uint8Array | null): number {
   buf[pos++] = 0x08;
-  pos = type >= 0 && type < 0x80 ? ((buf[pos] = type), pos + 1) : putVarintBig(buf, pos, BigInt.asUintN(64, BigInt(type)));
+  pos = type >= 0 && type < 0x80 ? ((buf[pos] = type), pos + 1) : putUvarintBig(buf, pos, BigInt.asUintN(64, BigInt(type)));
   buf[pos++] = 0x10;
-  pos = putVarintNumber(buf, pos, crc >>> 0);
+  pos = putUvarint(buf, pos, crc >>> 0);
   if (data !== null) {
     buf[pos++] = 0x1a;
-    pos = putVarintNumber(buf, pos, data.length);
+    pos = putUvarint(buf, pos, data.length);
     buf.set(data, pos);
     pos += data.length;
   }
@@ -120,8 +108,8 @@ export function decodeRecord(buf: Uint8Array, rules?: DecodeRules): WalRecord {
 
 /** Size of the marshalled raftpb.Entry without its data bytes (header only). */
 export function entryHeaderSize(e: Entry): number {
-  let n = 1 + varintSizeNumber(e.type) + 1 + varintSizeBig(e.term) + 1 + varintSizeBig(e.index);
-  if (e.data !== null) n += 1 + varintSizeNumber(e.data.length);
+  let n = 1 + uvarintSize(e.type) + 1 + uvarintSizeBig(e.term) + 1 + uvarintSizeBig(e.index);
+  if (e.data !== null) n += 1 + uvarintSize(e.data.length);
   return n;
 }
 
@@ -146,14 +134,14 @@ export function checkEntry(e: Entry): void {
 /** Writes the raftpb.Entry header (type, term, index, data tag+length) at `pos`; returns the new position. */
 export function putEntryHeader(buf: Uint8Array, pos: number, e: Entry): number {
   buf[pos++] = 0x08;
-  pos = putVarintNumber(buf, pos, e.type);
+  pos = putUvarint(buf, pos, e.type);
   buf[pos++] = 0x10;
-  pos = putVarintBig(buf, pos, e.term);
+  pos = putUvarintBig(buf, pos, e.term);
   buf[pos++] = 0x18;
-  pos = putVarintBig(buf, pos, e.index);
+  pos = putUvarintBig(buf, pos, e.index);
   if (e.data !== null) {
     buf[pos++] = 0x22;
-    pos = putVarintNumber(buf, pos, e.data.length);
+    pos = putUvarint(buf, pos, e.data.length);
   }
   return pos;
 }

@@ -176,7 +176,7 @@ export class Decoder {
 
   /** Like `next()` but synchronous: undefined means "call `fill()` first". */
   tryNext(): DecodedRecord | null | undefined {
-    const r = this.tryNextRaw();
+    const r = this.advance();
     if (r === 0) return null;
     if (r < 0) return undefined;
     const rec = this.record;
@@ -191,23 +191,20 @@ export class Decoder {
    * Throws (or rejects with) WalError as etcd returns errors.
    */
   nextRecord(): boolean | Promise<boolean> {
-    const r = this.tryNextRaw();
+    const r = this.advance();
     return r >= 0 ? r === 1 : this.nextRecordAfterFill();
   }
 
   private async nextRecordAfterFill(): Promise<boolean> {
     for (;;) {
       await this.fill();
-      const r = this.tryNextRaw();
+      const r = this.advance();
       if (r >= 0) return r === 1;
     }
   }
 
-  /**
-   * @deprecated internal protocol kept until src/log/log.ts moves to `nextRecord()`: 1 = a
-   * record is in `record` (and the `rec*` getters), 0 = end of the last file, -1 = call `fill()` first.
-   */
-  tryNextRaw(): number {
+  /** 1 = a record is in `record`, 0 = end of the last file, -1 = call `fill()` first. */
+  private advance(): number {
     for (;;) {
       if (this.qHead < this.qLen) {
         const i = this.qHead++;
@@ -230,27 +227,6 @@ export class Decoder {
       if (this.finished) return 0;
       if (!this.scan()) return -1;
     }
-  }
-
-  /** @deprecated use `record.type` (kept for src/log/log.ts until it moves to `nextRecord()`). */
-  get recType(): number {
-    return this.record.type;
-  }
-  /** @deprecated use `record.offset`. */
-  get recOffset(): number {
-    return this.record.offset;
-  }
-  /** @deprecated use `record.buf`. */
-  get recBuf(): Uint8Array {
-    return this.record.buf;
-  }
-  /** @deprecated use `record.start`. */
-  get recStart(): number {
-    return this.record.start;
-  }
-  /** @deprecated use `record.end`. */
-  get recEnd(): number {
-    return this.record.end;
   }
 
   /** Reads more of the current file so that the frame the decoder stopped at is in memory. */

@@ -6,7 +6,7 @@
 import { WalError, WalErrorCodes } from '../errors';
 import type { Lease } from '../lock/lease';
 import type { AppendQueue, PendingBatch } from './append-queue';
-import { varintBytes } from './frames';
+import { uvarintBytes } from '../codec/varint';
 import type { LogCore } from './log-core';
 import { maybeCheckpoint } from './segment-index';
 
@@ -67,7 +67,7 @@ export class BatchWriter {
     private readonly hooks: BatchWriterHooks,
   ) {
     this.syncEach = core.opts.syncPolicy === 'always';
-    this.termBytes = varintBytes(core.opts.term);
+    this.termBytes = uvarintBytes(core.opts.term);
   }
 
   /** Schedules the loop (records were queued or an operation is waiting). */

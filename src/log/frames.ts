@@ -7,38 +7,18 @@
  * The hot path, `encodeEntryBatch` (src/etcd/frame.ts, the one entry encoder WAL.save uses too),
  * writes a whole batch straight into the caller's (possibly O_DIRECT-aligned) buffer.
  */
-import { RecordType as EtcdRecordType, encodeSnapshot } from '../etcd/codec';
+import { RecordType, encodeSnapshot } from '../etcd/codec';
 import { FRAME_OVERHEAD_MAX, encodeFrames, type RecordInput } from '../etcd/frame';
 
 // The entry encoder is etcd/frame.ts's, shared with WAL.save; these names are the Log's imports.
 export { FRAME_OVERHEAD_MAX, encodeEntryBatch, entryBatchCapacity, type EncodedBatch } from '../etcd/frame';
-import { putUvarint, uvarintBytes, uvarintSize } from '../codec/varint';
 import type { IoBackend } from '../io/types';
-
-/**
- * @deprecated the walpb.Record types are src/etcd/codec's `RecordType`; this lower-case spelling
- * stays only for src/log/log.ts until it imports that one.
- */
-export const RecordType = {
-  metadata: EtcdRecordType.Metadata,
-  entry: EtcdRecordType.Entry,
-  state: EtcdRecordType.State,
-  crc: EtcdRecordType.Crc,
-  snapshot: EtcdRecordType.Snapshot,
-} as const;
 
 /**
  * Largest entry data Log accepts: keeps every frame under etcd 3.4.10+'s 10 MiB read limit
  * (a frame with N >= 10 MiB - P is unreadable there), with room for the headers.
  */
 export const MAX_ENTRY_DATA = 10 * 1024 * 1024 - FRAME_OVERHEAD_MAX;
-
-/** @deprecated use `uvarintSize` from src/codec/varint. */
-export const varintLength = uvarintSize;
-/** @deprecated use `putUvarint` from src/codec/varint. */
-export const writeVarint = putUvarint;
-/** The varint bytes of a uint64 given as bigint (the Log's term, written into every entry). */
-export const varintBytes = uvarintBytes;
 
 /**
  * The records every segment starts with, as etcd's `cut` writes them: a crc record carrying the
@@ -48,16 +28,16 @@ export const varintBytes = uvarintBytes;
  */
 export function encodeSegmentHeader(io: IoBackend, running: number, first: boolean): { bytes: Uint8Array; crc: number } {
   const records: RecordInput[] = [
-    { type: EtcdRecordType.Crc, data: null },
-    { type: EtcdRecordType.Metadata, data: null },
+    { type: RecordType.Crc, data: null },
+    { type: RecordType.Metadata, data: null },
   ];
-  if (first) records.push({ type: EtcdRecordType.Snapshot, data: encodeSnapshot({ index: 0n, term: 0n }) });
+  if (first) records.push({ type: RecordType.Snapshot, data: encodeSnapshot({ index: 0n, term: 0n }) });
   const { bytes, crc } = encodeFrames(io, records, running);
   return { bytes, crc };
 }
 
 /** A snapshot record {index, term} (etcd `SaveSnapshot`), continuing the chain from `running`. */
 export function encodeSnapshotFrame(io: IoBackend, index: bigint, term: bigint, running: number): { bytes: Uint8Array; crc: number } {
-  const { bytes, crc } = encodeFrames(io, [{ type: EtcdRecordType.Snapshot, data: encodeSnapshot({ index, term }) }], running);
+  const { bytes, crc } = encodeFrames(io, [{ type: RecordType.Snapshot, data: encodeSnapshot({ index, term }) }], running);
   return { bytes, crc };
 }

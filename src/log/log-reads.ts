@@ -5,11 +5,14 @@
 import { WalError, WalErrorCodes } from '../errors';
 import { indexToNumber as toIndex, type IndexArg } from '../index-arg';
 import { throwIfAborted } from './abort';
-import { RecordType } from './frames';
+import { RecordType } from '../etcd/codec';
 import type { LogCore } from './log-core';
 import type { EntriesRange, LogEntry, TailOptions } from './log-types';
 import { CHECKPOINT_BYTES, checkpointFor, findSegment, type SegmentInfo } from './segment-index';
-import { closeSegment, forEachRecord, logReadError, openSegment, parseEntry, recordData } from './segment-reader';
+import { closeSegment, forEachRecord, nextLogRecord, openSegment, parseEntry } from './segment-reader';
+
+// A module-local copy: a property read of an imported object costs on the per-record path.
+const ENTRY = RecordType.Entry;
 
 export class LogReads {
   constructor(private readonly core: LogCore) {}
@@ -39,22 +42,15 @@ export class LogReads {
       });
       const before = next;
       try {
+        const rec = dec.record;
         for (;;) {
-          let r: number;
-          try {
-            r = dec.tryNextRaw();
-            if (r < 0) {
-              await dec.fill();
-              continue;
-            }
-          } catch (err) {
-            throw logReadError(err);
-          }
-          if (r === 0) break;
-          if (dec.recType !== RecordType.entry) continue;
-          const e = parseEntry(recordData(dec)!);
+          let more = nextLogRecord(dec);
+          if (typeof more !== 'boolean') more = await more;
+          if (!more) break;
+          if (rec.type !== ENTRY) continue;
+          const e = parseEntry(rec.data!);
           if (e === null)
-            throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: dec.recOffset });
+            throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: rec.offset });
           if (e.index < next) continue;
           if (e.index > end) return;
           throwIfAborted(signal, 'entries');
@@ -121,8 +117,8 @@ export class LogReads {
     let found: { data: Uint8Array; term: bigint } | null = null;
     try {
       await forEachRecord(dec, (d) => {
-        if (d.recType !== RecordType.entry) return false;
-        const e = parseEntry(recordData(d)!);
+        if (d.record.type !== ENTRY) return false;
+        const e = parseEntry(d.record.data!);
         if (e !== null && e.index === index) found = { data: e.data, term: e.term };
         return found !== null;
       });
@@ -153,8 +149,8 @@ export class LogReads {
     try {
       let before = cp.crc;
       await forEachRecord(dec, (d) => {
-        if (d.recType === RecordType.entry && parseEntry(recordData(d)!)?.index === index) {
-          found = { offset: d.recOffset, crc: before };
+        if (d.record.type === ENTRY && parseEntry(d.record.data!)?.index === index) {
+          found = { offset: d.record.offset, crc: before };
           return true;
         }
         before = d.crc;

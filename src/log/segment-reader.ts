@@ -98,11 +98,6 @@ function rethrowLogError(err: unknown): never {
   throw logReadError(err);
 }
 
-/** The data of the record `dec` last handed out, or null when the field was absent. */
-export function recordData(dec: Decoder): Uint8Array | null {
-  return dec.record.data;
-}
-
 /** A raftpb.Entry's fields. `index` as a number (logs never reach 2^53 entries). */
 export type ParsedEntry = EntryFields;
 

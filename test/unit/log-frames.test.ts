@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { encodeEntry, RecordType } from '../../src/etcd/codec';
 import { encodeFrames } from '../../src/etcd/frame';
 import { defaultBackend } from '../../src/io/backend';
-import { encodeEntryBatch, encodeSegmentHeader, entryBatchCapacity, varintBytes, varintLength, writeVarint } from '../../src/log/frames';
+import { putUvarint, uvarintBytes, uvarintSize } from '../../src/codec/varint';
+import { encodeEntryBatch, encodeSegmentHeader, entryBatchCapacity } from '../../src/log/frames';
 
 const io = defaultBackend;
 
@@ -27,7 +28,7 @@ test('encodeEntryBatch writes the same bytes as framing marshalled entries, into
           0,
           datas.length,
           firstIndex,
-          varintBytes(term),
+          uvarintBytes(term),
           seed,
           new Uint32Array(2 * datas.length),
         );
@@ -63,11 +64,11 @@ test('the first segment header is crc, nil metadata and snapshot {0,0} frames (e
   assert.equal(cont.crc, 0x12345678, 'a header without data keeps the chain value');
 });
 
-test('varintLength/writeVarint agree with a BigInt reference over the whole safe-integer range', () => {
+test('uvarintSize/putUvarint agree with a BigInt reference over the whole safe-integer range', () => {
   fc.assert(
     fc.property(fc.oneof(fc.integer({ min: 0, max: 2 ** 32 }), fc.maxSafeNat()), (n) => {
       const out = new Uint8Array(12);
-      const end = writeVarint(out, 1, n);
+      const end = putUvarint(out, 1, n);
       let v = 0n;
       let shift = 0n;
       for (let i = 1; i < end; i++) {
@@ -76,8 +77,8 @@ test('varintLength/writeVarint agree with a BigInt reference over the whole safe
         assert.equal(out[i]! >= 0x80, i < end - 1, 'continuation bits');
       }
       assert.equal(v, BigInt(n));
-      assert.equal(end - 1, varintLength(n));
-      assert.deepEqual(out.subarray(1, end), varintBytes(BigInt(n)));
+      assert.equal(end - 1, uvarintSize(n));
+      assert.deepEqual(out.subarray(1, end), uvarintBytes(BigInt(n)));
     }),
     { numRuns: 500 },
   );
