@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { EMPTY_BYTES as EMPTY, bytesEqual } from '../codec/bytes';
 import { WalError, WalErrorCodes } from '../errors';
 import { defaultBackend } from '../io/backend';
 import {
@@ -117,8 +118,6 @@ export interface EtcdScanOptions {
   onRecord?: (rec: EtcdRecord) => void;
   onProgress?: (done: number, total: number) => void;
 }
-
-const EMPTY = new Uint8Array(0);
 
 /** Scans the target's segments; never throws for damage (it is returned in `problems`). */
 export async function scanEtcd(target: Extract<Target, { format: 'etcd' }>, opts: EtcdScanOptions = {}): Promise<EtcdScanResult> {
@@ -422,12 +421,4 @@ async function frameProblem(err: WalError, decoder: Decoder, files: number, prev
     }
   }
   return p;
-}
-
-function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  const x = a ?? EMPTY;
-  const y = b ?? EMPTY;
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
 }

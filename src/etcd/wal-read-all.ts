@@ -3,6 +3,7 @@
  * etcd's `metadata, state, ents`, with etcd's checks (slice bounds, metadata conflicts, snapshot
  * term) and the location of any damage.
  */
+import { EMPTY_BYTES as EMPTY, bytesEqual } from '../codec/bytes';
 import { WalError, WalErrorCodes } from '../errors';
 import { type Entry, type HardState, RecordType, decodeEntry, decodeEntryAt, decodeHardState, decodeSnapshot } from './codec';
 import type { Decoder } from './decoder';
@@ -79,17 +80,6 @@ export async function decodeAll(decoder: Decoder, start: { index: bigint; term: 
     }
   }
   return { metadata, state, entries, match, lastEntryIndex };
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** nil and empty compare equal, as Go's bytes.Equal. */
-function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  const x = a ?? EMPTY;
-  const y = b ?? EMPTY;
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
 }
 
 /** Where the decoder's current record is. */

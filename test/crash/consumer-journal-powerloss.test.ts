@@ -13,12 +13,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultBackend } from '../../src/io/backend';
-import type { IoBackend, WalFile } from '../../src/io/types';
+import type { IoBackend } from '../../src/io/types';
 import { journalTuning } from '../../src/log/commit-journal';
 import type { Consumer } from '../../src/log/consumer';
 import { Log } from '../../src/log/log';
 import { type CrashState, RecordingIo } from '../support/recording-io';
 import { prng } from '../support/prng';
+import { withoutDatasync } from '../support/undurable-io';
 import { checkCrashStates, checkRecordedRounds, scratchDir } from '../support/crash-states';
 
 type Mark =
@@ -144,25 +145,6 @@ async function checkState(logDir: string, marks: Mark[]): Promise<void> {
   }
 }
 
-/** The recording layer with fdatasync removed from journal writes: commits then resolve undurable. */
-function undurableJournal(rec: RecordingIo): IoBackend {
-  const delegate = <T extends object>(target: T, overrides: Partial<T>): T =>
-    new Proxy(target, {
-      get(t, k) {
-        if (k in overrides) return (overrides as Record<string | symbol, unknown>)[k];
-        const v = Reflect.get(t, k, t) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-      },
-    });
-  return delegate<IoBackend>(rec, {
-    open: async (p: string, o?: Parameters<IoBackend['open']>[1]) => {
-      const f = await rec.open(p, o);
-      if (!path.basename(p).startsWith('consumers.journal')) return f;
-      return delegate<WalFile>(f, { write: (bufs, pos, wo) => f.write(bufs, pos, { ...wo, datasync: false }) });
-    },
-  });
-}
-
 const STATES = Number(process.env['CRASH_STATES_CONSUMER'] ?? 2000);
 
 test(
@@ -200,7 +182,12 @@ test('the journal check is not vacuous: commits that resolve without fdatasync a
   const root = path.join(scratch, 'rec');
   fs.mkdirSync(root);
   const rec = new RecordingIo(defaultBackend, root);
-  await workload(undurableJournal(rec), rec, path.join(root, 'log'), 12);
+  await workload(
+    withoutDatasync(rec, (name) => name.startsWith('consumers.journal')),
+    rec,
+    path.join(root, 'log'),
+    12,
+  );
   await assert.rejects(
     checkCrashStates({ rec, scratch, variants: 2, seed: 12, limit: 4000, check }),
     /went back behind a durable commit|vanished|came back/,

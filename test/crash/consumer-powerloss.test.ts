@@ -14,12 +14,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { IoBackend, WalFile } from '../../src/io/types';
+import type { IoBackend } from '../../src/io/types';
 import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { Log } from '../../src/log/log';
 import type { CrashState, RecordingIo } from '../support/recording-io';
 import { prng } from '../support/prng';
+import { withoutDatasync } from '../support/undurable-io';
 import { checkCrashStates, checkRecordedRounds, newRecording, scratchDir } from '../support/crash-states';
 
 type Mark =
@@ -217,25 +218,6 @@ async function checkState(logDir: string, marks: Mark[]): Promise<void> {
   }
 }
 
-/** The recording layer with fdatasync removed from journal writes: commits then resolve undurable. */
-function undurableCursors(rec: RecordingIo): IoBackend {
-  const delegate = <T extends object>(target: T, overrides: Partial<T>): T =>
-    new Proxy(target, {
-      get(t, k) {
-        if (k in overrides) return (overrides as Record<string | symbol, unknown>)[k];
-        const v = Reflect.get(t, k, t) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-      },
-    });
-  return delegate<IoBackend>(rec, {
-    open: async (p: string, o?: Parameters<IoBackend['open']>[1]) => {
-      const f = await rec.open(p, o);
-      if (path.basename(p) !== 'consumers.journal.tmp') return f;
-      return delegate<WalFile>(f, { write: (bufs, pos, wo) => f.write(bufs, pos, { ...wo, datasync: false }) });
-    },
-  });
-}
-
 const STATES = Number(process.env['CRASH_STATES_CONSUMER'] ?? 2000);
 
 test(`consumers under power loss: commits, retention, truncation (${STATES} crash states)`, { timeout: 600_000 }, async () => {
@@ -263,6 +245,11 @@ test(`consumers under power loss: commits, retention, truncation (${STATES} cras
 test('the check is not vacuous: commits that resolve without fdatasync are caught', async () => {
   const scratch = scratchDir('nodewal-pl-consumer-');
   const { root, rec } = newRecording(scratch, 'rec');
-  await workload(undurableCursors(rec), rec, path.join(root, 'log'), 11);
+  await workload(
+    withoutDatasync(rec, (name) => name === 'consumers.journal.tmp'),
+    rec,
+    path.join(root, 'log'),
+    11,
+  );
   await assert.rejects(checkCrashStates({ rec, scratch, variants: 2, seed: 11, limit: 4000, check }), /went back behind a durable commit/);
 });
