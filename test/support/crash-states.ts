@@ -134,3 +134,13 @@ export function assertBrokenCopyKept(dir: string, tailName: string, damaged: Buf
   assert.ok(fs.existsSync(broken), 'the tail lost bytes: its .broken copy must be there');
   assert.ok(fs.readFileSync(broken).equals(damaged), '.broken holds the whole damaged segment');
 }
+
+/**
+ * Whether a crash state left a Log in `logDir` (a `*.wal` segment). When it did not, the crash
+ * came before the log existed: then no mark may say that `Log.open` had resolved.
+ */
+export function logSurvived(logDir: string, marks: readonly object[]): boolean {
+  const hasSegment = fs.existsSync(logDir) && fs.readdirSync(logDir).some((n) => n.endsWith('.wal'));
+  if (!hasSegment) assert.ok(!marks.some((m) => 'opened' in m), 'the log vanished after open() resolved');
+  return hasSegment;
+}
