@@ -56,9 +56,19 @@ const SYNC_EVERY = 8 * 1024 * 1024;
  */
 export const AUTO_FALLOCATE_ABOVE = 200 * 1024 * 1024; // bytes per second
 
-/** The preparation 'auto' starts with, before any segment's fill rate is known, and for the tail at open. */
+/** The preparation 'auto' starts with for the next segments, before any segment's fill rate is known. */
 export function initialPreparation(how: Preallocation): Exclude<Preallocation, 'auto'> {
   return how === 'auto' ? 'zero-fill' : how;
+}
+
+/**
+ * How the tail found at open is prepared past its last record: 'auto' fallocates it, because a
+ * synchronous zero-fill of up to a whole segment is most of what an open costs (~130-180 ms for
+ * 64 MB here) while the cheaper syncs it buys last only until the first cut, after which the
+ * preparer's zero-filled segments take over (bench/README.md "Open and close").
+ */
+export function openTailPreparation(how: Preallocation): Exclude<Preallocation, 'auto'> {
+  return how === 'auto' ? 'fallocate' : how;
 }
 
 /** Thrown inside a preparation that `close()` stopped; never reaches a caller. */

@@ -13,7 +13,7 @@ import { encodeSegmentHeader } from './frames';
 import type { ResolvedLogOptions } from './options';
 import { scanLog } from './recovery';
 import type { SegmentInfo } from './segment-index';
-import { SegmentPreparer, initialPreparation, prepareRange } from './segment-preparer';
+import { SegmentPreparer, openTailPreparation, prepareRange } from './segment-preparer';
 import { TailWriter } from './tail-writer';
 
 /** What `openTail` hands the Log: its segments, the tail's writer, and what the scan found. */
@@ -49,7 +49,8 @@ export async function withLease<T>(dir: string, opts: ResolvedLogOptions, body: 
 export async function openTail<T>(dir: string, opts: ResolvedLogOptions, body: (t: OpenedTail) => Promise<T>): Promise<T> {
   const io = opts.io;
   let names = await readWalNames(io, dir);
-  if (names.length === 0) {
+  const created = names.length === 0;
+  if (created) {
     if (opts.mustExist) throw new WalError(WalErrorCodes.FILE_NOT_FOUND, 'no log in directory', { file: dir });
     await createFirstSegment(io, dir, opts);
     names = await readWalNames(io, dir);
@@ -73,18 +74,10 @@ export async function openTail<T>(dir: string, opts: ResolvedLogOptions, body: (
       if (/^[01]\.tmp$/.test(name)) await io.unlink(path.join(dir, name));
     }
     const tailSeg = scan.segments[scan.segments.length - 1]!;
-    // Zeros after the last record (etcd ZeroToEnd), prepared like a new segment so syncs stay cheap.
-    const size = await tailFile.size();
-    const zeroEnd = Math.max(size, opts.segmentSize);
-    const plain = await io.open(tailPath, { read: false, write: true });
-    try {
-      // Cut first: fallocate keeps existing bytes, and frames left beyond a hole of lost writes
-      // must never become readable again after an append (etcd's ZeroToEnd truncates too).
-      await plain.truncate(tailSeg.end);
-      await prepareRange(plain, tailSeg.end, zeroEnd, initialPreparation(opts.preallocation));
-    } finally {
-      await plain.close();
-    }
+    // Zeros after the last record (etcd ZeroToEnd): fallocated under 'auto', so that an open costs
+    // about what opening the files does; the preparer zero-fills the segments after it.
+    // (A segment this open created holds nothing after its header: it was prepared before its rename.)
+    if (!created) await zeroToEnd(io, tailPath, tailSeg.end, Math.max(await tailFile.size(), opts.segmentSize), opts);
     const tail = await TailWriter.attach(io, tailFile, tailSeg.end, scan.tailCrc, opts.syncThread === 'dedicated');
     const preparer = new SegmentPreparer(io, dir, opts.segmentSize, opts.preallocation);
     preparer.start();
@@ -95,13 +88,29 @@ export async function openTail<T>(dir: string, opts: ResolvedLogOptions, body: (
   }
 }
 
-/** Creates the first segment as etcd's Create does (crc, metadata, snapshot {0,0}), zero tail prepared. */
+/** [end, zeroEnd) of the tail made zeros, durably. */
+async function zeroToEnd(io: IoBackend, tailPath: string, end: number, zeroEnd: number, opts: ResolvedLogOptions): Promise<void> {
+  const plain = await io.open(tailPath, { read: false, write: true });
+  try {
+    // Cut first: fallocate keeps existing bytes, and frames left beyond a hole of lost writes
+    // must never become readable again after an append (etcd's ZeroToEnd truncates too).
+    await plain.truncate(end);
+    await prepareRange(plain, end, zeroEnd, openTailPreparation(opts.preallocation));
+  } finally {
+    await plain.close();
+  }
+}
+
+/**
+ * Creates the first segment as etcd's Create does (crc, metadata, snapshot {0,0}), its zero tail
+ * prepared before the rename, so that a full disk leaves the directory as it was.
+ */
 async function createFirstSegment(io: IoBackend, dir: string, opts: ResolvedLogOptions): Promise<void> {
   const tmp = path.join(dir, '0.tmp');
   const header = encodeSegmentHeader(io, 0, true);
   const f = await io.open(tmp, { read: false, write: true, create: true, truncate: true });
   try {
-    await prepareRange(f, 0, opts.segmentSize, initialPreparation(opts.preallocation));
+    await prepareRange(f, 0, opts.segmentSize, openTailPreparation(opts.preallocation), false);
     await f.write([header.bytes], 0, { datasync: true });
   } catch (err) {
     // A full disk: leave no partial 0.tmp holding the space.
