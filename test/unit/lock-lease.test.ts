@@ -238,10 +238,13 @@ test('an unreadable lease file is watched like a foreign holder, then taken', as
 
 test('a native holder in another PID namespace: a native opener sees its OFD lock is free at once; the fallback watches it', async () => {
   const dir = path.join(tempDir(), 'log');
-  plant(dir, { backend: 'native', pid: 1, pidNamespace: 'pid:[1]' });
-  const { value: log, ms } = await timed(() => Log.open(dir, { lock: TEST_LOCK }));
-  if (defaultBackend.kind === 'native') assert.ok(ms < TEST_LOCK.staleMs, `the free OFD lock decides; took ${ms} ms`);
-  else assert.ok(ms >= TEST_LOCK.staleMs, `the fallback cannot see OFD locks: it must watch; took ${ms} ms`);
+  plant(dir, { backend: 'native', pid: 1, pidNamespace: 'pid:[1]', renewMs: 50, staleMs: 3000 });
+  // A long staleMs: watching would take >= 1.5 x 3 s, so a slow open on a loaded machine (1.1 s
+  // seen in CI at load 12 with TEST_LOCK's 400 ms) is never mistaken for a watch.
+  const lock = { renewMs: 50, staleMs: 3000 };
+  const { value: log, ms } = await timed(() => Log.open(dir, { lock }));
+  if (defaultBackend.kind === 'native') assert.ok(ms < lock.staleMs, `the free OFD lock decides; took ${ms} ms`);
+  else assert.ok(ms >= lock.staleMs, `the fallback cannot see OFD locks: it must watch; took ${ms} ms`);
   await log.close();
 });
 
