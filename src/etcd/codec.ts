@@ -257,6 +257,41 @@ export function decodeEntryAt(buf: Uint8Array, start: number, end: number, rules
   return { term: termBig(scanned.term), index: BigInt(scanned.index), type: scanned.type, data };
 }
 
+/** Where a raftpb.Entry's fields are, for readers that only need its index and data (no object per entry). */
+export interface EntrySpan {
+  type: number;
+  /** The index as a number (the Log's: logs never reach 2^53 entries). */
+  index: number;
+  /** Entry.Data is buf[dataStart, dataEnd); equal when absent or empty. */
+  dataStart: number;
+  dataEnd: number;
+}
+
+/**
+ * Reads the raftpb.Entry in buf[start, end) into `out` by `rules`: true when it decodes, false
+ * when it does not (the canonical layout inline, anything else through the general decoder).
+ */
+export function readEntrySpan(buf: Uint8Array, start: number, end: number, out: EntrySpan, rules?: DecodeRules): boolean {
+  if (scanCanonicalEntry(buf, start, end)) {
+    out.type = scanned.type;
+    out.index = scanned.index;
+    out.dataStart = scanned.dataStart < 0 ? end : scanned.dataStart;
+    out.dataEnd = end;
+    return true;
+  }
+  let e: Entry;
+  try {
+    e = decodeEntry(buf.subarray(start, end), rules);
+  } catch {
+    return false;
+  }
+  out.type = e.type;
+  out.index = Number(e.index);
+  out.dataStart = e.data === null ? end : e.data.byteOffset - buf.byteOffset;
+  out.dataEnd = e.data === null ? end : out.dataStart + e.data.length;
+  return true;
+}
+
 /** A raftpb.Entry with its index as a number (the Log's: logs never reach 2^53 entries). */
 export interface EntryFields {
   index: number;

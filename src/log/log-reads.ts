@@ -6,10 +6,11 @@ import { WalError, WalErrorCodes } from '../errors';
 import { indexToNumber as toIndex, type IndexArg } from '../index-arg';
 import { throwIfAborted } from './abort';
 import { RecordType } from '../etcd/codec';
+import { EntryStream } from './entry-stream';
 import type { LogCore } from './log-core';
 import type { EntriesRange, LogEntry, TailOptions } from './log-types';
 import { CHECKPOINT_BYTES, checkpointFor, findSegment, type SegmentInfo } from './segment-index';
-import { closeSegment, forEachRecord, nextLogRecord, openSegment, parseEntry } from './segment-reader';
+import { closeSegment, forEachRecord, openSegment, parseEntry } from './segment-reader';
 
 // A module-local copy: a property read of an imported object costs on the per-record path.
 const ENTRY = RecordType.Entry;
@@ -22,48 +23,21 @@ export class LogReads {
    * segment; memory is bounded by the read buffer, not by the log. Entries appended later are not
    * included (see `tail()`). Truncating concurrently may end the iteration with an error.
    */
-  async *entries(range: EntriesRange = {}): AsyncGenerator<LogEntry, void, undefined> {
-    this.checkReadable();
-    const signal = range.signal;
-    throwIfAborted(signal, 'entries');
-    let next = Math.max(range.from === undefined ? 0 : toIndex('from', range.from), this.core.firstIndexN());
-    const end = Math.min(range.to === undefined ? this.core.written : toIndex('to', range.to), this.core.written);
-    while (next <= end) {
-      const si = findSegment(this.core.segments, next);
-      if (si < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} is no longer in the log`, { file: this.core.dir });
-      const seg = this.core.segments[si]!;
-      const cp = checkpointFor(seg, next);
-      const dec = await openSegment(this.core.io, seg.path, {
-        offset: cp.offset,
-        crc: cp.crc,
-        limit: seg.end,
-        last: false,
-        bufferBytes: this.core.opts.readBufferBytes,
-      });
-      const before = next;
-      try {
-        const rec = dec.record;
-        for (;;) {
-          let more = nextLogRecord(dec);
-          if (typeof more !== 'boolean') more = await more;
-          if (!more) break;
-          if (rec.type !== ENTRY) continue;
-          const e = parseEntry(rec.data!);
-          if (e === null)
-            throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: seg.path, offset: rec.offset });
-          if (e.index < next) continue;
-          if (e.index > end) return;
-          throwIfAborted(signal, 'entries');
-          yield { index: BigInt(e.index), data: e.data };
-          next = e.index + 1;
-        }
-      } finally {
-        await closeSegment(dec);
-      }
-      if (next === before) {
-        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found in ${seg.name}`, { file: seg.path });
-      }
-    }
+  entries(range: EntriesRange = {}): AsyncGenerator<LogEntry, void, undefined> {
+    const core = this.core;
+    const source = { io: core.io, segments: () => core.segments, dir: core.dir, bufferBytes: core.opts.readBufferBytes };
+    // The range is checked and resolved at the first next(), as a generator's body would be.
+    return new EntryStream(
+      source,
+      () => {
+        this.checkReadable();
+        throwIfAborted(range.signal, 'entries');
+        const from = Math.max(range.from === undefined ? 0 : toIndex('from', range.from), core.firstIndexN());
+        const to = Math.min(range.to === undefined ? core.written : toIndex('to', range.to), core.written);
+        return [from, to];
+      },
+      range.signal,
+    );
   }
 
   /**
