@@ -209,6 +209,18 @@ export class ReadOnlyLog {
           next++;
           if (next > to) return;
         }
+        if (k > 0 && dec.lastValidOffset === 0) {
+          // A later segment without its header: damage, never a crash (its header is synced before
+          // it is renamed into place). The same code and place as Log.open and `wal verify` give.
+          throw new WalError(
+            WalErrorCodes.CHAIN_MISMATCH,
+            'the segment has no header: its first frame (the crc record) is zeroed, torn or missing',
+            {
+              file: path.join(this.dir, name),
+              offset: 0,
+            },
+          );
+        }
       } finally {
         await closeSegment(dec);
       }
