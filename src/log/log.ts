@@ -407,6 +407,7 @@ export class Log extends EventEmitter {
     core.waiters.wakeAll();
     this.host?.onDurable();
     try {
+      await core.files.close();
       await this.publisher?.close();
       await core.preparer.close();
       await core.writer.file.close();
