@@ -6,9 +6,10 @@ import { WalError, WalErrorCodes } from '../errors';
 import { indexToNumber as toIndex, type IndexArg } from '../index-arg';
 import { throwIfAborted } from './abort';
 import { RecordType } from '../etcd/codec';
+import type { Decoder } from '../etcd/decoder';
+import { DecoderQueue } from '../etcd/decoder-queue';
 import type { LogCore } from './log-core';
 import type { EntriesRange, LogEntry, TailOptions } from './log-types';
-import type { SegmentFileLease } from './segment-files';
 import { checkpointFor, checkpointSpan, findSegment, type SegmentInfo } from './segment-index';
 import { decodeOpenSegment, forEachRecord, nextLogRecord, parseEntry } from './segment-reader';
 
@@ -25,6 +26,14 @@ const SYNC_READ_MAX_BYTES = 64 * 1024;
 const LOOKUP_CHUNK_BYTES = 128 * 1024;
 
 export class LogReads {
+  /**
+   * The buffer a synchronous lookup reads its span into: reused, so a lookup copies what it keeps
+   * before it returns (nothing else runs while it decodes: its reads do not yield).
+   */
+  private scratch: Uint8Array | null = null;
+  /** The synchronous lookups' decoder queue, shared for the same reason. */
+  private readonly lookupQueue = new DecoderQueue(64);
+
   constructor(private readonly core: LogCore) {}
 
   /**
@@ -111,10 +120,10 @@ export class LogReads {
 
   /** The data of entry `index` (a copy). ERR_WAL_OUT_OF_RANGE when it is not in [firstIndex, lastIndex]. */
   async get(index: IndexArg): Promise<Uint8Array> {
-    const e = await this.readEntry(toIndex('index', index));
-    return e.data.slice();
+    return (await this.readEntry(toIndex('index', index))).data;
   }
 
+  /** Entry `index`'s data (a copy) and term. */
   async readEntry(index: number): Promise<{ data: Uint8Array; term: bigint }> {
     this.checkReadable();
     if (index < this.core.firstIndexN() || index > this.core.written) {
@@ -123,60 +132,66 @@ export class LogReads {
     const si = findSegment(this.core.segments, index);
     if (si < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} is no longer in the log`, { file: this.core.dir });
     const seg = this.core.segments[si]!;
-    const { dec, lease } = await this.openAtCheckpoint(seg, index);
     let found: { data: Uint8Array; term: bigint } | null = null;
-    try {
-      await forEachRecord(dec, (d) => {
-        if (d.record.type !== ENTRY) return false;
-        const e = parseEntry(d.record.data!);
-        if (e !== null && e.index === index) found = { data: e.data, term: e.term };
-        return found !== null;
-      });
-    } finally {
-      lease.release();
-    }
+    await this.lookup(seg, index, (d) => {
+      if (d.record.type !== ENTRY) return false;
+      const e = parseEntry(d.record.data!);
+      // A copy now: the bytes may be in the scratch buffer, which the next lookup reuses.
+      if (e !== null && e.index === index) found = { data: e.data.slice(), term: e.term };
+      return found !== null;
+    });
+    if (found !== null) return found;
+    throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} not found`, { file: seg.path });
+  }
+
+  /** File offset of entry `index`'s frame in `seg` and the running CRC before it. */
+  async locate(seg: SegmentInfo, index: number): Promise<{ offset: number; crc: number }> {
+    let found: { offset: number; crc: number } | null = null;
+    let before = -1;
+    await this.lookup(seg, index, (d, crcBefore) => {
+      if (before < 0) before = crcBefore;
+      if (d.record.type === ENTRY && parseEntry(d.record.data!)?.index === index) {
+        found = { offset: d.record.offset, crc: before };
+        return true;
+      }
+      before = d.crc;
+      return false;
+    });
     if (found !== null) return found;
     throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} not found`, { file: seg.path });
   }
 
   /**
-   * A decoder over `seg` from the checkpoint at or before entry `index` (on a cached read handle,
-   * which the caller releases), sized to read up to the next checkpoint in one call.
+   * Calls `visit` for each record of `seg` from the checkpoint at or before entry `index` (with the
+   * checkpoint's CRC) until it returns true, on a cached read handle. A span up to the next
+   * checkpoint of at most SYNC_READ_MAX_BYTES is read exactly, in one pread, and decoded without
+   * yielding; a larger one (one big batch) through the threadpool in LOOKUP_CHUNK_BYTES chunks.
    */
-  private async openAtCheckpoint(seg: SegmentInfo, index: number) {
+  private async lookup(seg: SegmentInfo, index: number, visit: (d: Decoder, checkpointCrc: number) => boolean): Promise<void> {
     const cp = checkpointSpan(seg, index);
     const span = cp.end - cp.offset;
     const small = span <= SYNC_READ_MAX_BYTES;
-    const lease: SegmentFileLease = await this.core.files.acquire(seg.path);
-    const dec = decodeOpenSegment(this.core.io, seg.path, lease.file, seg.end, {
-      offset: cp.offset,
-      crc: cp.crc,
-      last: false,
-      bufferBytes: small ? span : LOOKUP_CHUNK_BYTES,
-      syncReads: small,
-    });
-    return { cp, dec, lease };
-  }
-
-  /** File offset of entry `index`'s frame in `seg` and the running CRC before it. */
-  async locate(seg: SegmentInfo, index: number): Promise<{ offset: number; crc: number }> {
-    const { cp, dec, lease } = await this.openAtCheckpoint(seg, index);
-    let found: { offset: number; crc: number } | null = null;
+    const files = this.core.files;
+    const lease = files.tryAcquire(seg.path) ?? (await files.acquire(seg.path));
     try {
-      let before = cp.crc;
-      await forEachRecord(dec, (d) => {
-        if (d.record.type === ENTRY && parseEntry(d.record.data!)?.index === index) {
-          found = { offset: d.record.offset, crc: before };
-          return true;
-        }
-        before = d.crc;
-        return false;
+      // A small span is read exactly: the entry's frame ends at the next checkpoint.
+      const dec = decodeOpenSegment(this.core.io, seg.path, lease.file, small ? cp.end : seg.end, {
+        offset: cp.offset,
+        crc: cp.crc,
+        last: false,
+        bufferBytes: small ? span : LOOKUP_CHUNK_BYTES,
+        syncReads: small,
+        scratch: small ? (this.scratch ??= new Uint8Array(SYNC_READ_MAX_BYTES + 4096)) : undefined,
+        queue: small ? this.lookupQueue : undefined,
       });
+      const crc = cp.crc;
+      if (small) {
+        // With syncReads every step is a boolean: no await, so nothing else touches the scratch.
+        while ((nextLogRecord(dec) as boolean) && !visit(dec, crc));
+      } else await forEachRecord(dec, (d) => visit(d, crc));
     } finally {
       lease.release();
     }
-    if (found !== null) return found;
-    throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} not found`, { file: seg.path });
   }
 
   private checkReadable(): void {

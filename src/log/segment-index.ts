@@ -2,13 +2,14 @@
  * The in-memory index of a Log's segments: which entries each holds, where its good bytes end,
  * and checkpoints (entry index, frame offset, CRC before it) every CHECKPOINT_BYTES so a random
  * `get` reads and decodes about that much of a segment: one read of [checkpoint, next checkpoint).
- * Memory: one checkpoint (three numbers, ~24 bytes) per 4 KiB written, ~0.6 % of the log's size.
- * The writer adds them at batch starts (batch-writer.ts), so a batch larger than 4 KiB written by
+ * Memory: one checkpoint (three numbers, ~24 bytes) per 2 KiB written, ~1.2 % of the log's size
+ * (~1.5 bytes per 100-byte record). The writer adds them at batch starts (batch-writer.ts), so a
+ * batch larger than 2 KiB written by
  * this process has one; a reopen's scan (recovery.ts) adds them between entries.
  */
 
-/** Distance between checkpoints; bounds what `get` reads (a few pages: a pread of it costs about one of 100 bytes). */
-export const CHECKPOINT_BYTES = 4 * 1024;
+/** Distance between checkpoints; bounds what `get` reads and decodes (measured: bench/README.md, Log get). */
+export const CHECKPOINT_BYTES = 2 * 1024;
 
 /** One segment file. Indexes are numbers (a log never reaches 2^53 entries). */
 export interface SegmentInfo {

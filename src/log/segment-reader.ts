@@ -7,7 +7,7 @@
  * its lenient rules.
  */
 import { type EntryFields, LENIENT, decodeEntryFields, decodeSnapshot } from '../etcd/codec';
-import { Decoder } from '../etcd/decoder';
+import { Decoder, type DecoderOptions } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
 
@@ -44,7 +44,7 @@ export function decodeOpenSegment(
   path: string,
   file: WalFile,
   end: number,
-  opts: SegmentReaderOptions & { syncReads?: boolean },
+  opts: SegmentReaderOptions & Pick<DecoderOptions, 'syncReads' | 'scratch' | 'queue'>,
 ): Decoder {
   return new Decoder(io, [{ path, file, size: end }], {
     offset: opts.offset ?? 0,
@@ -58,6 +58,8 @@ export function decodeOpenSegment(
     // The Log's walpb.Record rules: a known field of the wrong wire type is skipped as unknown.
     rules: LENIENT,
     syncReads: opts.syncReads ?? false,
+    scratch: opts.scratch,
+    queue: opts.queue,
   });
 }
 
