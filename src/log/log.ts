@@ -292,7 +292,7 @@ export class Log extends EventEmitter {
       durableIndex: () => core.durableN,
       entries: (from, to) => this.entries({ from: BigInt(from), to: BigInt(to) }),
       lagBytes: (after) => segmentBytesAfter(core.segments, after),
-      openReader: (from) => new BatchReader(this.io, () => core.segments, this.opts.readBufferBytes, from),
+      openReader: (from) => new BatchReader(this.io, core.files, () => core.segments, this.opts.readBufferBytes, from),
       closed: () => core.ended,
       onCut: (to, cuts) => this.publisher?.publish(Math.min(core.durableN, to), core.firstIndexN(), cuts, true),
       onCommit: () => this.retention?.committed(),
