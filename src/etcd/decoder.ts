@@ -329,7 +329,7 @@ export class Decoder {
     if (this.ahead !== null || this.fileDrained || this.syncReads) return;
     const source = this.sources[this.fileIndex]!;
     const { next, keep } = this.nextBuffer(from, wanted);
-    const read = Promise.resolve(this.readInto(source, next, keep, from + keep));
+    const read = (async () => this.readInto(source, next, keep, from + keep))(); // a throw becomes a rejection
     read.catch(() => undefined); // reported by fill(), if it is still wanted
     this.ahead = { fileIndex: this.fileIndex, start: from, keep, next, size: next.length, read };
   }

@@ -3,9 +3,8 @@
  * and checkpoints (entry index, frame offset, CRC before it) every CHECKPOINT_BYTES so a random
  * `get` reads and decodes about that much of a segment: one read of [checkpoint, next checkpoint).
  * Memory: one checkpoint (three numbers, ~24 bytes) per 2 KiB written, ~1.2 % of the log's size
- * (~1.5 bytes per 100-byte record). The writer adds them at batch starts (batch-writer.ts), so a
- * batch larger than 2 KiB written by
- * this process has one; a reopen's scan (recovery.ts) adds them between entries.
+ * (~1.5 bytes per 100-byte record). The writer adds them at batch starts only (batch-writer.ts),
+ * so a batch this process wrote has one; a reopen's scan (recovery.ts) adds them between entries.
  */
 
 /** Distance between checkpoints; bounds what `get` reads and decodes (measured: bench/README.md, Log get). */
