@@ -168,12 +168,14 @@ export class LogReads {
    * yielding; a larger one (one big batch) through the threadpool in LOOKUP_CHUNK_BYTES chunks.
    */
   private async lookup(seg: SegmentInfo, index: number, visit: (d: Decoder, checkpointCrc: number) => boolean): Promise<void> {
-    const cp = checkpointSpan(seg, index);
-    const span = cp.end - cp.offset;
-    const small = span <= SYNC_READ_MAX_BYTES;
     const files = this.core.files;
     const lease = files.tryAcquire(seg.path) ?? (await files.acquire(seg.path));
     try {
+      // After the handle is ours: from here to the end of a small span's decode nothing yields,
+      // so the checkpoints and the end read are the ones the bytes are read against.
+      const cp = checkpointSpan(seg, index);
+      const span = cp.end - cp.offset;
+      const small = span <= SYNC_READ_MAX_BYTES;
       // A small span is read exactly: the entry's frame ends at the next checkpoint.
       const dec = decodeOpenSegment(this.core.io, seg.path, lease.file, small ? cp.end : seg.end, {
         offset: cp.offset,
