@@ -11,7 +11,12 @@
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
 import { type DecodeRules, RecordType, decodeRecord } from './codec';
-import { FRAME_SIZE_BYTES, MAX_WAL_ENTRY_SIZE_LIMIT, decodeFrameSize } from './frame';
+import { DecoderQueue } from './decoder-queue';
+import { FRAME_SIZE_BYTES as FRAME_HEADER, MAX_WAL_ENTRY_SIZE_LIMIT, decodeFrameSize } from './frame';
+
+// Module-local copies: reading an imported binding costs on the per-frame path under some loaders.
+const FRAME_SIZE_BYTES = FRAME_HEADER;
+const CRC_RECORD = RecordType.Crc;
 
 /** Torn-write detection granularity (etcd `minSectorSize`). */
 export const MIN_SECTOR_SIZE = 512;
@@ -60,6 +65,19 @@ export interface DecoderOptions {
    * wrong wire type is skipped as unknown).
    */
   rules?: DecodeRules;
+  /**
+   * Read with `readSync` on the calling thread, so `nextRecord()` always returns a boolean: for a
+   * small read likely in the page cache (the Log's `get`) a threadpool hop costs ten times the
+   * pread itself. No read-ahead then. Default false.
+   */
+  syncReads?: boolean;
+  /**
+   * With `syncReads`: read into this buffer instead of a fresh one when it is large enough. Record
+   * data are then views into it, valid only until the caller next uses the buffer.
+   */
+  scratch?: Uint8Array;
+  /** The parse queue's arrays, shared with decoders that never run at the same time. Default: its own. */
+  queue?: DecoderQueue;
 }
 
 /** The record `nextRecord()` last made current; its fields are overwritten by the next call. */
@@ -114,6 +132,7 @@ export class Decoder {
   private readonly stopAtSize: boolean;
   private readonly tail: 'throw' | 'report' | 'none';
   private readonly rules: DecodeRules | undefined;
+  private readonly syncReads: boolean;
   private buf: Uint8Array = new Uint8Array(0);
   /** File offset of buf[0]. */
   private bufStart = 0;
@@ -128,13 +147,15 @@ export class Decoder {
   // Parsed, CRC-checked records waiting to be handed out (parallel arrays, reused).
   private qHead = 0;
   private qLen = 0;
-  private qType = new Int32Array(256);
-  private qCrc = new Uint32Array(256);
-  private qStart = new Int32Array(256);
-  private qEnd = new Int32Array(256);
-  private qOffset = new Float64Array(256);
-  private qFrameLen = new Int32Array(256);
-  private qRunning = new Uint32Array(256);
+  private qType: Int32Array;
+  private qCrc: Uint32Array;
+  private qStart: Int32Array;
+  private qEnd: Int32Array;
+  private qOffset: Float64Array;
+  private qFrameLen: Int32Array;
+  private qRunning: Uint32Array;
+  private readonly scratch: Uint8Array | undefined;
+  private readonly slots: DecoderQueue;
   /** The error etcd would return after the queued records. */
   private pendingError: WalError | null = null;
   /** For a CRC mismatch: the running CRC including the bad record (what etcd's decoder holds). */
@@ -152,6 +173,11 @@ export class Decoder {
     this.stopAtSize = opts.stopAtSize ?? false;
     this.tail = opts.tail ?? 'throw';
     this.rules = opts.rules;
+    this.syncReads = opts.syncReads ?? false;
+    this.scratch = this.syncReads ? opts.scratch : undefined;
+    const q = (this.slots = opts.queue ?? new DecoderQueue());
+    [this.qType, this.qCrc, this.qStart, this.qEnd] = [q.type, q.crc, q.start, q.end];
+    [this.qOffset, this.qFrameLen, this.qRunning] = [q.offset, q.frameLen, q.running];
     if (sources.length === 0) this.finished = true;
   }
 
@@ -192,7 +218,20 @@ export class Decoder {
    */
   nextRecord(): boolean | Promise<boolean> {
     const r = this.advance();
-    return r >= 0 ? r === 1 : this.nextRecordAfterFill();
+    if (r >= 0) return r === 1;
+    return this.syncReads ? this.nextRecordSync() : this.nextRecordAfterFill();
+  }
+
+  private nextRecordSync(): boolean {
+    for (;;) {
+      const source = this.sources[this.fileIndex];
+      if (source !== undefined && !this.fileDrained) {
+        const { next, keep } = this.nextBuffer(this.lastValidOffset, this.wanted);
+        this.install(next, this.lastValidOffset, keep, this.readInto(source, next, keep, this.lastValidOffset + keep) as number);
+      }
+      const r = this.advance();
+      if (r >= 0) return r === 1;
+    }
   }
 
   private async nextRecordAfterFill(): Promise<boolean> {
@@ -253,20 +292,25 @@ export class Decoder {
     // (and, on hostile input, memory out of proportion to the file).
     const remaining = Math.max(0, source.size - (from + keep));
     const size = Math.max(Math.min(this.chunkSize, keep + Math.max(remaining, 4096)), wanted);
-    const next = new Uint8Array(size);
+    const scratch = this.scratch;
+    const next = keep === 0 && scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : new Uint8Array(size);
     if (keep > 0) next.set(this.buf.subarray(pos, this.bufLen));
     return { next, keep };
   }
 
-  private async readInto(source: DecoderSource, next: Uint8Array, keep: number, at: number): Promise<number> {
+  /** Reads into `next` after its `keep` bytes: on this thread with `syncReads`, else through the threadpool. */
+  private readInto(source: DecoderSource, next: Uint8Array, keep: number, at: number): number | Promise<number> {
     const view = this.stopAtSize
       ? next.subarray(keep, keep + Math.max(0, Math.min(next.length - keep, source.size - at)))
       : next.subarray(keep);
     if (view.length === 0) return 0;
-    try {
-      return await source.file.read(view, at);
-    } catch (err) {
+    const fail = (err: unknown): never => {
       throw new WalError(WalErrorCodes.IO, `cannot read ${source.path}`, { file: source.path, offset: at, cause: err });
+    };
+    try {
+      return this.syncReads ? source.file.readSync(view, at) : source.file.read(view, at).catch(fail);
+    } catch (err) {
+      return fail(err);
     }
   }
 
@@ -282,10 +326,10 @@ export class Decoder {
    * and I/O overlap (etcd's reader is synchronous; this is where we gain on large WALs).
    */
   private prefetch(from: number, wanted: number): void {
-    if (this.ahead !== null || this.fileDrained) return;
+    if (this.ahead !== null || this.fileDrained || this.syncReads) return;
     const source = this.sources[this.fileIndex]!;
     const { next, keep } = this.nextBuffer(from, wanted);
-    const read = this.readInto(source, next, keep, from + keep);
+    const read = (async () => this.readInto(source, next, keep, from + keep))(); // a throw becomes a rejection
     read.catch(() => undefined); // reported by fill(), if it is still wanted
     this.ahead = { fileIndex: this.fileIndex, start: from, keep, next, size: next.length, read };
   }
@@ -362,7 +406,7 @@ export class Decoder {
       n++;
       off += frameLen;
       // A crc record resets the chain: check what precedes it first.
-      if (this.qType[n - 1] === RecordType.Crc) break;
+      if (this.qType[n - 1] === CRC_RECORD) break;
     }
     this.qLen = n;
     if (n > 0) this.checkCrcs();
@@ -429,33 +473,24 @@ export class Decoder {
   }
 
   private growQueue(): void {
-    const n = this.qType.length * 2;
-    const grow = <T extends Int32Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a as never);
-      return b;
-    };
-    this.qType = grow(this.qType, (k) => new Int32Array(k));
-    this.qCrc = grow(this.qCrc, (k) => new Uint32Array(k));
-    this.qStart = grow(this.qStart, (k) => new Int32Array(k));
-    this.qEnd = grow(this.qEnd, (k) => new Int32Array(k));
-    this.qOffset = grow(this.qOffset, (k) => new Float64Array(k));
-    this.qFrameLen = grow(this.qFrameLen, (k) => new Int32Array(k));
-    this.qRunning = grow(this.qRunning, (k) => new Uint32Array(k));
+    const q = this.slots;
+    q.grow();
+    [this.qType, this.qCrc, this.qStart, this.qEnd] = [q.type, q.crc, q.start, q.end];
+    [this.qOffset, this.qFrameLen, this.qRunning] = [q.offset, q.frameLen, q.running];
   }
 
   /** One chained CRC call for the queued records; truncates the queue at the first bad one. */
   private checkCrcs(): void {
     const n = this.qLen;
     let dataRecords = 0;
-    for (let i = 0; i < n; i++) if (this.qType[i] !== RecordType.Crc) dataRecords++;
+    for (let i = 0; i < n; i++) if (this.qType[i] !== CRC_RECORD) dataRecords++;
     let running = this.crc;
     let results: Uint32Array | null = null;
     if (dataRecords > 0) {
       const bounds = new Uint32Array(2 * dataRecords);
       let k = 0;
       for (let i = 0; i < n; i++) {
-        if (this.qType[i] === RecordType.Crc) continue;
+        if (this.qType[i] === CRC_RECORD) continue;
         const s = this.qStart[i]!;
         // absent data: an empty slice leaves the running CRC unchanged
         bounds[2 * k] = s < 0 ? 0 : s;
@@ -467,7 +502,7 @@ export class Decoder {
     let k = 0;
     for (let i = 0; i < n; i++) {
       const stored = this.qCrc[i]!;
-      if (this.qType[i] === RecordType.Crc) {
+      if (this.qType[i] === CRC_RECORD) {
         // ReadAll's chain check; skipped while running is 0 so reading can start after purged segments.
         if (running !== 0 && stored !== running) {
           this.qLen = i;

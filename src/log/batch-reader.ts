@@ -11,16 +11,20 @@ import type { IoBackend } from '../io/types';
 import { RecordType } from '../etcd/codec';
 import type { LogEntry } from './log';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
-import { closeSegment, nextLogRecord, openSegment, parseEntry } from './segment-reader';
+import type { SegmentFileLease, SegmentFiles } from './segment-files';
+import { decodeOpenSegment, nextLogRecord, parseEntry } from './segment-reader';
 
 export class BatchReader {
   private dec: Decoder | null = null;
   private seg: SegmentInfo | null = null;
+  /** The cached read handle `dec` reads through (the Log's SegmentFiles), released by close(). */
+  private lease: SegmentFileLease | null = null;
   /** A record read past maxBytes, handed out first next time. */
   private pending: LogEntry | null = null;
 
   constructor(
     private readonly io: IoBackend,
+    private readonly files: SegmentFiles,
     private readonly segments: () => readonly SegmentInfo[],
     private readonly bufferBytes: number,
     /** The next index this reader returns. */
@@ -100,7 +104,10 @@ export class BatchReader {
 
   private async openAt(seg: SegmentInfo, offset: number, crc: number): Promise<Decoder> {
     this.seg = seg;
-    this.dec = await openSegment(this.io, seg.path, { offset, crc, limit: seg.end, last: false, bufferBytes: this.bufferBytes });
+    // The tail reopened at each batch costs no open: the handle stays in the cache.
+    const lease = this.files.tryAcquire(seg.path) ?? (await this.files.acquire(seg.path));
+    this.lease = lease;
+    this.dec = decodeOpenSegment(this.io, seg.path, lease.file, seg.end, { offset, crc, last: false, bufferBytes: this.bufferBytes });
     return this.dec;
   }
 
@@ -117,9 +124,11 @@ export class BatchReader {
     // Otherwise the next read opens the segment holding `next`.
   }
 
-  async close(): Promise<void> {
-    const d = this.dec;
+  close(): Promise<void> {
+    const lease = this.lease;
     this.dec = null;
-    if (d !== null) await closeSegment(d);
+    this.lease = null;
+    lease?.release();
+    return Promise.resolve();
   }
 }

@@ -12,7 +12,8 @@ import type { IoBackend } from '../io/types';
 import { throwIfAborted } from './abort';
 import type { LogEntry } from './log-types';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
-import { closeSegment, nextLogRecord, openSegment } from './segment-reader';
+import type { SegmentFileLease, SegmentFiles } from './segment-files';
+import { decodeOpenSegment, nextLogRecord } from './segment-reader';
 
 // Module-local: a property read of an imported object costs on the per-record path.
 const ENTRY = RecordType.Entry;
@@ -21,6 +22,8 @@ const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: unde
 /** What the stream reads: the Log's segments as they are when it moves to the next one. */
 export interface EntrySource {
   io: IoBackend;
+  /** The Log's cached read handles. */
+  files: SegmentFiles;
   segments(): readonly SegmentInfo[];
   /** The log's directory, for errors. */
   dir: string;
@@ -30,6 +33,8 @@ export interface EntrySource {
 export class EntryStream implements AsyncGenerator<LogEntry, void, undefined> {
   private dec: Decoder | null = null;
   private seg: SegmentInfo | null = null;
+  /** The read handle `dec` reads through, lent by the cache until the segment ends. */
+  private lease: SegmentFileLease | null = null;
   /** `next` when the current segment was opened: a segment that yields nothing is an error. */
   private segmentFirst = 0;
   private finished = false;
@@ -151,20 +156,26 @@ export class EntryStream implements AsyncGenerator<LogEntry, void, undefined> {
     const cp = checkpointFor(seg, this.nextIndex);
     this.seg = seg;
     this.segmentFirst = this.nextIndex;
-    this.dec = await openSegment(this.src.io, seg.path, {
+    this.lease = await this.src.files.acquire(seg.path);
+    this.dec = decodeOpenSegment(this.src.io, seg.path, this.lease.file, seg.end, {
       offset: cp.offset,
       crc: cp.crc,
-      limit: seg.end,
       last: false,
       bufferBytes: this.src.bufferBytes,
     });
   }
 
+  /** Gives the read handle back to the cache (which closes it if it was forgotten meanwhile). */
+  private releaseSegment(): void {
+    const lease = this.lease;
+    this.lease = null;
+    this.dec = null;
+    lease?.release();
+  }
+
   /** The current segment ended: close it; one that held no entry of the range is an error. */
   private async closeSegment(): Promise<void> {
-    const dec = this.dec!;
-    this.dec = null;
-    await closeSegment(dec);
+    this.releaseSegment();
     if (this.nextIndex === this.segmentFirst) {
       throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${this.nextIndex} not found in ${this.seg!.name}`, { file: this.seg!.path });
     }
@@ -172,18 +183,14 @@ export class EntryStream implements AsyncGenerator<LogEntry, void, undefined> {
 
   private async finish(): Promise<IteratorReturnResult<void>> {
     this.finished = true;
-    const dec = this.dec;
-    this.dec = null;
-    if (dec !== null) await closeSegment(dec);
+    this.releaseSegment();
     return DONE;
   }
 
   /** An error ends the stream (its segment closed), as a generator that threw. */
   private async fail(err: unknown): Promise<never> {
     this.finished = true;
-    const dec = this.dec;
-    this.dec = null;
-    if (dec !== null) await closeSegment(dec).catch(() => undefined);
+    this.releaseSegment();
     throw err;
   }
 

@@ -11,6 +11,7 @@ import { DurabilityWaiters } from './durability-waiters';
 import { LatencyHistogram } from './histogram';
 import type { SlowSyncEvent } from './log-types';
 import type { ResolvedLogOptions } from './options';
+import { SegmentFiles } from './segment-files';
 import type { SegmentInfo } from './segment-index';
 import type { SegmentPreparer } from './segment-preparer';
 import type { TailWriter } from './tail-writer';
@@ -35,6 +36,8 @@ export class LogCore {
   snapshotAt: SnapshotAt | null;
   closePromise: Promise<void> | null = null;
   readonly waiters = new DurabilityWaiters();
+  /** Read handles shared by get(), entries() and the truncations' lookups (segment-files.ts). */
+  readonly files: SegmentFiles;
   readonly counters = { appends: 0, bytes: 0, batches: 0, fsyncs: 0 };
   readonly hist = new LatencyHistogram();
   /** Called after durableN advanced (publishes it, wakes consumers); set by the façade. */
@@ -51,6 +54,7 @@ export class LogCore {
     /** Receives 'fsync' and 'slowSync'. */
     private readonly events: EventEmitter,
   ) {
+    this.files = new SegmentFiles(io);
     this.written = scan.lastIndex;
     this.durableN = scan.lastIndex;
     this.snapshotIndex = scan.snapshotIndex;

@@ -7,15 +7,34 @@ import { indexToNumber as toIndex, type IndexArg } from '../index-arg';
 import { throwIfAborted } from './abort';
 import { RecordType } from '../etcd/codec';
 import { EntryStream } from './entry-stream';
+import type { Decoder } from '../etcd/decoder';
+import { DecoderQueue } from '../etcd/decoder-queue';
 import type { LogCore } from './log-core';
 import type { EntriesRange, LogEntry, TailOptions } from './log-types';
-import { CHECKPOINT_BYTES, checkpointFor, findSegment, type SegmentInfo } from './segment-index';
-import { closeSegment, forEachRecord, openSegment, parseEntry } from './segment-reader';
+import { checkpointSpan, findSegment, type SegmentInfo } from './segment-index';
+import { decodeOpenSegment, forEachRecord, nextLogRecord, parseEntry } from './segment-reader';
 
 // A module-local copy: a property read of an imported object costs on the per-record path.
 const ENTRY = RecordType.Entry;
 
+/**
+ * A lookup reading at most this much from its checkpoint reads it with one pread on the event
+ * loop: from the page cache that costs ~1-2 µs, a threadpool hop 15-30 µs. Larger spans (a big
+ * batch written by this process has one checkpoint) are read through the threadpool.
+ */
+const SYNC_READ_MAX_BYTES = 64 * 1024;
+/** Chunk for a larger span: what the reads before the descriptor cache used. */
+const LOOKUP_CHUNK_BYTES = 128 * 1024;
+
 export class LogReads {
+  /**
+   * The buffer a synchronous lookup reads its span into: reused, so a lookup copies what it keeps
+   * before it returns (nothing else runs while it decodes: its reads do not yield).
+   */
+  private scratch: Uint8Array | null = null;
+  /** The synchronous lookups' decoder queue, shared for the same reason. */
+  private readonly lookupQueue = new DecoderQueue(64);
+
   constructor(private readonly core: LogCore) {}
 
   /**
@@ -25,7 +44,7 @@ export class LogReads {
    */
   entries(range: EntriesRange = {}): AsyncGenerator<LogEntry, void, undefined> {
     const core = this.core;
-    const source = { io: core.io, segments: () => core.segments, dir: core.dir, bufferBytes: core.opts.readBufferBytes };
+    const source = { io: core.io, files: core.files, segments: () => core.segments, dir: core.dir, bufferBytes: core.opts.readBufferBytes };
     // The range is checked and resolved at the first next(), as a generator's body would be.
     return new EntryStream(
       source,
@@ -75,10 +94,10 @@ export class LogReads {
 
   /** The data of entry `index` (a copy). ERR_WAL_OUT_OF_RANGE when it is not in [firstIndex, lastIndex]. */
   async get(index: IndexArg): Promise<Uint8Array> {
-    const e = await this.readEntry(toIndex('index', index));
-    return e.data.slice();
+    return (await this.readEntry(toIndex('index', index))).data;
   }
 
+  /** Entry `index`'s data (a copy) and term. */
   async readEntry(index: number): Promise<{ data: Uint8Array; term: bigint }> {
     this.checkReadable();
     if (index < this.core.firstIndexN() || index > this.core.written) {
@@ -87,54 +106,68 @@ export class LogReads {
     const si = findSegment(this.core.segments, index);
     if (si < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} is no longer in the log`, { file: this.core.dir });
     const seg = this.core.segments[si]!;
-    const { dec } = await this.openAtCheckpoint(seg, index);
     let found: { data: Uint8Array; term: bigint } | null = null;
-    try {
-      await forEachRecord(dec, (d) => {
-        if (d.record.type !== ENTRY) return false;
-        const e = parseEntry(d.record.data!);
-        if (e !== null && e.index === index) found = { data: e.data, term: e.term };
-        return found !== null;
-      });
-    } finally {
-      await closeSegment(dec);
-    }
+    await this.lookup(seg, index, (d) => {
+      if (d.record.type !== ENTRY) return false;
+      const e = parseEntry(d.record.data!);
+      // A copy now: the bytes may be in the scratch buffer, which the next lookup reuses.
+      if (e !== null && e.index === index) found = { data: e.data.slice(), term: e.term };
+      return found !== null;
+    });
     if (found !== null) return found;
     throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} not found`, { file: seg.path });
-  }
-
-  /** A decoder over `seg` starting at the nearest checkpoint at or before entry `index`. */
-  private async openAtCheckpoint(seg: SegmentInfo, index: number) {
-    const cp = checkpointFor(seg, index);
-    const dec = await openSegment(this.core.io, seg.path, {
-      offset: cp.offset,
-      crc: cp.crc,
-      limit: seg.end,
-      last: false,
-      bufferBytes: 2 * CHECKPOINT_BYTES,
-    });
-    return { cp, dec };
   }
 
   /** File offset of entry `index`'s frame in `seg` and the running CRC before it. */
   async locate(seg: SegmentInfo, index: number): Promise<{ offset: number; crc: number }> {
-    const { cp, dec } = await this.openAtCheckpoint(seg, index);
     let found: { offset: number; crc: number } | null = null;
-    try {
-      let before = cp.crc;
-      await forEachRecord(dec, (d) => {
-        if (d.record.type === ENTRY && parseEntry(d.record.data!)?.index === index) {
-          found = { offset: d.record.offset, crc: before };
-          return true;
-        }
-        before = d.crc;
-        return false;
-      });
-    } finally {
-      await closeSegment(dec);
-    }
+    let before = -1;
+    await this.lookup(seg, index, (d, crcBefore) => {
+      if (before < 0) before = crcBefore;
+      if (d.record.type === ENTRY && parseEntry(d.record.data!)?.index === index) {
+        found = { offset: d.record.offset, crc: before };
+        return true;
+      }
+      before = d.crc;
+      return false;
+    });
     if (found !== null) return found;
     throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${index} not found`, { file: seg.path });
+  }
+
+  /**
+   * Calls `visit` for each record of `seg` from the checkpoint at or before entry `index` (with the
+   * checkpoint's CRC) until it returns true, on a cached read handle. A span up to the next
+   * checkpoint of at most SYNC_READ_MAX_BYTES is read exactly, in one pread, and decoded without
+   * yielding; a larger one (one big batch) through the threadpool in LOOKUP_CHUNK_BYTES chunks.
+   */
+  private async lookup(seg: SegmentInfo, index: number, visit: (d: Decoder, checkpointCrc: number) => boolean): Promise<void> {
+    const files = this.core.files;
+    const lease = files.tryAcquire(seg.path) ?? (await files.acquire(seg.path));
+    try {
+      // After the handle is ours: from here to the end of a small span's decode nothing yields,
+      // so the checkpoints and the end read are the ones the bytes are read against.
+      const cp = checkpointSpan(seg, index);
+      const span = cp.end - cp.offset;
+      const small = span <= SYNC_READ_MAX_BYTES;
+      // A small span is read exactly: the entry's frame ends at the next checkpoint.
+      const dec = decodeOpenSegment(this.core.io, seg.path, lease.file, small ? cp.end : seg.end, {
+        offset: cp.offset,
+        crc: cp.crc,
+        last: false,
+        bufferBytes: small ? span : LOOKUP_CHUNK_BYTES,
+        syncReads: small,
+        scratch: small ? (this.scratch ??= new Uint8Array(SYNC_READ_MAX_BYTES + 4096)) : undefined,
+        queue: small ? this.lookupQueue : undefined,
+      });
+      const crc = cp.crc;
+      if (small) {
+        // With syncReads every step is a boolean: no await, so nothing else touches the scratch.
+        while ((nextLogRecord(dec) as boolean) && !visit(dec, crc));
+      } else await forEachRecord(dec, (d) => visit(d, crc));
+    } finally {
+      lease.release();
+    }
   }
 
   private checkReadable(): void {

@@ -292,7 +292,7 @@ export class Log extends EventEmitter {
       durableIndex: () => core.durableN,
       entries: (from, to) => this.entries({ from: BigInt(from), to: BigInt(to) }),
       lagBytes: (after) => segmentBytesAfter(core.segments, after),
-      openReader: (from) => new BatchReader(this.io, () => core.segments, this.opts.readBufferBytes, from),
+      openReader: (from) => new BatchReader(this.io, core.files, () => core.segments, this.opts.readBufferBytes, from),
       closed: () => core.ended,
       onCut: (to, cuts) => this.publisher?.publish(Math.min(core.durableN, to), core.firstIndexN(), cuts, true),
       onCommit: () => this.retention?.committed(),
@@ -407,6 +407,7 @@ export class Log extends EventEmitter {
     core.waiters.wakeAll();
     this.host?.onDurable();
     try {
+      await core.files.close();
       await this.publisher?.close();
       await core.preparer.close();
       await core.writer.file.close();

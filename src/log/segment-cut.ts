@@ -30,6 +30,8 @@ export async function cutSegment(core: LogCore, onSealed: (seq: number) => void)
     await hf.close();
   }
   const full = path.join(dir, name);
+  // Nothing may read the new segment through a handle on a file that had its name before.
+  core.files.forget(full);
   await io.rename(tmp, full);
   await io.fsyncDir(dir);
   const nf = await io.open(full, { read: true, write: true, direct: core.opts.direct });

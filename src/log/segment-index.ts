@@ -1,11 +1,14 @@
 /**
  * The in-memory index of a Log's segments: which entries each holds, where its good bytes end,
- * and sparse checkpoints (entry index, frame offset, CRC before it) every CHECKPOINT_BYTES so a
- * random `get` reads at most that much of a segment. Memory: one checkpoint per 64 KiB written.
+ * and checkpoints (entry index, frame offset, CRC before it) every CHECKPOINT_BYTES so a random
+ * `get` reads and decodes about that much of a segment: one read of [checkpoint, next checkpoint).
+ * Memory: one checkpoint (three numbers, ~24 bytes) per 2 KiB written, ~1.2 % of the log's size
+ * (~1.5 bytes per 100-byte record). The writer adds them at batch starts only (batch-writer.ts),
+ * so a batch this process wrote has one; a reopen's scan (recovery.ts) adds them between entries.
  */
 
-/** Distance between checkpoints; bounds what `get` reads. */
-export const CHECKPOINT_BYTES = 64 * 1024;
+/** Distance between checkpoints; bounds what `get` reads and decodes (measured: bench/README.md, Log get). */
+export const CHECKPOINT_BYTES = 2 * 1024;
 
 /** One segment file. Indexes are numbers (a log never reaches 2^53 entries). */
 export interface SegmentInfo {
@@ -51,6 +54,15 @@ export function dropCheckpointsFrom(seg: SegmentInfo, offset: number): void {
 
 /** Where to start reading a segment to reach entry `index`: the last checkpoint at or before it. */
 export function checkpointFor(seg: SegmentInfo, index: number): { offset: number; crc: number } {
+  const span = checkpointSpan(seg, index);
+  return { offset: span.offset, crc: span.crc };
+}
+
+/**
+ * The bytes to read for entry `index`: from the last checkpoint at or before it to the next one
+ * (the entry's frame ends there) or to the segment's known end.
+ */
+export function checkpointSpan(seg: SegmentInfo, index: number): { offset: number; crc: number; end: number } {
   let lo = 0;
   let hi = seg.cpIndex.length - 1;
   let best = -1;
@@ -61,7 +73,8 @@ export function checkpointFor(seg: SegmentInfo, index: number): { offset: number
       lo = mid + 1;
     } else hi = mid - 1;
   }
-  return best < 0 ? { offset: 0, crc: 0 } : { offset: seg.cpOffset[best]!, crc: seg.cpCrc[best]! };
+  const next = best + 1 < seg.cpOffset.length ? Math.min(seg.cpOffset[best + 1]!, seg.end) : seg.end;
+  return best < 0 ? { offset: 0, crc: 0, end: next } : { offset: seg.cpOffset[best]!, crc: seg.cpCrc[best]!, end: next };
 }
 
 /** The position of the segment holding entry `index` in `segments` (ascending, `first` non-decreasing), or -1. */

@@ -7,9 +7,9 @@
  * its lenient rules.
  */
 import { type EntryFields, LENIENT, decodeEntryFields, decodeSnapshot } from '../etcd/codec';
-import { Decoder } from '../etcd/decoder';
+import { Decoder, type DecoderOptions } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
-import type { IoBackend } from '../io/types';
+import type { IoBackend, WalFile } from '../io/types';
 
 export interface SegmentReaderOptions {
   /** File offset of the first frame to read (a frame boundary). Default 0. */
@@ -28,22 +28,39 @@ export async function openSegment(io: IoBackend, path: string, opts: SegmentRead
   const file = await io.open(path, { read: true });
   try {
     const size = await file.size();
-    return new Decoder(io, [{ path, file, size: Math.min(size, opts.limit ?? size) }], {
-      offset: opts.offset ?? 0,
-      crc: opts.crc ?? 0,
-      chunkSize: opts.bufferBytes,
-      stopAtSize: true,
-      // etcd's 10 MiB frame limit (the default), as etcd's Repair and `wal verify` apply it: a
-      // length word past it is damage (ERR_WAL_RECORD_TOO_LARGE), never a torn tail to cut. The
-      // Log's own frames stay below it (data <= 10 MiB - 64).
-      tail: opts.last ? 'report' : 'none',
-      // The Log's walpb.Record rules: a known field of the wrong wire type is skipped as unknown.
-      rules: LENIENT,
-    });
+    return decodeOpenSegment(io, path, file, Math.min(size, opts.limit ?? size), opts);
   } catch (err) {
     await file.close();
     throw err;
   }
+}
+
+/**
+ * A decoder over a segment file the caller holds open (SegmentFiles), reading no further than
+ * `end`: what the Log knows to be written there, never the file's size.
+ */
+export function decodeOpenSegment(
+  io: IoBackend,
+  path: string,
+  file: WalFile,
+  end: number,
+  opts: SegmentReaderOptions & Pick<DecoderOptions, 'syncReads' | 'scratch' | 'queue'>,
+): Decoder {
+  return new Decoder(io, [{ path, file, size: end }], {
+    offset: opts.offset ?? 0,
+    crc: opts.crc ?? 0,
+    chunkSize: opts.bufferBytes,
+    stopAtSize: true,
+    // etcd's 10 MiB frame limit (the default), as etcd's Repair and `wal verify` apply it: a
+    // length word past it is damage (ERR_WAL_RECORD_TOO_LARGE), never a torn tail to cut. The
+    // Log's own frames stay below it (data <= 10 MiB - 64).
+    tail: opts.last ? 'report' : 'none',
+    // The Log's walpb.Record rules: a known field of the wrong wire type is skipped as unknown.
+    rules: LENIENT,
+    syncReads: opts.syncReads ?? false,
+    scratch: opts.scratch,
+    queue: opts.queue,
+  });
 }
 
 /** Closes the segment file of a decoder from `openSegment`. */

@@ -61,6 +61,7 @@ export class Truncation {
     // contiguous run of segments (a gap in the sequence would make the directory unreadable).
     while (keep-- > 0) {
       const seg = this.core.segments.shift()!;
+      this.core.files.forget(seg.path);
       await this.core.io.unlink(seg.path);
       await this.core.io.fsyncDir(this.core.dir);
     }
@@ -112,6 +113,8 @@ export class Truncation {
         // Newest first, each made durable before the next, so a crash part-way leaves a shorter
         // but contiguous log.
         for (let k = tailIdx; k > si; k--) {
+          // A later cut may give a new segment this name: its reads must not reach the old inode.
+          this.core.files.forget(this.core.segments[k]!.path);
           await this.core.io.unlink(this.core.segments[k]!.path);
           await this.core.io.fsyncDir(this.core.dir);
         }
