@@ -4,6 +4,8 @@
  * await per buffer fill rather than one per record (an async generator step per record halved a
  * drain's rate; bench/README.md). When it reaches the end it knew of in the tail, it reopens at the
  * same frame with the tail's new end; at the end of a closed segment it moves to the next.
+ * Records still in the writer's window of recent records (recent-records.ts) are taken from
+ * memory instead, up to the durable index only.
  */
 import type { Decoder } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
@@ -12,6 +14,13 @@ import { RecordType } from '../etcd/codec';
 import type { LogEntry } from './log';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
 import { closeSegment, nextLogRecord, openSegment, parseEntry } from './segment-reader';
+import type { RecentRecords } from './recent-records';
+
+/** The writer's window of recent records and how far they are durable: read from memory up to there. */
+export interface RecentSource {
+  readonly recent: RecentRecords;
+  readonly durableN: number;
+}
 
 export class BatchReader {
   private dec: Decoder | null = null;
@@ -25,6 +34,8 @@ export class BatchReader {
     private readonly bufferBytes: number,
     /** The next index this reader returns. */
     public next: number,
+    /** Records still in the writer's window are copied from there (never past its durable index). */
+    private readonly memory: RecentSource | null = null,
   ) {}
 
   /** Entries next..to (at most maxRecords, at most maxBytes of data unless one record alone), copied. */
@@ -36,7 +47,22 @@ export class BatchReader {
       bytes = this.pending.data.length;
       this.pending = null;
     }
+    const memory = this.memory;
     while (out.length < maxRecords && this.next <= to) {
+      const held = memory !== null && this.next <= memory.durableN ? memory.recent.get(this.next) : undefined;
+      if (held !== undefined) {
+        // The decoder's position is behind now: the next disk read reopens at a checkpoint.
+        if (this.dec !== null) await this.close();
+        const entry: LogEntry = { index: BigInt(this.next), data: this.copy(held) };
+        this.next++;
+        if (out.length > 0 && bytes + entry.data.length > maxBytes) {
+          this.pending = entry;
+          break;
+        }
+        out.push(entry);
+        bytes += entry.data.length;
+        continue;
+      }
       const dec = this.dec ?? (await this.open());
       let more = nextLogRecord(dec);
       if (typeof more !== 'boolean') more = await more;

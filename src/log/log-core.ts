@@ -11,6 +11,7 @@ import { DurabilityWaiters } from './durability-waiters';
 import { LatencyHistogram } from './histogram';
 import type { SlowSyncEvent } from './log-types';
 import type { ResolvedLogOptions } from './options';
+import { RecentRecords } from './recent-records';
 import type { SegmentInfo } from './segment-index';
 import type { SegmentPreparer } from './segment-preparer';
 import type { TailWriter } from './tail-writer';
@@ -37,6 +38,8 @@ export class LogCore {
   readonly waiters = new DurabilityWaiters();
   readonly counters = { appends: 0, bytes: 0, batches: 0, fsyncs: 0 };
   readonly hist = new LatencyHistogram();
+  /** The records written last, for followers and consumers (served only up to durableN). */
+  readonly recent: RecentRecords;
   /** Called after durableN advanced (publishes it, wakes consumers); set by the façade. */
   onDurable: () => void = () => undefined;
 
@@ -51,6 +54,7 @@ export class LogCore {
     /** Receives 'fsync' and 'slowSync'. */
     private readonly events: EventEmitter,
   ) {
+    this.recent = new RecentRecords(opts.recentRecordsBytes);
     this.written = scan.lastIndex;
     this.durableN = scan.lastIndex;
     this.snapshotIndex = scan.snapshotIndex;

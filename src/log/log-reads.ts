@@ -82,6 +82,14 @@ export class LogReads {
       }
       if (this.core.ended) return;
       if (next <= this.core.durableN) {
+        // Just durable: from the writer's window while it holds the record (no reopen, no decode).
+        const held = next >= this.core.firstIndexN() ? this.core.recent.get(next) : undefined;
+        if (held !== undefined) {
+          throwIfAborted(signal, 'tail');
+          yield { index: BigInt(next), data: held };
+          next++;
+          continue;
+        }
         for await (const e of this.entries(
           signal === undefined ? { from: next, to: this.core.durableN } : { from: next, to: this.core.durableN, signal },
         )) {
