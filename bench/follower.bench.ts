@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Log as ThisLog } from '../src/log/log';
 
 interface LogLike {
   append(d: Uint8Array): Promise<bigint>;
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
     const m = (await import(pathToFileURL(path.resolve(baseTree, 'src/log/log.ts')).href)) as { Log: LogClass };
     trees.push({ name: `base (${baseTree})`, Log: m.Log });
   }
-  trees.push({ name: 'this tree', Log: ((await import('../src/log/log')) as unknown as { Log: LogClass }).Log });
+  trees.push({ name: 'this tree', Log: ThisLog as unknown as LogClass });
   const readers: Reader[] = ['none', 'follower', 'consumer'];
   const got = trees.map(() => readers.map(() => [] as Sample[]));
   for (let run = 0; run < runs; run++) {

@@ -40,6 +40,8 @@ export class LogCore {
   readonly hist = new LatencyHistogram();
   /** The records written last, for followers and consumers (served only up to durableN). */
   readonly recent: RecentRecords;
+  /** Every truncateBack cut since open, in order: a follower checks those made since it last looked. */
+  readonly backCuts: number[] = [];
   /** Called after durableN advanced (publishes it, wakes consumers); set by the façade. */
   onDurable: () => void = () => undefined;
 

@@ -75,15 +75,26 @@ export class LogReads {
     const signal = opts.signal;
     throwIfAborted(signal, 'tail');
     let next = opts.from === undefined ? this.core.durableN + 1 : Math.max(toIndex('from', opts.from), this.core.firstIndexN());
+    const cuts = this.core.backCuts;
+    let cutsSeen = cuts.length;
     for (;;) {
-      // Truncation first: a close racing a truncateBack must not end the follower normally.
+      // Truncation first: a close racing a truncateBack must not end the follower normally. A cut
+      // below `next - 1` counts even when appends have since refilled the log past it.
+      while (cutsSeen < cuts.length) {
+        if (cuts[cutsSeen++]! < next - 1) {
+          throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entries before ${next} were truncated`, { file: this.core.dir });
+        }
+      }
       if (next > this.core.written + 1) {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entries before ${next} were truncated`, { file: this.core.dir });
       }
       if (this.core.ended) return;
+      // A truncateFront moved the front past `next`: continue there, as entries() would (and do
+      // not spin on an empty range when the new front is past the durable end).
+      if (next < this.core.firstIndexN()) next = this.core.firstIndexN();
       if (next <= this.core.durableN) {
         // Just durable: from the writer's window while it holds the record (no reopen, no decode).
-        const held = next >= this.core.firstIndexN() ? this.core.recent.get(next) : undefined;
+        const held = this.core.recent.get(next);
         if (held !== undefined) {
           throwIfAborted(signal, 'tail');
           yield { index: BigInt(next), data: held };
@@ -93,6 +104,8 @@ export class LogReads {
         for await (const e of this.entries(
           signal === undefined ? { from: next, to: this.core.durableN } : { from: next, to: this.core.durableN, signal },
         )) {
+          // A truncation meanwhile: the decoder's buffer may hold entries the log has since dropped.
+          if (cuts.length !== cutsSeen || Number(e.index) < this.core.firstIndexN()) break;
           yield e;
           next = Number(e.index) + 1;
         }

@@ -98,6 +98,7 @@ export class Truncation {
       await this.host().beforeTruncateBack(idx);
       // Before any byte is rewritten: from here on no follower or consumer gets them from memory.
       this.core.recent.dropAfter(idx);
+      this.core.backCuts.push(idx);
       const dropFrom = idx + 1;
       const si = findSegment(this.core.segments, dropFrom);
       const seg = this.core.segments[si]!;
