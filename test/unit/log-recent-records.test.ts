@@ -37,7 +37,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ t: fc.constant('pull' as const), n: fc.integer({ min: 1, max: 6 }) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('read' as const), max: fc.integer({ min: 1, max: 10 }) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'commit' as const }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('back' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('back' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('front' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
 );
 
@@ -244,7 +244,7 @@ for (const [label, windowBytes] of [
   test(`followers and consumers against the model, window ${label}`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 60 }), (ops) => runOps(windowBytes, ops).catch(showCause)),
-      { numRuns: 40 },
+      { numRuns: 80 },
     );
   });
 }
