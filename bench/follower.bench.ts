@@ -7,7 +7,8 @@
  * event that advanced durableIndex past it).
  *
  *   node --import tsx bench/follower.bench.ts [runs=5] [seconds=3] [baseTree]
- * baseTree: a checkout whose src/log/log.ts is the "before" (default: none, this tree alone).
+ * baseTree: a checkout whose src/log/log.ts is the "before" (default: none). This tree runs twice:
+ * with the default window of recent records and with recentRecordsBytes 0.
  * Serialise timed runs: flock /tmp/bench.lock node --import tsx bench/follower.bench.ts 5 3 /work/base
  */
 import * as fs from 'node:fs';
@@ -59,7 +60,7 @@ interface Sample {
   fromDurable: number[];
 }
 
-async function once(Log: LogClass, reader: Reader, seconds: number): Promise<Sample> {
+async function once(Log: LogClass, opts: Record<string, unknown>, reader: Reader, seconds: number): Promise<Sample> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-follow-'));
   const fromAppend: number[] = [];
   const fromDurable: number[] = [];
@@ -68,7 +69,7 @@ async function once(Log: LogClass, reader: Reader, seconds: number): Promise<Sam
   const durAt: number[] = [];
   const seen: { index: number; at: number }[] = [];
   try {
-    const log = await Log.open(dir);
+    const log = await Log.open(dir, opts);
     log.on('fsync', () => {
       durIdx.push(Number(log.durableIndex));
       durAt.push(now());
@@ -133,17 +134,23 @@ async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 5);
   const seconds = Number(process.argv[3] ?? 3);
   const baseTree = process.argv[4];
-  const trees: { name: string; Log: LogClass }[] = [];
+  const trees: { name: string; Log: LogClass; opts: Record<string, unknown> }[] = [];
   if (baseTree !== undefined) {
     const m = (await import(pathToFileURL(path.resolve(baseTree, 'src/log/log.ts')).href)) as { Log: LogClass };
-    trees.push({ name: `base (${baseTree})`, Log: m.Log });
+    trees.push({ name: `base (${baseTree})`, Log: m.Log, opts: {} });
   }
-  trees.push({ name: 'this tree', Log: ThisLog as unknown as LogClass });
+  trees.push({ name: 'this tree', Log: ThisLog as unknown as LogClass, opts: {} });
+  // The same code without the window: what keeping it costs the producers, and the disk path.
+  trees.push({ name: 'this tree, recentRecordsBytes 0', Log: ThisLog as unknown as LogClass, opts: { recentRecordsBytes: 0 } });
   const readers: Reader[] = ['none', 'follower', 'consumer'];
   const got = trees.map(() => readers.map(() => [] as Sample[]));
   for (let run = 0; run < runs; run++) {
     for (let r = 0; r < readers.length; r++) {
-      for (let t = 0; t < trees.length; t++) got[t]![r]!.push(await once(trees[t]!.Log, readers[r]!, seconds));
+      // Each run in another order, so no contender always follows the same one.
+      for (let k = 0; k < trees.length; k++) {
+        const t = (k + run) % trees.length;
+        got[t]![r]!.push(await once(trees[t]!.Log, trees[t]!.opts, readers[r]!, seconds));
+      }
     }
   }
   console.log(
@@ -168,12 +175,14 @@ async function main(): Promise<void> {
       console.log(`    append→seen  ms p50 ${lats((s) => s.fromAppend, 50)}, p99 ${lats((s) => s.fromAppend, 99)}`);
     }
   });
-  if (trees.length === 2) {
+  for (let t = 1; t < trees.length; t++) {
     for (let r = 0; r < readers.length; r++) {
       const a = got[0]![r]!.map((s) => s.rate);
-      const b = got[1]![r]!.map((s) => s.rate);
+      const b = got[t]![r]!.map((s) => s.rate);
       const q = b.map((x, k) => x / a[k]!);
-      console.log(`this tree / base, ${readers[r]}: ${median(q).toFixed(2)}× (per run ${q.map((x) => x.toFixed(2)).join(' ')})`);
+      console.log(
+        `${trees[t]!.name} / ${trees[0]!.name}, ${readers[r]}: ${median(q).toFixed(2)}× (per run ${q.map((x) => x.toFixed(2)).join(' ')})`,
+      );
     }
   }
 }
