@@ -36,7 +36,11 @@ export class BatchReader {
     public next: number,
     /** Records still in the writer's window are copied from there (never past its durable index). */
     private readonly memory: RecentSource | null = null,
-  ) {}
+  ) {
+    memory?.recent.retain();
+  }
+
+  private released = false;
 
   /** Entries next..to (at most maxRecords, at most maxBytes of data unless one record alone), copied. */
   async read(to: number, maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
@@ -52,7 +56,7 @@ export class BatchReader {
       const held = memory !== null && this.next <= memory.durableN ? memory.recent.get(this.next) : undefined;
       if (held !== undefined) {
         // The decoder's position is behind now: the next disk read reopens at a checkpoint.
-        if (this.dec !== null) await this.close();
+        if (this.dec !== null) await this.closeDecoder();
         const entry: LogEntry = { index: BigInt(this.next), data: this.copy(held) };
         this.next++;
         if (out.length > 0 && bytes + entry.data.length > maxBytes) {
@@ -135,7 +139,7 @@ export class BatchReader {
     const seg = this.seg!;
     const at = dec.lastValidOffset;
     const crc = dec.crc;
-    await this.close();
+    await this.closeDecoder();
     if (this.segments().includes(seg) && seg.end > at) await this.openAt(seg, at, crc);
     else if (this.segments().indexOf(seg) === this.segments().length - 1) {
       throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${this.next} not found`, { file: seg.path });
@@ -143,7 +147,16 @@ export class BatchReader {
     // Otherwise the next read opens the segment holding `next`.
   }
 
-  async close(): Promise<void> {
+  /** Done with this reader: closes its decoder and stops holding the window open for it. */
+  close(): Promise<void> {
+    if (!this.released) {
+      this.released = true;
+      this.memory?.recent.release();
+    }
+    return this.closeDecoder();
+  }
+
+  private async closeDecoder(): Promise<void> {
     const d = this.dec;
     this.dec = null;
     if (d !== null) await closeSegment(d);

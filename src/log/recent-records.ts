@@ -9,7 +9,8 @@
  * chunks that are never reused or written again, so a view handed out stays valid and unchanged.
  * Where each record lies is kept in a typed-array ring, and a record's view is made only when a
  * reader asks for it: one small object per record held cost ~0.5-1.5 µs per append in GC (see
- * bench/README.md), more than the rest of an append's JavaScript.
+ * bench/README.md), more than the rest of an append's JavaScript. And records are only kept while
+ * some follower or consumer is reading (retain/release): a log without readers pays nothing.
  */
 
 /** Bytes a record counts for besides its data, so a window of empty records is bounded too. */
@@ -36,6 +37,8 @@ export class RecentRecords {
   private count = 0;
   private first = 1;
   private bytes = 0;
+  /** Live followers and consumer readers; while there are none nothing is kept. */
+  private readers = 0;
 
   constructor(
     /** Bound on the data (plus a small per-record overhead) held; 0 keeps nothing. */
@@ -59,6 +62,10 @@ export class RecentRecords {
    */
   add(datas: readonly Uint8Array[], from: number, count: number, firstIndex: number): void {
     if (this.maxBytes === 0) return;
+    if (this.readers === 0) {
+      if (this.count > 0 || this.chunks.length > 0) this.dropAll();
+      return;
+    }
     if (firstIndex !== this.first + this.count) this.reset(firstIndex);
     for (let k = from; k < from + count; k++) {
       const d = datas[k]!;
@@ -77,6 +84,16 @@ export class RecentRecords {
     }
     while (this.bytes > this.maxBytes && this.count > 0) this.shift();
     this.dropUnusedChunks();
+  }
+
+  /** A follower or consumer reader starts: keep records from the next batch on. */
+  retain(): void {
+    this.readers++;
+  }
+
+  /** One stopped: with none left, the next batch frees the window. */
+  release(): void {
+    if (this.readers > 0) this.readers--;
   }
 
   /** The data of record `index` (a view into memory that is never written again), or undefined. */
@@ -114,6 +131,15 @@ export class RecentRecords {
   /** close: nothing more is served. */
   clear(): void {
     this.reset(this.end + 1);
+  }
+
+  /** No reader left: give the memory back (views handed out keep their own chunks). */
+  private dropAll(): void {
+    this.reset(this.first + this.count);
+    this.chunks = [];
+    this.chunk = EMPTY;
+    this.chunkAt = 0;
+    this.chunkBase++;
   }
 
   private reset(firstIndex: number): void {

@@ -254,6 +254,9 @@ test('RecentRecords: bounded by bytes, oldest evicted, truncations drop their en
   const d = (i: number): Uint8Array => enc.encode(`rec-${String(i).padStart(6, '0')}`.slice(0, 10));
   const datas = Array.from({ length: 5 }, (_, i) => d(i + 1));
   w.add(datas, 0, 5, 1);
+  assert.equal(w.get(5), undefined, 'nothing kept while no reader runs');
+  w.retain();
+  w.add(datas, 0, 5, 1);
   assert.equal(w.firstIndex, 3, 'two oldest evicted');
   assert.equal(w.end, 5);
   assert.equal(w.get(2), undefined);
@@ -273,7 +276,14 @@ test('RecentRecords: bounded by bytes, oldest evicted, truncations drop their en
   assert.equal(w.get(4), undefined);
   w.clear();
   assert.equal(w.get(9), undefined);
+  w.add([d(10)], 0, 1, 10);
+  assert.equal(text.decode(w.get(10)!), text.decode(d(10)));
+  w.release();
+  w.add([d(11)], 0, 1, 11);
+  assert.equal(w.get(10), undefined, 'the last reader gone: the next batch frees the window');
+  assert.equal(w.get(11), undefined);
   const off = new RecentRecords(0);
+  off.retain();
   off.add(datas, 0, 5, 1);
   assert.equal(off.get(1), undefined);
 });
