@@ -5,6 +5,7 @@
  * 256 producers each await their append; reported as appends/s and µs per append.
  *
  *   node --import tsx bench/log-overhead.bench.ts [seconds=2] [producers=256] [size=100]
+ * NODEWAL_BENCH_RECENT_BYTES=n sets recentRecordsBytes (the window of recent records; 0 disables).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -38,7 +39,12 @@ async function main(): Promise<void> {
   const size = arg(4, 100);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-overhead-'));
   try {
-    const log = await Log.open(dir, { io: stubbedIo(defaultBackend), segmentSize: 64_000_000 });
+    const recent = process.env['NODEWAL_BENCH_RECENT_BYTES'];
+    const log = await Log.open(dir, {
+      io: stubbedIo(defaultBackend),
+      segmentSize: 64_000_000,
+      ...(recent === undefined ? {} : { recentRecordsBytes: Number(recent) }),
+    });
     const data = Buffer.alloc(size, 0x61);
     let n = 0;
     let stop = false;

@@ -4,6 +4,8 @@
  * await per buffer fill rather than one per record (an async generator step per record halved a
  * drain's rate; bench/README.md). When it reaches the end it knew of in the tail, it reopens at the
  * same frame with the tail's new end; at the end of a closed segment it moves to the next.
+ * Records still in the writer's window of recent records (recent-records.ts) are taken from
+ * memory instead, up to the durable index only.
  */
 import type { Decoder } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
@@ -11,14 +13,21 @@ import type { IoBackend } from '../io/types';
 import { RecordType } from '../etcd/codec';
 import type { LogEntry } from './log';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
+import type { RecentRecords } from './recent-records';
 import type { SegmentFileLease, SegmentFiles } from './segment-files';
 import { decodeOpenSegment, nextLogRecord, parseEntry } from './segment-reader';
 
+/** The writer's window of recent records and how far they are durable: read from memory up to there. */
+export interface RecentSource {
+  readonly recent: RecentRecords;
+  readonly durableN: number;
+}
+
 export class BatchReader {
   private dec: Decoder | null = null;
-  private seg: SegmentInfo | null = null;
-  /** The cached read handle `dec` reads through (the Log's SegmentFiles), released by close(). */
+  /** The cached read handle `dec` reads through (the Log's SegmentFiles), released with it. */
   private lease: SegmentFileLease | null = null;
+  private seg: SegmentInfo | null = null;
   /** A record read past maxBytes, handed out first next time. */
   private pending: LogEntry | null = null;
 
@@ -29,7 +38,13 @@ export class BatchReader {
     private readonly bufferBytes: number,
     /** The next index this reader returns. */
     public next: number,
-  ) {}
+    /** Records still in the writer's window are copied from there (never past its durable index). */
+    private readonly memory: RecentSource | null = null,
+  ) {
+    memory?.recent.retain();
+  }
+
+  private released = false;
 
   /** Entries next..to (at most maxRecords, at most maxBytes of data unless one record alone), copied. */
   async read(to: number, maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
@@ -40,7 +55,22 @@ export class BatchReader {
       bytes = this.pending.data.length;
       this.pending = null;
     }
+    const memory = this.memory;
     while (out.length < maxRecords && this.next <= to) {
+      const held = memory !== null && this.next <= memory.durableN ? memory.recent.get(this.next) : undefined;
+      if (held !== undefined) {
+        // The decoder's position is behind now: the next disk read reopens at a checkpoint.
+        if (this.dec !== null) await this.closeDecoder();
+        const entry: LogEntry = { index: BigInt(this.next), data: this.copy(held) };
+        this.next++;
+        if (out.length > 0 && bytes + entry.data.length > maxBytes) {
+          this.pending = entry;
+          break;
+        }
+        out.push(entry);
+        bytes += entry.data.length;
+        continue;
+      }
       const dec = this.dec ?? (await this.open());
       let more = nextLogRecord(dec);
       if (typeof more !== 'boolean') more = await more;
@@ -116,7 +146,7 @@ export class BatchReader {
     const seg = this.seg!;
     const at = dec.lastValidOffset;
     const crc = dec.crc;
-    await this.close();
+    await this.closeDecoder();
     if (this.segments().includes(seg) && seg.end > at) await this.openAt(seg, at, crc);
     else if (this.segments().indexOf(seg) === this.segments().length - 1) {
       throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${this.next} not found`, { file: seg.path });
@@ -124,7 +154,16 @@ export class BatchReader {
     // Otherwise the next read opens the segment holding `next`.
   }
 
+  /** Done with this reader: closes its decoder and stops holding the window open for it. */
   close(): Promise<void> {
+    if (!this.released) {
+      this.released = true;
+      this.memory?.recent.release();
+    }
+    return this.closeDecoder();
+  }
+
+  private closeDecoder(): Promise<void> {
     const lease = this.lease;
     this.dec = null;
     this.lease = null;

@@ -166,6 +166,7 @@ export class BatchWriter {
     const seg = this.core.tailSegment;
     maybeCheckpoint(seg, first, writer.pos, writer.crc);
     writer.stageEntries(batch.datas, batch.from, batch.count, batch.bytes, first, this.termBytes);
+    this.core.recent.add(batch.datas, batch.from, batch.count, first);
     const w: Written = { batch, first, last: first + batch.count - 1, end: 0 };
     this.staged = w.last;
     if (this.syncing === null) {
@@ -253,6 +254,7 @@ export class BatchWriter {
     const seg = core.tailSegment;
     maybeCheckpoint(seg, first, writer.pos, writer.crc);
     writer.stageEntries(batch.datas, batch.from, count, bytes, first, this.termBytes);
+    core.recent.add(batch.datas, batch.from, count, first);
     const t0 = process.hrtime.bigint();
     try {
       await writer.commit(this.syncEach);

@@ -12,6 +12,7 @@ import { LatencyHistogram } from './histogram';
 import type { SlowSyncEvent } from './log-types';
 import type { ResolvedLogOptions } from './options';
 import { SegmentFiles } from './segment-files';
+import { RecentRecords } from './recent-records';
 import type { SegmentInfo } from './segment-index';
 import type { SegmentPreparer } from './segment-preparer';
 import type { TailWriter } from './tail-writer';
@@ -40,6 +41,10 @@ export class LogCore {
   readonly files: SegmentFiles;
   readonly counters = { appends: 0, bytes: 0, batches: 0, fsyncs: 0 };
   readonly hist = new LatencyHistogram();
+  /** The records written last, for followers and consumers (served only up to durableN). */
+  readonly recent: RecentRecords;
+  /** Every truncateBack cut since open, in order: a follower checks those made since it last looked. */
+  readonly backCuts: number[] = [];
   /** Called after durableN advanced (publishes it, wakes consumers); set by the façade. */
   onDurable: () => void = () => undefined;
 
@@ -55,6 +60,7 @@ export class LogCore {
     private readonly events: EventEmitter,
   ) {
     this.files = new SegmentFiles(io);
+    this.recent = new RecentRecords(opts.recentRecordsBytes);
     this.written = scan.lastIndex;
     this.durableN = scan.lastIndex;
     this.snapshotIndex = scan.snapshotIndex;

@@ -292,7 +292,7 @@ export class Log extends EventEmitter {
       durableIndex: () => core.durableN,
       entries: (from, to) => this.entries({ from: BigInt(from), to: BigInt(to) }),
       lagBytes: (after) => segmentBytesAfter(core.segments, after),
-      openReader: (from) => new BatchReader(this.io, core.files, () => core.segments, this.opts.readBufferBytes, from),
+      openReader: (from) => new BatchReader(this.io, core.files, () => core.segments, this.opts.readBufferBytes, from, core),
       closed: () => core.ended,
       onCut: (to, cuts) => this.publisher?.publish(Math.min(core.durableN, to), core.firstIndexN(), cuts, true),
       onCommit: () => this.retention?.committed(),
@@ -368,6 +368,7 @@ export class Log extends EventEmitter {
             cause: err,
           });
     core.failure = failure;
+    core.recent.clear();
     this.queue.rejectAll(failure);
     this.batches.rejectAll(failure);
     core.waiters.wakeAll();
@@ -404,6 +405,7 @@ export class Log extends EventEmitter {
     }
     if (this.timer !== null) clearInterval(this.timer);
     core.state = core.state === 'failed' ? 'failed' : 'closed';
+    core.recent.clear();
     core.waiters.wakeAll();
     this.host?.onDurable();
     try {

@@ -63,6 +63,12 @@ export interface LogOptions {
   slowSyncMs?: number;
   /** Read buffer of `entries()` and of the open-time scan, per segment. Default 1 MiB. */
   readBufferBytes?: number;
+  /**
+   * Bytes of the most recently written records kept in memory, from which `tail()` followers and
+   * consumers take just-durable records without reading the tail segment again (oldest evicted
+   * first; 0 keeps none). Default 4 MiB.
+   */
+  recentRecordsBytes?: number;
   /** Open for writing only if the directory already holds a log. Default false (create if missing). */
   mustExist?: boolean;
   /** The directory lease's timings (see docs/durability.md "One writer per directory"). Default { renewMs: 1000, staleMs: 10000 }. */
@@ -94,6 +100,7 @@ export interface ResolvedLogOptions {
   term: bigint;
   slowSyncMs: number;
   readBufferBytes: number;
+  recentRecordsBytes: number;
   mustExist: boolean;
   lock: ResolvedLockOptions;
   readOnly: boolean;
@@ -116,6 +123,7 @@ export const DEFAULT_LOG_OPTIONS: Readonly<Omit<ResolvedLogOptions, 'io'>> = Obj
   term: 1n,
   slowSyncMs: 1000,
   readBufferBytes: 1024 * 1024,
+  recentRecordsBytes: 4 * 1024 * 1024,
   mustExist: false,
   lock: DEFAULT_LOCK_OPTIONS,
   readOnly: false,
@@ -212,6 +220,7 @@ export function resolveLogOptions(options: LogOptions | undefined): ResolvedLogO
     term,
     slowSyncMs,
     readBufferBytes: positiveInteger('readBufferBytes', pick('readBufferBytes'), 4096),
+    recentRecordsBytes: positiveInteger('recentRecordsBytes', pick('recentRecordsBytes'), 0),
     mustExist: pick('mustExist') as boolean,
     lock: resolveLockOptions(o['lock'], 'Log.open'),
     readOnly: pick('readOnly') as boolean,

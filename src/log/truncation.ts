@@ -51,6 +51,7 @@ export class Truncation {
     const snapIndex = idx - 1;
     const term = snapIndex === this.core.snapshotIndex ? this.core.snapshotTerm : (await this.reads.readEntry(snapIndex)).term;
     await this.writeSnapshotRecord(snapIndex, term);
+    this.core.recent.dropBefore(idx);
     // At once, still under the registry lock: a consumer created next at 'oldest' must see the new front.
     this.publishNow();
     // Keep from the last segment whose name index <= snapIndex (etcd searchIndex): Open at the
@@ -96,6 +97,9 @@ export class Truncation {
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `truncateBack(${idx}) is below firstIndex - 1 (${this.core.firstIndexN() - 1})`);
       }
       await this.host().beforeTruncateBack(idx);
+      // Before any byte is rewritten: from here on no follower or consumer gets them from memory.
+      this.core.recent.dropAfter(idx);
+      this.core.backCuts.push(idx);
       const dropFrom = idx + 1;
       const si = findSegment(this.core.segments, dropFrom);
       const seg = this.core.segments[si]!;
