@@ -15,8 +15,6 @@ export const WAL_PAGE_BYTES = 4096;
 const FRAME_LENGTH_WORD = 8;
 /** etcd `defaultBufferBytes`: the page writer flushes once it would hold more than this. */
 export const DEFAULT_BUFFER_BYTES = 128 * 1024;
-/** How a write with fdatasync is issued (see `commit`). */
-const DURABLE_WRITE = { datasync: true, dedicatedThread: true } as const;
 
 /** A byte range of a caller's buffer; adjacent ranges of one buffer are merged. */
 interface Span {
@@ -160,10 +158,7 @@ export class PageWriter {
     this.outSpans = [];
     this.outBytes = 0;
     this.diskOffset = at + n;
-    // A durable write goes to the tail's own I/O thread (native backend, one buffer: a Save is one
-    // since its state record shares the entries' buffer): a Save waits for it before the next, and
-    // that thread, spinning briefly between back-to-back Saves, skips the threadpool's wake-up.
-    await this.file.write(views, at, datasync ? DURABLE_WRITE : undefined);
+    await this.file.write(views, at, datasync ? { datasync: true } : undefined);
   }
 
   private emit(buf: Uint8Array, start: number, end: number): void {

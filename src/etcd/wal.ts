@@ -390,7 +390,6 @@ export class WAL {
     const off = encoder.pw.offset;
     await tail.file.truncate(off);
     await this.syncLocked();
-    tail.file.releaseDedicatedThread?.(); // it stays open for its lock but is never written again
 
     const parsed = parseWalName(path.basename(tail.path))!;
     const fpath = path.join(this.dir, walName(parsed.seq + 1n, this.enti + 1n));

@@ -372,19 +372,6 @@ class NativeFile implements WalFile {
     await this.addon.close(fd, this.path);
   }
 
-  releaseDedicatedThread(): void {
-    const thread = this.thread;
-    if (thread === null) return;
-    if (thread.pending === 0) {
-      this.stopThread();
-      return;
-    }
-    // Stop it only once what it still holds settled (close() would join the thread meanwhile).
-    void Promise.allSettled([...this.pending]).then(() => {
-      if (this.thread === thread && thread.pending === 0) this.stopThread();
-    });
-  }
-
   /** Stops the file's I/O thread (it stops by itself once its pending writes settled). */
   private stopThread(): void {
     const thread = this.thread;

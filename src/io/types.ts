@@ -92,12 +92,6 @@ export interface WalFile {
   unlock(): Promise<void>;
   close(): Promise<void>;
   closeSync(): void;
-  /**
-   * Stops the file's own I/O thread (`dedicatedThread` writes) once its writes settled, for a
-   * file that stays open but will not be written again (etcd WAL's old segments keep their lock).
-   * A later `dedicatedThread` write starts a new one. Optional: backends without one omit it.
-   */
-  releaseDedicatedThread?(): void;
 }
 
 export interface IoBackend {
