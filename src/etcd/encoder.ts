@@ -33,10 +33,16 @@ export class Encoder {
     this.feed(encodeFrames(this.io, records, this.crc));
   }
 
-  /** Encodes entry records through the one-copy fast path. Nothing is written on error. */
-  encodeEntries(entries: readonly Entry[]): void {
-    if (entries.length === 0) return;
-    this.feed(encodeEntryFrames(this.io, entries, this.crc, this.alloc));
+  /**
+   * Encodes entry records through the one-copy fast path, then `trailing` records into the same
+   * buffer (one contiguous write per Save). Nothing is written on error.
+   */
+  encodeEntries(entries: readonly Entry[], trailing: readonly RecordInput[] = []): void {
+    if (entries.length === 0) {
+      if (trailing.length > 0) this.encode(trailing);
+      return;
+    }
+    this.feed(encodeEntryFrames(this.io, entries, this.crc, this.alloc, trailing));
   }
 
   /**

@@ -272,13 +272,16 @@ function batchable(e: Entry): boolean {
  * consecutive indexes (a Save is nearly always one run), and each run goes through
  * `encodeEntryBatch`. An entry no run can take (type >= 128, index >= 2^53) is marshalled and
  * framed on its own. Byte-identical to `encodeFrames` with marshalled entries. `alloc` supplies
- * the output buffer (at least `size` bytes; its contents need not be zero).
+ * the output buffer (at least `size` bytes; its contents need not be zero). `trailing` records
+ * (a Save's HardState) are framed after the entries in the same buffer, so a Save reaches the
+ * disk as one contiguous buffer (one write on the tail's sync thread, no gather list).
  */
 export function encodeEntryFrames(
   io: IoBackend,
   entries: readonly Entry[],
   crc: number,
   alloc: (size: number) => Uint8Array = (size) => new Uint8Array(size),
+  trailing: readonly RecordInput[] = [],
 ): EncodedFrames {
   const count = entries.length;
   let dataBytes = 0;
@@ -296,7 +299,9 @@ export function encodeEntryFrames(
     datas[i] = data;
     if (data !== null) dataBytes += data.length;
   }
-  const bytes = alloc(entryBatchCapacity(dataBytes, count) + odd);
+  let trailingBytes = 0;
+  for (const rec of trailing) trailingBytes += frameLength(recordSize(rec.type, 0xffffffff, rec.data === null ? null : rec.data.length));
+  const bytes = alloc(entryBatchCapacity(dataBytes, count) + odd + trailingBytes);
   const bounds = new Uint32Array(2 * count);
   const frameEnds: number[] = [];
   let running = crc >>> 0;
@@ -331,6 +336,16 @@ export function encodeEntryFrames(
     pos = r.end;
     running = r.crc;
     i = j;
+  }
+  for (const rec of trailing) {
+    if (rec.data !== null) running = io.crc32c(rec.data, running);
+    const n = recordSize(rec.type, running, rec.data === null ? null : rec.data.length);
+    checkRecordSize(n);
+    putLengthWord(bytes, pos, n);
+    const end = putRecord(bytes, pos + FRAME_SIZE_BYTES, rec.type, running, rec.data);
+    pos += frameLength(n);
+    bytes.fill(0, end, pos); // the padding: `bytes` may be a dirty recycled buffer
+    frameEnds.push(pos);
   }
   return { bytes: bytes.subarray(0, pos), crc: running, frameEnds };
 }

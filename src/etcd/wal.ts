@@ -320,13 +320,12 @@ export class WAL {
     const stateBytes = encodeHardState(st); // validates
     if (isEmptyHardState(st) && entries.length === 0) return;
     const mustSync = entries.length !== 0 || st.vote !== this.state.vote || st.term !== this.state.term;
-    // Encode everything before touching the page writer, so a refused record writes nothing.
-    encoder.encodeEntries(entries);
+    // Encode everything before touching the page writer, so a refused record writes nothing; the
+    // state record goes into the entries' buffer, so the Save is one contiguous write.
+    const stateRecord = isEmptyHardState(st) ? [] : [{ type: RecordType.State, data: stateBytes }];
+    encoder.encodeEntries(entries, stateRecord);
     if (entries.length > 0) this.enti = entries[entries.length - 1]!.index;
-    if (!isEmptyHardState(st)) {
-      this.state = { term: st.term, vote: st.vote, commit: st.commit };
-      encoder.encode([{ type: RecordType.State, data: stateBytes }]);
-    }
+    if (stateRecord.length > 0) this.state = { term: st.term, vote: st.vote, commit: st.commit };
     await this.guard(async () => {
       if (encoder.pw.offset < this.segmentSize) {
         if (mustSync) await this.syncLocked();
