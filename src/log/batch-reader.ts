@@ -61,14 +61,8 @@ export class BatchReader {
       if (held !== undefined) {
         // The decoder's position is behind now: the next disk read reopens at a checkpoint.
         if (this.dec !== null) await this.closeDecoder();
-        const entry: LogEntry = { index: BigInt(this.next), data: this.copy(held) };
-        this.next++;
-        if (out.length > 0 && bytes + entry.data.length > maxBytes) {
-          this.pending = entry;
-          break;
-        }
-        out.push(entry);
-        bytes += entry.data.length;
+        if (!this.keep(out, { index: BigInt(this.next), data: this.copy(held) }, bytes, maxBytes)) break;
+        bytes += held.length;
         continue;
       }
       const dec = this.dec ?? (await this.open());
@@ -86,16 +80,24 @@ export class BatchReader {
       if (e.index < this.next) continue;
       if (e.index !== this.next)
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${this.next}, found ${e.index}`, { file: this.seg!.path });
-      const entry: LogEntry = { index: BigInt(e.index), data: this.copy(e.data) };
-      this.next++;
-      if (out.length > 0 && bytes + entry.data.length > maxBytes) {
-        this.pending = entry;
-        break;
-      }
-      out.push(entry);
-      bytes += entry.data.length;
+      if (!this.keep(out, { index: BigInt(e.index), data: this.copy(e.data) }, bytes, maxBytes)) break;
+      bytes += e.data.length;
     }
     return out;
+  }
+
+  /**
+   * Takes `entry` (the one at `next`) into the batch, or keeps it for the next read when it would
+   * take the batch past maxBytes (a first entry always goes in): false then, and the batch is done.
+   */
+  private keep(out: LogEntry[], entry: LogEntry, bytes: number, maxBytes: number): boolean {
+    this.next++;
+    if (out.length > 0 && bytes + entry.data.length > maxBytes) {
+      this.pending = entry;
+      return false;
+    }
+    out.push(entry);
+    return true;
   }
 
   private chunk = new Uint8Array(0);
