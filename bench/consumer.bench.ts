@@ -17,22 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultBackend } from '../src/io/backend';
 import { Log } from '../src/log/log';
-
-const now = (): number => performance.timeOrigin + performance.now();
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-
-const sentAt = (d: Uint8Array): number => new DataView(d.buffer, d.byteOffset, d.byteLength).getFloat64(0, true);
-
-function record(size: number): Buffer {
-  const b = Buffer.alloc(size, 0x61);
-  b.writeDoubleLE(now(), 0);
-  return b;
-}
+import { fmt, median, now, pct, produce, record, sentAt } from './timed-producers';
 
 /** Reads everything with consumer `name`, committing every batch; `overlap`: each commit runs during the next read. */
 async function consumeAll(log: Log, name: string, maxRecords: number, overlap: boolean): Promise<number> {
@@ -96,23 +81,6 @@ async function drain(records: number, runs: number): Promise<void> {
   }
 }
 
-async function produce(log: Log, seconds: number): Promise<number> {
-  let n = 0;
-  let stop = false;
-  const loop = async (): Promise<void> => {
-    while (!stop) {
-      await log.append(record(100));
-      n++;
-    }
-  };
-  const t0 = performance.now();
-  const loops = Array.from({ length: 256 }, loop);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  stop = true;
-  await Promise.all(loops);
-  return n / ((performance.now() - t0) / 1000);
-}
-
 async function producers(runs: number, seconds: number): Promise<void> {
   const without: number[] = [];
   const withC: number[] = [];
@@ -137,7 +105,7 @@ async function producers(runs: number, seconds: number): Promise<void> {
           await c.close();
         })();
       }
-      const rate = await produce(log, seconds);
+      const rate = await produce((d) => log.append(d), seconds);
       stop = true;
       await done;
       (consumer ? withC : without).push(rate);

@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Log as ThisLog } from '../src/log/log';
+import { fmt, median, now, pct, produce, record, sentAt } from './timed-producers';
 
 interface LogLike {
   append(d: Uint8Array): Promise<bigint>;
@@ -34,21 +35,7 @@ interface LogClass {
   open(dir: string, o?: Record<string, unknown>): Promise<LogLike>;
 }
 
-const now = (): number => performance.timeOrigin + performance.now();
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => n.toFixed(2);
-const sentAt = (d: Uint8Array): number => new DataView(d.buffer, d.byteOffset, d.byteLength).getFloat64(0, true);
-
-function record(size: number): Buffer {
-  const b = Buffer.alloc(size, 0x61);
-  b.writeDoubleLE(now(), 0);
-  return b;
-}
 
 type Reader = 'none' | 'follower' | 'consumer';
 
@@ -102,19 +89,8 @@ async function once(Log: LogClass, opts: Record<string, unknown>, reader: Reader
         await c.close();
       })();
     }
-    let n = 0;
-    const loop = async (): Promise<void> => {
-      while (!stop) {
-        await log.append(record(100));
-        n++;
-      }
-    };
-    const t0 = performance.now();
-    const loops = Array.from({ length: 256 }, loop);
-    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const rate = await produce((d) => log.append(d), seconds);
     stop = true;
-    await Promise.all(loops);
-    const rate = n / ((performance.now() - t0) / 1000);
     if (reader === 'follower') await log.append(record(100)); // lets the follower see `stop`
     await done;
     await log.close();

@@ -16,6 +16,7 @@ import { Log } from '../src/log/log';
 import type { LogReads } from '../src/log/log-reads';
 import type { LogCore } from '../src/log/log-core';
 import { findSegment } from '../src/log/segment-index';
+import { Rng } from '../test/support/prng';
 
 interface Getter {
   get(index: number): Promise<Uint8Array>;
@@ -27,19 +28,10 @@ type LogClass = { open(dir: string, opts?: object): Promise<Getter> };
 const arg = (i: number, dflt: number): number =>
   Number.isFinite(Number(process.argv[i])) && process.argv[i] ? Number(process.argv[i]) : dflt;
 
-/** A small seeded PRNG (xorshift32): the same indexes for every contender and run. */
+/** Seeded indexes in [1, max] (the tests' one PRNG): the same for every contender and run. */
 function indexes(n: number, max: number, seed = 0x9e3779b9): number[] {
-  let x = seed >>> 0;
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out.push(1 + (x % max));
-  }
-  return out;
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => 1 + rng.int(max));
 }
 
 async function build(dir: string, records: number, size: number): Promise<void> {

@@ -1,0 +1,42 @@
+/**
+ * What the consumer and follower benches share: records that carry their send time, 256 producers
+ * each awaiting its append, and the small statistics both print.
+ */
+
+/** Wall-clock milliseconds, comparable across processes (a record's send time). */
+export const now = (): number => performance.timeOrigin + performance.now();
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The p-th percentile; NaN for no samples. */
+export const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+export const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/** The send time a `record()` carries in its first 8 bytes. */
+export const sentAt = (d: Uint8Array): number => new DataView(d.buffer, d.byteOffset, d.byteLength).getFloat64(0, true);
+
+/** `size` bytes starting with the time it was made. */
+export function record(size: number): Buffer {
+  const b = Buffer.alloc(size, 0x61);
+  b.writeDoubleLE(now(), 0);
+  return b;
+}
+
+/** 256 producers appending 100 B records for `seconds`, each awaiting its append: records/s. */
+export async function produce(append: (data: Uint8Array) => Promise<unknown>, seconds: number): Promise<number> {
+  let n = 0;
+  let stop = false;
+  const loop = async (): Promise<void> => {
+    while (!stop) {
+      await append(record(100));
+      n++;
+    }
+  };
+  const t0 = performance.now();
+  const loops = Array.from({ length: 256 }, loop);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  stop = true;
+  await Promise.all(loops);
+  return n / ((performance.now() - t0) / 1000);
+}
