@@ -8,6 +8,7 @@ import { WalErrorCodes, isWalError } from '../../src/errors';
 import { ConsumerGapError, ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { createCursorFile } from '../../src/log/cursor-file';
 import { defaultBackend } from '../../src/io/backend';
+import { BatchReader } from '../../src/log/batch-reader';
 import { Log } from '../../src/log/log';
 import { recordingIo, type IoEvent } from '../support/log-helpers';
 import { tempDir } from '../support/tmp';
@@ -381,6 +382,52 @@ test('a consumer from before the journal (cursor file) resumes from it; commits 
   assert.deepEqual(await log.consumers(), [], 'still deleted after a reopen');
   c = await log.consumer('old', { start: 20n });
   assert.equal(c.committed, 19n, 'created again afresh');
+  await c.close();
+  await log.close();
+});
+
+test("a commit issued before the next read starts its journal write before that read's decoding", async () => {
+  // Overlapping a batch's commit with the next read is what keeps a drain near entries()' rate
+  // (bench/README.md, Consumers): the write must not wait for the read's synchronous part.
+  const order: string[] = [];
+  const io = new Proxy(defaultBackend, {
+    get(t, k) {
+      if (k !== 'open') return Reflect.get(t, k, t) as unknown;
+      return async (p: string, o?: Parameters<typeof defaultBackend.open>[1]) => {
+        const f = await t.open(p, o);
+        if (!path.basename(p).startsWith('consumers.journal')) return f;
+        return new Proxy(f, {
+          get(ft, fk) {
+            const v = Reflect.get(ft, fk, ft) as unknown;
+            if (fk !== 'write' || typeof v !== 'function') return typeof v === 'function' ? v.bind(ft) : v;
+            return (...a: unknown[]) => {
+              order.push('journal write');
+              return (v as (...x: unknown[]) => unknown).apply(ft, a);
+            };
+          },
+        });
+      };
+    },
+  });
+  const log = await Log.open(tempDir(), { ...small, io });
+  await fill(log, 200);
+  const c = await log.consumer('overlap');
+  const original = BatchReader.prototype.read;
+  BatchReader.prototype.read = function (...a: Parameters<BatchReader['read']>) {
+    order.push('batch read');
+    return original.apply(this, a);
+  };
+  try {
+    const first = await c.read({ maxRecords: 100 });
+    order.length = 0;
+    const committed = c.commit(first[first.length - 1]!.index);
+    const second = await c.read({ maxRecords: 100 });
+    await committed;
+    assert.equal(second.length, 100);
+    assert.deepEqual(order.slice(0, 2), ['journal write', 'batch read']);
+  } finally {
+    BatchReader.prototype.read = original;
+  }
   await c.close();
   await log.close();
 });
