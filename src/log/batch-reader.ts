@@ -10,12 +10,12 @@
 import type { Decoder } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
-import { RecordType } from '../etcd/codec';
+import { type EntrySpan, LENIENT, RecordType, readEntrySpan } from '../etcd/codec';
 import type { LogEntry } from './log';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
 import type { RecentRecords } from './recent-records';
 import type { SegmentFileLease, SegmentFiles } from './segment-files';
-import { decodeOpenSegment, nextLogRecord, parseEntry } from './segment-reader';
+import { decodeOpenSegment, nextLogRecord } from './segment-reader';
 
 /** The writer's window of recent records and how far they are durable: read from memory up to there. */
 export interface RecentSource {
@@ -30,6 +30,7 @@ export class BatchReader {
   private seg: SegmentInfo | null = null;
   /** A record read past maxBytes, handed out first next time. */
   private pending: LogEntry | null = null;
+  private readonly span: EntrySpan = { type: 0, index: 0, dataStart: 0, dataEnd: 0 };
 
   constructor(
     private readonly io: IoBackend,
@@ -74,14 +75,17 @@ export class BatchReader {
       }
       const rec = dec.record;
       if (rec.type !== RecordType.Entry) continue;
-      const e = parseEntry(rec.data!);
-      if (e === null)
+      // Read in place (no view or object per record before the copy), as entries() does.
+      const span = this.span;
+      if (rec.start < 0 || !readEntrySpan(rec.buf, rec.start, rec.end, span, LENIENT))
         throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: this.seg!.path, offset: rec.offset });
-      if (e.index < this.next) continue;
-      if (e.index !== this.next)
-        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${this.next}, found ${e.index}`, { file: this.seg!.path });
-      if (!this.keep(out, { index: BigInt(e.index), data: this.copy(e.data) }, bytes, maxBytes)) break;
-      bytes += e.data.length;
+      const index = span.index;
+      if (index < this.next) continue;
+      if (index !== this.next)
+        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${this.next}, found ${index}`, { file: this.seg!.path });
+      const size = span.dataEnd - span.dataStart;
+      if (!this.keep(out, { index: BigInt(index), data: this.copyRange(rec.buf, span.dataStart, span.dataEnd) }, bytes, maxBytes)) break;
+      bytes += size;
     }
     return out;
   }
@@ -109,13 +113,18 @@ export class BatchReader {
    * Chunks are never reused, so a view stays valid as long as it is held.
    */
   private copy(data: Uint8Array): Uint8Array {
-    const n = data.length;
+    return this.copyRange(data, 0, data.length);
+  }
+
+  /** `copy` of `buf[start, end)`. */
+  private copyRange(buf: Uint8Array, start: number, end: number): Uint8Array {
+    const n = end - start;
     if (this.chunkAt + n > this.chunk.length) {
       this.chunk = new Uint8Array(Math.max(256 * 1024, n));
       this.chunkAt = 0;
     }
     const at = this.chunkAt;
-    this.chunk.set(data, at);
+    this.chunk.set(n === buf.length ? buf : buf.subarray(start, end), at);
     this.chunkAt = at + n;
     return this.chunk.subarray(at, at + n);
   }
