@@ -14,6 +14,7 @@ import { type EntrySpan, LENIENT, RecordType, readEntrySpan } from '../etcd/code
 import type { LogEntry } from './log';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
 import type { RecentRecords } from './recent-records';
+import { RecordCopier } from './record-copier';
 import type { SegmentFileLease, SegmentFiles } from './segment-files';
 import { decodeOpenSegment, nextLogRecord } from './segment-reader';
 
@@ -23,7 +24,16 @@ export interface RecentSource {
   readonly durableN: number;
 }
 
-export class BatchReader {
+/** A consumer's reader: batches from `position` on, kept open between reads. */
+export interface SequentialReader {
+  /** The index the next read() returns first. */
+  readonly position: number;
+  /** Entries position..to (at most maxRecords, at most maxBytes of data unless one record alone), copied. */
+  read(to: number, maxRecords: number, maxBytes: number): Promise<LogEntry[]>;
+  close(): Promise<void>;
+}
+
+export class BatchReader implements SequentialReader {
   private dec: Decoder | null = null;
   /** The cached read handle `dec` reads through (the Log's SegmentFiles), released with it. */
   private lease: SegmentFileLease | null = null;
@@ -62,7 +72,7 @@ export class BatchReader {
       if (held !== undefined) {
         // The decoder's position is behind now: the next disk read reopens at a checkpoint.
         if (this.dec !== null) await this.closeDecoder();
-        if (!this.keep(out, { index: BigInt(this.next), data: this.copy(held) }, bytes, maxBytes)) break;
+        if (!this.keep(out, { index: BigInt(this.next), data: this.copier.copy(held) }, bytes, maxBytes)) break;
         bytes += held.length;
         continue;
       }
@@ -84,7 +94,7 @@ export class BatchReader {
       if (index !== this.next)
         throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${this.next}, found ${index}`, { file: this.seg!.path });
       const size = span.dataEnd - span.dataStart;
-      if (!this.keep(out, { index: BigInt(index), data: this.copyRange(rec.buf, span.dataStart, span.dataEnd) }, bytes, maxBytes)) break;
+      if (!this.keep(out, { index: BigInt(index), data: this.copier.copy(rec.buf, span.dataStart, span.dataEnd) }, bytes, maxBytes)) break;
       bytes += size;
     }
     return out;
@@ -104,30 +114,7 @@ export class BatchReader {
     return true;
   }
 
-  private chunk = new Uint8Array(0);
-  private chunkAt = 0;
-
-  /**
-   * A copy of `data` in a shared chunk (a view of it): one allocation per 256 KiB of records rather
-   * than one ArrayBuffer per record, which cost more than the rest of a small record's read.
-   * Chunks are never reused, so a view stays valid as long as it is held.
-   */
-  private copy(data: Uint8Array): Uint8Array {
-    return this.copyRange(data, 0, data.length);
-  }
-
-  /** `copy` of `buf[start, end)`. */
-  private copyRange(buf: Uint8Array, start: number, end: number): Uint8Array {
-    const n = end - start;
-    if (this.chunkAt + n > this.chunk.length) {
-      this.chunk = new Uint8Array(Math.max(256 * 1024, n));
-      this.chunkAt = 0;
-    }
-    const at = this.chunkAt;
-    this.chunk.set(n === buf.length ? buf : buf.subarray(start, end), at);
-    this.chunkAt = at + n;
-    return this.chunk.subarray(at, at + n);
-  }
+  private readonly copier = new RecordCopier();
 
   /** The index the next read() returns first. */
   get position(): number {
