@@ -12,14 +12,10 @@ import { removeConsumer } from './consumer-admin';
 import { holdName, withRegistryLock } from './consumer-lock';
 import { checkConsumerName, cursorPath } from './cursor-file';
 import { readStoredCursors, type JournalRecord } from './cursor-journal';
-import type { LogEntry } from './log';
 import { lowestCutSince, readTruncations, writeTruncations } from './truncation-history';
 
 /** What the host needs from the log (the rest of ConsumerSource is the host's own). */
-export interface HostedLog extends Pick<
-  ConsumerSource,
-  'dir' | 'io' | 'id' | 'firstIndex' | 'durableIndex' | 'entries' | 'lagBytes' | 'openReader'
-> {
+export interface HostedLog extends Pick<ConsumerSource, 'dir' | 'io' | 'id' | 'firstIndex' | 'durableIndex' | 'lagBytes' | 'openReader'> {
   /** True once the log is closed: waits end. */
   closed(): boolean;
   /** Read-only opens: re-read the writer's durable mark (see ConsumerSource.settle). */
@@ -63,9 +59,6 @@ export class ConsumerHost implements ConsumerSource {
   }
   durableIndex(): number {
     return this.log.durableIndex();
-  }
-  entries(from: number, to: number): AsyncGenerator<LogEntry, void, undefined> {
-    return this.log.entries(from, to);
   }
   lagBytes(afterIndex: number): number {
     return this.log.lagBytes(afterIndex);

@@ -11,7 +11,7 @@ import type { IoBackend } from '../io/types';
 import type { JournalEntry } from './commit-journal';
 import { ConsumerGapError, ConsumerTruncatedError } from './consumer-errors';
 import type { CursorState } from './cursor-file';
-import type { BatchReader } from './batch-reader';
+import type { SequentialReader } from './batch-reader';
 import { toIndex } from './indexes';
 import type { LogEntry } from './log';
 
@@ -59,8 +59,6 @@ export interface ConsumerSource {
   readonly id: string;
   firstIndex(): number;
   durableIndex(): number;
-  /** Entries [from, to], to <= durableIndex(); data may be views into a read buffer. */
-  entries(from: number, to: number): AsyncGenerator<LogEntry, void, undefined>;
   lagBytes(afterIndex: number): number;
   /** Resolves once durableIndex() >= index, after timeoutMs, on abort, or when the log closes. */
   waitDurable(index: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<void>;
@@ -68,8 +66,8 @@ export interface ConsumerSource {
   truncationsSince(since: number): { count: number; lowest: number | null };
   /** After a read: learn of any truncateBack that ran meanwhile (read-only opens poll for it). */
   settle(): Promise<void>;
-  /** A sequential batch reader from `from` (writable logs; others read through `entries`). */
-  openReader?(from: number): BatchReader;
+  /** A sequential batch reader from `from` (batch-reader.ts, read-only-batch-reader.ts). */
+  openReader(from: number): SequentialReader;
 }
 
 /** Where a consumer's positions go: its host's journal, and the lease holding its name. */
@@ -111,11 +109,7 @@ export class Consumer implements AsyncDisposable {
   private floor: number | null = null;
   /** Lowest truncateBack cut seen while a read was running. */
   private cutDuringRead: number | null = null;
-  private iter: AsyncGenerator<LogEntry, void, undefined> | null = null;
-  private reader: BatchReader | null = null;
-  private iterNext = 0;
-  private iterTo = 0;
-  private pending: LogEntry | null = null;
+  private reader: SequentialReader | null = null;
   private reading = false;
   /** Commits whose journal write has not resolved yet. */
   private readonly inFlight = new Set<Promise<void>>();
@@ -200,7 +194,7 @@ export class Consumer implements AsyncDisposable {
   private async take(maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
     let out: LogEntry[];
     try {
-      out = this.src.openReader !== undefined ? await this.takeBatch(maxRecords, maxBytes) : await this.takeEach(maxRecords, maxBytes);
+      out = await this.takeBatch(maxRecords, maxBytes);
     } catch (err) {
       this.dropIter();
       await this.src.settle();
@@ -215,7 +209,6 @@ export class Consumer implements AsyncDisposable {
     await this.src.settle();
     if (this.cutDuringRead !== null) {
       const cut = this.cutDuringRead;
-      this.pending = null;
       this.dropIter();
       while (out.length > 0 && out[out.length - 1]!.index > BigInt(cut)) out.pop();
     }
@@ -223,68 +216,18 @@ export class Consumer implements AsyncDisposable {
     return out;
   }
 
-  /** Writable logs: one batch from the sequential reader, which stays open between reads. */
+  /** One batch from the sequential reader, which stays open between reads. */
   private async takeBatch(maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
     const next = this.deliveredN + 1;
     const to = Math.min(this.src.durableIndex(), next + maxRecords - 1);
     if (this.reader === null || this.reader.position !== next) {
       this.dropIter();
-      this.reader = this.src.openReader!(next);
+      this.reader = this.src.openReader(next);
     }
     return this.reader.read(to, maxRecords, maxBytes);
   }
 
-  /** Read-only opens: record by record from `entries`, the generator kept between reads. */
-  private async takeEach(maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
-    let next = this.deliveredN + 1;
-    const to = Math.min(this.src.durableIndex(), next + maxRecords - 1);
-    const out: LogEntry[] = [];
-    let bytes = 0;
-    if (this.pending !== null) {
-      if (this.pending.index === BigInt(next)) {
-        out.push(this.pending);
-        bytes += this.pending.data.length;
-        next++;
-      }
-      this.pending = null;
-    }
-    while (next <= to && out.length < maxRecords) {
-      if (this.iter === null || this.iterNext !== next || this.iterTo < next) {
-        this.dropIter();
-        this.iterTo = this.src.durableIndex();
-        this.iter = this.src.entries(next, this.iterTo);
-        this.iterNext = next;
-      }
-      const r = await this.iter.next();
-      if (r.done === true) {
-        this.iter = null;
-        if (this.iterTo >= next) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found`, { file: this.src.dir });
-        continue;
-      }
-      if (r.value.index !== BigInt(next)) {
-        // Removed between the gap check and this read (retention, truncateFront): report the gap.
-        this.dropIter();
-        if (out.length > 0) break;
-        this.checkPosition();
-        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, read ${r.value.index}`, { file: this.src.dir });
-      }
-      const e: LogEntry = { index: r.value.index, data: r.value.data.slice() };
-      this.iterNext = next + 1;
-      if (out.length > 0 && bytes + e.data.length > maxBytes) {
-        this.pending = e;
-        break;
-      }
-      out.push(e);
-      bytes += e.data.length;
-      next++;
-    }
-    return out;
-  }
-
   private dropIter(): void {
-    const it = this.iter;
-    this.iter = null;
-    if (it !== null) void it.return(undefined).catch(() => undefined);
     const rd = this.reader;
     this.reader = null;
     if (rd !== null) void rd.close().catch(() => undefined);
@@ -309,7 +252,6 @@ export class Consumer implements AsyncDisposable {
       this.cutTo = null;
     }
     if (i < this.target) this.floor = Math.min(this.floor ?? i, i);
-    this.pending = null;
     this.dropIter();
     this.deliveredN = i;
   }
@@ -398,7 +340,6 @@ export class Consumer implements AsyncDisposable {
   /** @internal truncateBack(to) is about to run (or ran, in another process). */
   truncatedBack(to: number): void {
     if (this.reading) this.cutDuringRead = Math.min(this.cutDuringRead ?? to, to);
-    if (this.pending !== null && this.pending.index > BigInt(to)) this.pending = null;
     this.dropIter();
     if (Math.max(this.deliveredN, this.committedN) > to) this.cutTo = Math.min(this.cutTo ?? to, to);
   }
@@ -413,7 +354,6 @@ export class Consumer implements AsyncDisposable {
     this.closing ??= (async () => {
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       this.closed = true;
-      this.pending = null;
       this.dropIter();
       this.owner.released(this);
       await this.file.release();

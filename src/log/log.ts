@@ -290,7 +290,6 @@ export class Log extends EventEmitter {
       id: this.logId,
       firstIndex: () => core.firstIndexN(),
       durableIndex: () => core.durableN,
-      entries: (from, to) => this.entries({ from: BigInt(from), to: BigInt(to) }),
       lagBytes: (after) => segmentBytesAfter(core.segments, after),
       openReader: (from) => new BatchReader(this.io, core.files, () => core.segments, this.opts.readBufferBytes, from, core),
       closed: () => core.ended,

@@ -6,7 +6,7 @@
  * from the last position reached, through the same decoder as the writer's reads.
  */
 import * as path from 'node:path';
-import { parseWalName, readWalNames } from '../etcd/segments';
+import { readWalNames } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
 import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
@@ -17,6 +17,7 @@ import type { EntriesRange, LogEntry, TailOptions } from './log';
 import { type DurableReads, followDurable, getDurable } from './read-only-reads';
 import type { IndexArg } from '../index-arg';
 import { readLogId } from './log-id';
+import { ReadOnlyBatchReader, startSegment } from './read-only-batch-reader';
 import { closeSegment, nextLogRecord, openSegment, parseEntry } from './segment-reader';
 import { lowestCutSince, readTruncations } from './truncation-history';
 
@@ -152,7 +153,7 @@ export class ReadOnlyLog {
     const h = this.hosted();
     return {
       ...h,
-      read: h.entries,
+      read: (from, to) => this.read(from, to),
       truncationsSince: (s) => this.host.truncationsSince(s),
       waitDurable: (i, t, s) => this.host.waitDurable(i, t, s),
     };
@@ -235,7 +236,18 @@ export class ReadOnlyLog {
       id: this.id,
       firstIndex: () => this.mark.first,
       durableIndex: () => this.durableN(),
-      entries: (from: number, to: number) => this.read(from, to),
+      openReader: (from: number) =>
+        new ReadOnlyBatchReader(
+          this.io,
+          this.dir,
+          this.opts.readBufferBytes,
+          from,
+          () => this.durableN(),
+          (records, bytes) => {
+            this.records += records;
+            this.recordBytes += bytes;
+          },
+        ),
       // No segment index here: an estimate from the mean record size read so far.
       lagBytes: (after: number) =>
         Math.round(Math.max(0, this.durableN() - after) * (this.records > 0 ? this.recordBytes / this.records : 0)),
@@ -276,13 +288,6 @@ export class ReadOnlyLog {
     this.host.onDurable();
     await this.markFile.close();
   }
-}
-
-/** The last segment whose name index is <= index (etcd's searchIndex), or 0. */
-function startSegment(names: readonly string[], index: number): number {
-  let k = 0;
-  for (let i = 0; i < names.length; i++) if (Number(parseWalName(names[i]!)!.index) <= index) k = i;
-  return k;
 }
 
 /** The mark, retried briefly if caught mid-write. */
