@@ -431,3 +431,15 @@ test("a commit issued before the next read starts its journal write before that 
   await c.close();
   await log.close();
 });
+
+test('read() defaults: at most 10,000 records and 1 MiB of data', async () => {
+  const log = await Log.open(tempDir());
+  await log.appendBatch(Array.from({ length: 12_000 }, (_, i) => Buffer.alloc(10, i & 0xff)));
+  await log.appendBatch(Array.from({ length: 2_000 }, (_, i) => Buffer.alloc(1024, i & 0xff)));
+  const c = await log.consumer('defaults');
+  assert.equal((await c.read()).length, 10_000);
+  const mixed = await c.read(); // 2,000 × 10 B, then 1 KiB records up to 1 MiB in all
+  assert.equal(mixed.length, 2_000 + Math.floor((1024 * 1024 - 2_000 * 10) / 1024));
+  await c.close();
+  await log.close();
+});

@@ -60,8 +60,8 @@ test('docs/metrics.md: the prom-client example runs and prints what a scraper wo
   assert.equal(runFile('docs/metrics.md').ts, 1);
 });
 
-test('docs/consumers.md: the consumer, read-only and retention examples run', () => {
-  assert.ok(runFile('docs/consumers.md').ts >= 3);
+test('docs/consumers.md: the consumer, drain, read-only and retention examples run', () => {
+  assert.ok(runFile('docs/consumers.md').ts >= 4);
 });
 
 test('README.md: every ts block and `npx wal` line runs, the Log, WAL and LevelDB quick starts among them', () => {
