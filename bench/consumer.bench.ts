@@ -2,9 +2,10 @@
  * Durable consumers (docs/consumers.md), same-run comparisons:
  *   drain      — a consumer draining a backlog of N × 100 B records, committing every batch of 1000,
  *                vs a bare `for await (… of log.entries())` scan of the same log; alternating runs.
- *   producers  — 256 producers × 100 B appending for S seconds, with one live in-process consumer
- *                committing each batch vs without one; alternating runs; plus the consumer's
- *                append→delivery latency (each record carries its send time).
+ *   producers  — 256 producers × 100 B appending for S seconds, without a consumer, with one live
+ *                in-process consumer committing each batch, and with one in a child process (a
+ *                read-only open); alternating runs; plus each consumer's append→delivery latency
+ *                (each record carries its send time).
  *   latency    — append→delivery latency at light load (one append per ms) in-process and from a
  *                read-only consumer in a child process (pollMs 5 and 1).
  *
@@ -49,7 +50,8 @@ async function drain(records: number, runs: number): Promise<void> {
     const variants = [
       { label: 'batches of 1,000, each commit awaited', max: 1000, overlap: false },
       { label: 'batches of 1,000, commit overlapping the next read', max: 1000, overlap: true },
-      { label: 'batches of 10,000 (1 MB), each commit awaited', max: 10_000, overlap: false },
+      { label: 'batches of 10,000 (the default; 1 MB), each commit awaited', max: 10_000, overlap: false },
+      { label: 'batches of 10,000 (the default; 1 MB), commit overlapping the next read', max: 10_000, overlap: true },
     ];
     const scan: number[] = [];
     const rates = variants.map(() => [] as number[]);
@@ -81,44 +83,88 @@ async function drain(records: number, runs: number): Promise<void> {
   }
 }
 
-async function producers(runs: number, seconds: number): Promise<void> {
-  const without: number[] = [];
-  const withC: number[] = [];
+type Placement = 'none' | 'in-process' | 'child';
+
+/** A read-only consumer in another process committing each batch until SIGTERM; prints its latencies (ms). */
+async function liveChild(dir: string): Promise<void> {
+  const log = await Log.open(dir, { readOnly: true, pollMs: 1 });
+  const c = await log.consumer('live', { start: 'newest' });
+  let stop = false;
+  process.once('SIGTERM', () => (stop = true));
+  process.stdout.write('ready\n');
   const lat: number[] = [];
-  for (let run = 0; run < runs * 2; run++) {
-    const consumer = run % 2 === 1;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-prod-'));
-    try {
-      const log = await Log.open(dir);
-      let stop = false;
-      let done: Promise<void> = Promise.resolve();
-      if (consumer) {
-        const c = await log.consumer('live', { start: 'newest' });
-        done = (async () => {
-          while (!stop) {
-            const b = await c.read({ maxRecords: 1000, timeoutMs: 50 });
-            if (b.length === 0) continue;
-            const t = now();
-            for (let i = 0; i < b.length; i += 16) lat.push(t - sentAt(b[i]!.data));
-            await c.commit(b[b.length - 1]!.index);
-          }
-          await c.close();
-        })();
-      }
-      const rate = await produce((d) => log.append(d), seconds);
-      stop = true;
-      await done;
-      (consumer ? withC : without).push(rate);
-      await log.close();
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  while (!stop) {
+    const b = await c.read({ maxRecords: 1000, timeoutMs: 50 });
+    if (b.length === 0) continue;
+    const t = now();
+    for (let i = 0; i < b.length; i += 16) lat.push(t - sentAt(b[i]!.data));
+    await c.commit(b[b.length - 1]!.index);
   }
+  await c.close();
+  await log.close();
+  process.stdout.write(`${JSON.stringify(lat)}\n`);
+}
+
+/** 256 producers for `seconds` with a consumer committing each batch placed as said: records/s, and its latencies. */
+async function producersOnce(placement: Placement, seconds: number, lat: number[]): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-prod-'));
+  try {
+    const log = await Log.open(dir);
+    let stop = false;
+    let done: Promise<void> = Promise.resolve();
+    if (placement === 'in-process') {
+      const c = await log.consumer('live', { start: 'newest' });
+      done = (async () => {
+        while (!stop) {
+          const b = await c.read({ maxRecords: 1000, timeoutMs: 50 });
+          if (b.length === 0) continue;
+          const t = now();
+          for (let i = 0; i < b.length; i += 16) lat.push(t - sentAt(b[i]!.data));
+          await c.commit(b[b.length - 1]!.index);
+        }
+        await c.close();
+      })();
+    } else if (placement === 'child') {
+      await log.sync(); // publishes durable.tmp, which a read-only open needs
+      const child = spawn(process.execPath, ['--import', 'tsx', __filename, 'live-child', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 10));
+      done = (async () => {
+        while (!stop) await new Promise((r) => setTimeout(r, 20));
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+        for (const x of JSON.parse(out.split('\n')[1]!) as number[]) lat.push(x);
+      })();
+    }
+    const rate = await produce((d) => log.append(d), seconds);
+    stop = true;
+    await done;
+    await log.close();
+    return rate;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function producers(runs: number, seconds: number): Promise<void> {
+  const placements: Placement[] = ['none', 'in-process', 'child'];
+  const rates = new Map<Placement, number[]>(placements.map((p) => [p, []]));
+  const lats = new Map<Placement, number[]>(placements.map((p) => [p, []]));
+  for (let run = 0; run < runs; run++) for (const p of placements) rates.get(p)!.push(await producersOnce(p, seconds, lats.get(p)!));
+  const alone = rates.get('none')!;
   console.log(
-    `256 producers × 100 B (${defaultBackend.kind}), medians of ${runs} alternating ${seconds} s runs: without a consumer ${fmt(median(without))} rec/s, ` +
-      `with one committing each batch ${fmt(median(withC))} rec/s = ${(median(withC) / median(without)).toFixed(2)}× ` +
-      `(per-pair ${withC.map((w, i) => (w / without[i]!).toFixed(2)).join(' ')}); append→delivery under this load p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms`,
+    `256 producers × 100 B (${defaultBackend.kind}), medians of ${runs} alternating ${seconds} s runs: without a consumer ${fmt(median(alone))} rec/s`,
   );
+  for (const p of ['in-process', 'child'] as const) {
+    const r = rates.get(p)!;
+    const l = lats.get(p)!;
+    const where = p === 'child' ? 'a read-only consumer in another process (pollMs 1)' : 'one in-process consumer';
+    console.log(
+      `  with ${where} committing each batch: ${fmt(median(r))} rec/s = ${(median(r) / median(alone)).toFixed(2)}× ` +
+        `(per-run ${r.map((w, i) => (w / alone[i]!).toFixed(2)).join(' ')}); append→delivery p50 ${pct(l, 50).toFixed(2)} ms, p99 ${pct(l, 99).toFixed(2)} ms`,
+    );
+  }
 }
 
 /** Child-process consumer: read-only open, prints latencies (ms) of every record as JSON at the end. */
@@ -205,6 +251,7 @@ async function latency(count: number): Promise<void> {
 async function main(): Promise<void> {
   const [what = 'all', a, b, c] = process.argv.slice(2);
   if (what === 'child') return childConsumer(a!, Number(b), Number(c));
+  if (what === 'live-child') return liveChild(a!);
   const records = Number(a ?? 2_000_000);
   const runs = Number(b ?? 5);
   const seconds = Number(c ?? 3);
