@@ -7,6 +7,7 @@ import { indexToNumber as toIndex, type IndexArg } from '../index-arg';
 import { throwIfAborted } from './abort';
 import { RecordType } from '../etcd/codec';
 import { EntryStream } from './entry-stream';
+import { TailStream } from './tail-stream';
 import type { Decoder } from '../etcd/decoder';
 import { DecoderQueue } from '../etcd/decoder-queue';
 import type { LogCore } from './log-core';
@@ -64,60 +65,8 @@ export class LogReads {
    * become durable, waiting for new ones; ends when the log closes. Throws ERR_WAL_OUT_OF_RANGE if
    * truncateBack removes entries this follower already yielded.
    */
-  async *tail(opts: TailOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
-    const signal = opts.signal;
-    throwIfAborted(signal, 'tail');
-    let next = opts.from === undefined ? this.core.durableN + 1 : Math.max(toIndex('from', opts.from), this.core.firstIndexN());
-    const cuts = this.core.backCuts;
-    let cutsSeen = cuts.length;
-    // While this follower runs, the writer keeps recent records in memory for it.
-    const recent = this.core.recent;
-    recent.retain();
-    try {
-      for (;;) {
-        // Truncation first: a close racing a truncateBack must not end the follower normally. A cut
-        // below `next - 1` counts even when appends have since refilled the log past it.
-        while (cutsSeen < cuts.length) {
-          if (cuts[cutsSeen++]! < next - 1) {
-            throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entries before ${next} were truncated`, { file: this.core.dir });
-          }
-        }
-        if (next > this.core.written + 1) {
-          throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entries before ${next} were truncated`, { file: this.core.dir });
-        }
-        if (this.core.ended) return;
-        // A truncateFront moved the front past `next`: continue there, as entries() would (and do
-        // not spin on an empty range when the new front is past the durable end).
-        if (next < this.core.firstIndexN()) next = this.core.firstIndexN();
-        if (next <= this.core.durableN) {
-          // Just durable: from the writer's window while it holds the record (no reopen, no decode).
-          const held = this.core.recent.get(next);
-          if (held !== undefined) {
-            throwIfAborted(signal, 'tail');
-            yield { index: BigInt(next), data: held };
-            next++;
-            continue;
-          }
-          for await (const e of this.entries(
-            signal === undefined ? { from: next, to: this.core.durableN } : { from: next, to: this.core.durableN, signal },
-          )) {
-            // A truncation meanwhile: the decoder's buffer may hold entries the log has since dropped.
-            if (cuts.length !== cutsSeen || Number(e.index) < this.core.firstIndexN()) break;
-            yield e;
-            next = Number(e.index) + 1;
-          }
-          continue;
-        }
-        if (this.core.state === 'closing') {
-          // Operations queued before close() (a truncateBack) still run: end only once they have.
-          await this.core.closePromise?.catch(() => undefined);
-          continue;
-        }
-        await this.core.waitDurable(next, signal, 'tail');
-      }
-    } finally {
-      recent.release();
-    }
+  tail(opts: TailOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
+    return new TailStream(this.core, (range) => this.entries(range), opts);
   }
 
   /** The data of entry `index` (a copy). ERR_WAL_OUT_OF_RANGE when it is not in [firstIndex, lastIndex]. */
