@@ -79,8 +79,8 @@ export async function openTail<T>(dir: string, opts: ResolvedLogOptions, body: (
     // (A segment this open created holds nothing after its header: it was prepared before its rename.)
     if (!created) await zeroToEnd(io, tailPath, tailSeg.end, Math.max(await tailFile.size(), opts.segmentSize), opts);
     const tail = await TailWriter.attach(io, tailFile, tailSeg.end, scan.tailCrc, opts.syncThread === 'dedicated');
+    // Started by Log.start once the open's own small fsyncs are done (see there).
     const preparer = new SegmentPreparer(io, dir, opts.segmentSize, opts.preallocation);
-    preparer.start();
     return await body({ segments: scan.segments, writer: tail, preparer, scan, repaired: scan.repaired });
   } catch (err) {
     await tailFile.close();
