@@ -24,6 +24,23 @@ export interface RecentSource {
   readonly durableN: number;
 }
 
+/**
+ * The decoder's current record as entry `next` of a sequential read, read in place (no view or
+ * object per record before the caller's copy, as entries() does): true with its place in `span`;
+ * false to pass over it (not an entry, or one before `next`); a typed error when it does not
+ * decode or skips past `next`.
+ */
+export function entryAt(dec: Decoder, span: EntrySpan, next: number, file: string): boolean {
+  const rec = dec.record;
+  if (rec.type !== RecordType.Entry) return false;
+  if (rec.start < 0 || !readEntrySpan(rec.buf, rec.start, rec.end, span, LENIENT))
+    throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file, offset: rec.offset });
+  if (span.index < next) return false;
+  if (span.index !== next)
+    throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, found ${span.index}`, { file, offset: rec.offset });
+  return true;
+}
+
 /** A consumer's reader: batches from `position` on, kept open between reads. */
 export interface SequentialReader {
   /** The index the next read() returns first. */
@@ -83,18 +100,11 @@ export class BatchReader implements SequentialReader {
         await this.advance(dec);
         continue;
       }
-      const rec = dec.record;
-      if (rec.type !== RecordType.Entry) continue;
-      // Read in place (no view or object per record before the copy), as entries() does.
       const span = this.span;
-      if (rec.start < 0 || !readEntrySpan(rec.buf, rec.start, rec.end, span, LENIENT))
-        throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: this.seg!.path, offset: rec.offset });
-      const index = span.index;
-      if (index < this.next) continue;
-      if (index !== this.next)
-        throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${this.next}, found ${index}`, { file: this.seg!.path });
+      if (!entryAt(dec, span, this.next, this.seg!.path)) continue;
       const size = span.dataEnd - span.dataStart;
-      if (!this.keep(out, { index: BigInt(index), data: this.copier.copy(rec.buf, span.dataStart, span.dataEnd) }, bytes, maxBytes)) break;
+      const entry: LogEntry = { index: BigInt(span.index), data: this.copier.copy(dec.record.buf, span.dataStart, span.dataEnd) };
+      if (!this.keep(out, entry, bytes, maxBytes)) break;
       bytes += size;
     }
     return out;

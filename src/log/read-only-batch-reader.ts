@@ -10,12 +10,12 @@
  * reopened at the frame after the last record it gave (the spot), with the CRC chain there.
  */
 import * as path from 'node:path';
-import { type EntrySpan, LENIENT, RecordType, readEntrySpan } from '../etcd/codec';
+import type { EntrySpan } from '../etcd/codec';
 import type { Decoder } from '../etcd/decoder';
 import { parseWalName, readWalNames } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
-import type { SequentialReader } from './batch-reader';
+import { entryAt, type SequentialReader } from './batch-reader';
 import type { LogEntry } from './log-types';
 import { RecordCopier } from './record-copier';
 import { closeSegment, nextLogRecord, openSegment } from './segment-reader';
@@ -47,6 +47,8 @@ export class ReadOnlyBatchReader implements SequentialReader {
   /** The durable index when the decoder was opened: it may hand out records up to here. */
   private openedDurable = 0;
   private spot: Spot | null = null;
+  /** The segment the decoder reads (named in errors). */
+  private segPath = '';
   private pending: LogEntry | null = null;
   private readonly copier = new RecordCopier();
   private readonly span: EntrySpan = { type: 0, index: 0, dataStart: 0, dataEnd: 0 };
@@ -87,19 +89,10 @@ export class ReadOnlyBatchReader implements SequentialReader {
           await this.segmentEnded(dec);
           continue;
         }
-        const rec = dec.record;
-        if (rec.type !== RecordType.Entry) continue;
         const span = this.span;
-        if (rec.start < 0 || !readEntrySpan(rec.buf, rec.start, rec.end, span, LENIENT))
-          throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: this.segmentPath(), offset: rec.offset });
+        if (!entryAt(dec, span, this.next, this.segPath)) continue;
         const index = span.index;
-        if (index < this.next) continue;
-        if (index !== this.next)
-          throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${this.next}, found ${index}`, {
-            file: this.segmentPath(),
-            offset: rec.offset,
-          });
-        const entry: LogEntry = { index: BigInt(index), data: this.copier.copy(rec.buf, span.dataStart, span.dataEnd) };
+        const entry: LogEntry = { index: BigInt(index), data: this.copier.copy(dec.record.buf, span.dataStart, span.dataEnd) };
         this.next++;
         read++;
         readBytes += entry.data.length;
@@ -116,10 +109,6 @@ export class ReadOnlyBatchReader implements SequentialReader {
     return out;
   }
 
-  private segmentPath(): string {
-    return path.join(this.dir, this.names[this.k] ?? '');
-  }
-
   /** Opens the decoder at the spot (or, without one, at the segment holding `next`). */
   private async open(to: number): Promise<Decoder> {
     let spot = this.spot;
@@ -133,8 +122,9 @@ export class ReadOnlyBatchReader implements SequentialReader {
     }
     const name = this.names[this.k];
     if (name === undefined) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${this.next} not found`, { file: this.dir });
+    this.segPath = path.join(this.dir, name);
     try {
-      this.dec = await openSegment(this.io, path.join(this.dir, name), {
+      this.dec = await openSegment(this.io, this.segPath, {
         offset: spot?.offset ?? 0,
         crc: spot?.crc ?? 0,
         last: true,
