@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultBackend } from '../src/io/backend';
 import { Log } from '../src/log/log';
-import { fmt, median, now, pct, produce, record, sentAt } from './timed-producers';
+import { consumeLive, fmt, median, now, pct, produce, record, sentAt } from './timed-producers';
 
 /** Reads everything with consumer `name`, committing every batch; `overlap`: each commit runs during the next read. */
 async function consumeAll(log: Log, name: string, maxRecords: number, overlap: boolean): Promise<number> {
@@ -93,13 +93,11 @@ async function liveChild(dir: string): Promise<void> {
   process.once('SIGTERM', () => (stop = true));
   process.stdout.write('ready\n');
   const lat: number[] = [];
-  while (!stop) {
-    const b = await c.read({ maxRecords: 1000, timeoutMs: 50 });
-    if (b.length === 0) continue;
-    const t = now();
-    for (let i = 0; i < b.length; i += 16) lat.push(t - sentAt(b[i]!.data));
-    await c.commit(b[b.length - 1]!.index);
-  }
+  await consumeLive(
+    c,
+    () => stop,
+    (e, t) => lat.push(t - sentAt(e.data)),
+  );
   await c.close();
   await log.close();
   process.stdout.write(`${JSON.stringify(lat)}\n`);
@@ -115,13 +113,11 @@ async function producersOnce(placement: Placement, seconds: number, lat: number[
     if (placement === 'in-process') {
       const c = await log.consumer('live', { start: 'newest' });
       done = (async () => {
-        while (!stop) {
-          const b = await c.read({ maxRecords: 1000, timeoutMs: 50 });
-          if (b.length === 0) continue;
-          const t = now();
-          for (let i = 0; i < b.length; i += 16) lat.push(t - sentAt(b[i]!.data));
-          await c.commit(b[b.length - 1]!.index);
-        }
+        await consumeLive(
+          c,
+          () => stop,
+          (e, t) => lat.push(t - sentAt(e.data)),
+        );
         await c.close();
       })();
     } else if (placement === 'child') {

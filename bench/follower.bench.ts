@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Log as ThisLog } from '../src/log/log';
-import { fmt, median, now, pct, produce, record, sentAt } from './timed-producers';
+import { consumeLive, fmt, median, now, pct, produce, record, sentAt } from './timed-producers';
 
 interface LogLike {
   append(d: Uint8Array): Promise<bigint>;
@@ -79,13 +79,11 @@ async function once(Log: LogClass, opts: Record<string, unknown>, reader: Reader
     } else if (reader === 'consumer') {
       const c = await log.consumer('live', { start: 'newest' });
       done = (async () => {
-        while (!stop) {
-          const b = await c.read({ maxRecords: 1000, timeoutMs: 50 });
-          if (b.length === 0) continue;
-          const t = now();
-          for (let i = 0; i < b.length; i += 16) see(b[i]!.index, b[i]!.data, t);
-          await c.commit(b[b.length - 1]!.index);
-        }
+        await consumeLive(
+          c,
+          () => stop,
+          (e, t) => see(e.index, e.data, t),
+        );
         await c.close();
       })();
     }

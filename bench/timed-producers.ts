@@ -40,3 +40,27 @@ export async function produce(append: (data: Uint8Array) => Promise<unknown>, se
   await Promise.all(loops);
   return n / ((performance.now() - t0) / 1000);
 }
+
+/** What `consumeLive` needs of a consumer (this tree's or another tree's). */
+export interface LiveConsumer {
+  read(o: { maxRecords: number; timeoutMs: number }): Promise<{ index: bigint; data: Uint8Array }[]>;
+  commit(index: bigint): Promise<void>;
+}
+
+/**
+ * A live consumer's loop until `stopped()`: reads batches of up to 1,000 (waiting up to 50 ms),
+ * samples every 16th record with the time it was seen, commits each batch (awaited).
+ */
+export async function consumeLive(
+  c: LiveConsumer,
+  stopped: () => boolean,
+  see: (e: { index: bigint; data: Uint8Array }, seenAt: number) => void,
+): Promise<void> {
+  while (!stopped()) {
+    const b = await c.read({ maxRecords: 1000, timeoutMs: 50 });
+    if (b.length === 0) continue;
+    const t = now();
+    for (let i = 0; i < b.length; i += 16) see(b[i]!, t);
+    await c.commit(b[b.length - 1]!.index);
+  }
+}
