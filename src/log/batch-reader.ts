@@ -15,6 +15,7 @@ import type { LogEntry } from './log';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
 import type { RecentRecords } from './recent-records';
 import { RecordCopier } from './record-copier';
+import { BatchAssembly } from './batch-assembly';
 import type { SegmentFileLease, SegmentFiles } from './segment-files';
 import { decodeOpenSegment, nextLogRecord } from './segment-reader';
 
@@ -55,8 +56,8 @@ export class BatchReader implements SequentialReader {
   /** The cached read handle `dec` reads through (the Log's SegmentFiles), released with it. */
   private lease: SegmentFileLease | null = null;
   private seg: SegmentInfo | null = null;
-  /** A record read past maxBytes, handed out first next time. */
-  private pending: LogEntry | null = null;
+  /** The batch under way, with a record read past maxBytes held over for the next. */
+  private readonly batch = new BatchAssembly();
   private readonly span: EntrySpan = { type: 0, index: 0, dataStart: 0, dataEnd: 0 };
 
   constructor(
@@ -76,21 +77,15 @@ export class BatchReader implements SequentialReader {
 
   /** Entries next..to (at most maxRecords, at most maxBytes of data unless one record alone), copied. */
   async read(to: number, maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
-    const out: LogEntry[] = [];
-    let bytes = 0;
-    if (this.pending !== null) {
-      out.push(this.pending);
-      bytes = this.pending.data.length;
-      this.pending = null;
-    }
+    const out = this.batch.begin();
     const memory = this.memory;
     while (out.length < maxRecords && this.next <= to) {
       const held = memory !== null && this.next <= memory.durableN ? memory.recent.get(this.next) : undefined;
       if (held !== undefined) {
         // The decoder's position is behind now: the next disk read reopens at a checkpoint.
         if (this.dec !== null) await this.closeDecoder();
-        if (!this.keep(out, { index: BigInt(this.next), data: this.copier.copy(held) }, bytes, maxBytes)) break;
-        bytes += held.length;
+        const entry: LogEntry = { index: BigInt(this.next++), data: this.copier.copy(held) };
+        if (!this.batch.take(entry, maxBytes)) break;
         continue;
       }
       const dec = this.dec ?? (await this.open());
@@ -102,33 +97,18 @@ export class BatchReader implements SequentialReader {
       }
       const span = this.span;
       if (!entryAt(dec, span, this.next, this.seg!.path)) continue;
-      const size = span.dataEnd - span.dataStart;
       const entry: LogEntry = { index: BigInt(span.index), data: this.copier.copy(dec.record.buf, span.dataStart, span.dataEnd) };
-      if (!this.keep(out, entry, bytes, maxBytes)) break;
-      bytes += size;
+      this.next++;
+      if (!this.batch.take(entry, maxBytes)) break;
     }
     return out;
-  }
-
-  /**
-   * Takes `entry` (the one at `next`) into the batch, or keeps it for the next read when it would
-   * take the batch past maxBytes (a first entry always goes in): false then, and the batch is done.
-   */
-  private keep(out: LogEntry[], entry: LogEntry, bytes: number, maxBytes: number): boolean {
-    this.next++;
-    if (out.length > 0 && bytes + entry.data.length > maxBytes) {
-      this.pending = entry;
-      return false;
-    }
-    out.push(entry);
-    return true;
   }
 
   private readonly copier = new RecordCopier();
 
   /** The index the next read() returns first. */
   get position(): number {
-    return this.pending !== null ? Number(this.pending.index) : this.next;
+    return this.batch.heldIndex ?? this.next;
   }
 
   private async open(): Promise<Decoder> {

@@ -17,6 +17,7 @@ import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
 import { entryAt, type SequentialReader } from './batch-reader';
 import type { LogEntry } from './log-types';
+import { BatchAssembly } from './batch-assembly';
 import { RecordCopier } from './record-copier';
 import { closeSegment, nextLogRecord, openSegment } from './segment-reader';
 
@@ -49,7 +50,7 @@ export class ReadOnlyBatchReader implements SequentialReader {
   private spot: Spot | null = null;
   /** The segment the decoder reads (named in errors). */
   private segPath = '';
-  private pending: LogEntry | null = null;
+  private readonly batch = new BatchAssembly();
   private readonly copier = new RecordCopier();
   private readonly span: EntrySpan = { type: 0, index: 0, dataStart: 0, dataEnd: 0 };
 
@@ -66,17 +67,11 @@ export class ReadOnlyBatchReader implements SequentialReader {
   ) {}
 
   get position(): number {
-    return this.pending !== null ? Number(this.pending.index) : this.next;
+    return this.batch.heldIndex ?? this.next;
   }
 
   async read(to: number, maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
-    const out: LogEntry[] = [];
-    let bytes = 0;
-    if (this.pending !== null) {
-      out.push(this.pending);
-      bytes = this.pending.data.length;
-      this.pending = null;
-    }
+    const out = this.batch.begin();
     let read = 0;
     let readBytes = 0;
     try {
@@ -96,12 +91,7 @@ export class ReadOnlyBatchReader implements SequentialReader {
         this.next++;
         read++;
         readBytes += entry.data.length;
-        if (out.length > 0 && bytes + entry.data.length > maxBytes) {
-          this.pending = entry;
-          break;
-        }
-        out.push(entry);
-        bytes += entry.data.length;
+        if (!this.batch.take(entry, maxBytes)) break;
       }
     } finally {
       if (read > 0) this.seen(read, readBytes);
@@ -180,7 +170,7 @@ export class ReadOnlyBatchReader implements SequentialReader {
   }
 
   close(): Promise<void> {
-    this.pending = null;
+    this.batch.clear();
     return this.closeDecoder();
   }
 }
