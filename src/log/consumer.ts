@@ -189,7 +189,7 @@ export class Consumer implements AsyncDisposable {
     const from = this.deliveredN + 1;
     const first = this.src.firstIndex();
     if (from < first) {
-      this.dropIter();
+      this.dropReader();
       this.deliveredN = first - 1;
       throw new ConsumerGapError(this.name, BigInt(from), BigInt(first - 1), this.file.path);
     }
@@ -200,7 +200,7 @@ export class Consumer implements AsyncDisposable {
     try {
       out = await this.takeBatch(maxRecords, maxBytes);
     } catch (err) {
-      this.dropIter();
+      this.dropReader();
       await this.src.settle();
       // A truncation while reading explains a failed read: return what is still valid.
       if (this.cutDuringRead === null) {
@@ -213,7 +213,7 @@ export class Consumer implements AsyncDisposable {
     await this.src.settle();
     if (this.cutDuringRead !== null) {
       const cut = this.cutDuringRead;
-      this.dropIter();
+      this.dropReader();
       while (out.length > 0 && out[out.length - 1]!.index > BigInt(cut)) out.pop();
     }
     if (out.length > 0) this.deliveredN = Number(out[out.length - 1]!.index);
@@ -225,13 +225,13 @@ export class Consumer implements AsyncDisposable {
     const next = this.deliveredN + 1;
     const to = Math.min(this.src.durableIndex(), next + maxRecords - 1);
     if (this.reader === null || this.reader.position !== next) {
-      this.dropIter();
+      this.dropReader();
       this.reader = this.src.openReader(next);
     }
     return this.reader.read(to, maxRecords, maxBytes);
   }
 
-  private dropIter(): void {
+  private dropReader(): void {
     const rd = this.reader;
     this.reader = null;
     if (rd !== null) void rd.close().catch(() => undefined);
@@ -256,7 +256,7 @@ export class Consumer implements AsyncDisposable {
       this.cutTo = null;
     }
     if (i < this.target) this.floor = Math.min(this.floor ?? i, i);
-    this.dropIter();
+    this.dropReader();
     this.deliveredN = i;
   }
 
@@ -344,7 +344,7 @@ export class Consumer implements AsyncDisposable {
   /** @internal truncateBack(to) is about to run (or ran, in another process). */
   truncatedBack(to: number): void {
     if (this.reading) this.cutDuringRead = Math.min(this.cutDuringRead ?? to, to);
-    this.dropIter();
+    this.dropReader();
     if (Math.max(this.deliveredN, this.committedN) > to) this.cutTo = Math.min(this.cutTo ?? to, to);
   }
 
@@ -358,7 +358,7 @@ export class Consumer implements AsyncDisposable {
     this.closing ??= (async () => {
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       this.closed = true;
-      this.dropIter();
+      this.dropReader();
       this.owner.released(this);
       await this.file.release();
     })();
