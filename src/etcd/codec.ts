@@ -103,6 +103,56 @@ export function decodeRecord(buf: Uint8Array, rules?: DecodeRules): WalRecord {
   return { type, crc, data };
 }
 
+/** Where a walpb.Record's fields are, read in place. */
+export interface RecordSpan {
+  type: number;
+  crc: number;
+  /** Record.Data is buf[dataStart, dataEnd); dataStart = -1 when the field is absent. */
+  dataStart: number;
+  dataEnd: number;
+}
+
+/**
+ * Reads walpb.Record in buf[start, end) in the canonical layout every writer produces,
+ * `08 type 10 crc [1a len data]` (type below 128), into `out`: false for anything else, which
+ * `decodeRecord` decodes by the rules. The decoder's and the Log's lookups' per-frame fast path.
+ */
+export function readCanonicalRecord(buf: Uint8Array, start: number, end: number, out: RecordSpan): boolean {
+  let p = start;
+  if (!(end - start >= 4 && buf[p] === 0x08 && buf[p + 1]! < 0x80 && buf[p + 2] === 0x10)) return false;
+  const type = buf[p + 1]!;
+  p += 3;
+  let crc = 0;
+  let b = 0x80;
+  // at most 5 bytes; bits past 32 are dropped, as Go's uint32 decoding does
+  for (let shift = 0; shift < 35 && p < end; shift += 7) {
+    b = buf[p++]!;
+    crc |= (b & 0x7f) << shift;
+    if (b < 0x80) break;
+  }
+  if (b >= 0x80) return false;
+  out.type = type;
+  out.crc = crc >>> 0;
+  if (p === end) {
+    out.dataStart = -1;
+    out.dataEnd = -1;
+    return true;
+  }
+  if (!(buf[p] === 0x1a && p + 1 < end)) return false;
+  p++;
+  let len = 0;
+  b = 0x80;
+  for (let shift = 0; shift < 28 && p < end; shift += 7) {
+    b = buf[p++]!;
+    len |= (b & 0x7f) << shift;
+    if (b < 0x80) break;
+  }
+  if (!(b < 0x80 && p + len === end)) return false;
+  out.dataStart = p;
+  out.dataEnd = end;
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // raftpb.Entry
 

@@ -10,13 +10,16 @@
  */
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend, WalFile } from '../io/types';
-import { type DecodeRules, RecordType, decodeRecord } from './codec';
+import { type DecodeRules, type RecordSpan, RecordType, decodeRecord, readCanonicalRecord } from './codec';
 import { DecoderQueue } from './decoder-queue';
 import { FRAME_SIZE_BYTES as FRAME_HEADER, MAX_WAL_ENTRY_SIZE_LIMIT, decodeFrameSize } from './frame';
 
 // Module-local copies: reading an imported binding costs on the per-frame path under some loaders.
 const FRAME_SIZE_BYTES = FRAME_HEADER;
 const CRC_RECORD = RecordType.Crc;
+const recordAt = readCanonicalRecord;
+/** The fast path's record (module scratch: no object per frame). */
+const canonical: RecordSpan = { type: 0, crc: 0, dataStart: -1, dataEnd: -1 };
 
 /** Torn-write detection granularity (etcd `minSectorSize`). */
 export const MIN_SECTOR_SIZE = 512;
@@ -418,38 +421,10 @@ export class Decoder {
   /** Decodes walpb.Record at buf[start, end) into queue slot i; false when it does not decode. */
   private parseRecord(buf: Uint8Array, start: number, end: number, i: number): boolean {
     // Fast path: the canonical layout every writer produces, 08 type 10 crc [1a len data].
-    let p = start;
-    if (end - start >= 4 && buf[p] === 0x08 && buf[p + 1]! < 0x80 && buf[p + 2] === 0x10) {
-      const type = buf[p + 1]!;
-      p += 3;
-      let crc = 0;
-      let b = 0x80;
-      // at most 5 bytes; bits past 32 are dropped, as Go's uint32 decoding does
-      for (let shift = 0; shift < 35 && p < end; shift += 7) {
-        b = buf[p++]!;
-        crc |= (b & 0x7f) << shift;
-        if (b < 0x80) break;
-      }
-      if (b < 0x80) {
-        if (p === end) {
-          this.queue(i, type, crc >>> 0, -1, -1);
-          return true;
-        }
-        if (buf[p] === 0x1a && p + 1 < end) {
-          p++;
-          let len = 0;
-          b = 0x80;
-          for (let shift = 0; shift < 28 && p < end; shift += 7) {
-            b = buf[p++]!;
-            len |= (b & 0x7f) << shift;
-            if (b < 0x80) break;
-          }
-          if (b < 0x80 && p + len === end) {
-            this.queue(i, type, crc >>> 0, p, end);
-            return true;
-          }
-        }
-      }
+    const c = canonical;
+    if (recordAt(buf, start, end, c)) {
+      this.queue(i, c.type, c.crc, c.dataStart, c.dataEnd);
+      return true;
     }
     // Anything else (unknown fields, other order, repeated fields, garbage): the general decoder.
     let rec;
