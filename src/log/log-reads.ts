@@ -5,7 +5,8 @@
 import { WalError, WalErrorCodes } from '../errors';
 import { indexToNumber as toIndex, type IndexArg } from '../index-arg';
 import { throwIfAborted } from './abort';
-import { RecordType } from '../etcd/codec';
+import { type EntrySpan, RecordType } from '../etcd/codec';
+import { findEntryInSpan } from './entry-lookup';
 import { EntryStream } from './entry-stream';
 import { TailStream } from './tail-stream';
 import type { Decoder } from '../etcd/decoder';
@@ -35,6 +36,8 @@ export class LogReads {
   private scratch: Uint8Array | null = null;
   /** The synchronous lookups' decoder queue, shared for the same reason. */
   private readonly lookupQueue = new DecoderQueue(64);
+  /** Where `getInPlace` found its entry (reused: nothing yields between the find and the copy). */
+  private readonly span: EntrySpan = { type: 0, index: 0, dataStart: 0, dataEnd: 0 };
 
   constructor(private readonly core: LogCore) {}
 
@@ -71,7 +74,40 @@ export class LogReads {
 
   /** The data of entry `index` (a copy). ERR_WAL_OUT_OF_RANGE when it is not in [firstIndex, lastIndex]. */
   async get(index: IndexArg): Promise<Uint8Array> {
-    return (await this.readEntry(toIndex('index', index))).data;
+    const i = toIndex('index', index);
+    return this.getInPlace(i) ?? (await this.readEntry(i)).data;
+  }
+
+  /**
+   * Entry `index`'s data (a copy) when its segment's read handle is open and its span is small:
+   * one pread and a walk to the entry (entry-lookup.ts), nothing awaited. Null for everything
+   * else, a read error included: `readEntry` then opens, decodes and reports.
+   */
+  private getInPlace(index: number): Uint8Array | null {
+    const core = this.core;
+    if (core.state === 'closed' || index < core.firstIndexN() || index > core.written) return null;
+    const si = findSegment(core.segments, index);
+    if (si < 0) return null;
+    const seg = core.segments[si]!;
+    const lease = core.files.tryAcquire(seg.path);
+    if (lease === null) return null;
+    try {
+      const cp = checkpointSpan(seg, index);
+      const span = cp.end - cp.offset;
+      if (span > SYNC_READ_MAX_BYTES) return null;
+      const buf = (this.scratch ??= new Uint8Array(SYNC_READ_MAX_BYTES + 4096));
+      let got: number;
+      try {
+        got = lease.file.readSync(buf.subarray(0, span), cp.offset);
+      } catch {
+        return null;
+      }
+      const at = this.span;
+      if (got !== span || !findEntryInSpan(core.io, buf, span, index, cp.crc, at)) return null;
+      return buf.slice(at.dataStart, at.dataEnd);
+    } finally {
+      lease.release();
+    }
   }
 
   /** Entry `index`'s data (a copy) and term. */
