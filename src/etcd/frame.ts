@@ -123,6 +123,20 @@ export interface EncodedBatch {
   crc: number;
 }
 
+/**
+ * Frames of a batch that a reader can start from (the Log's checkpoints, segment-index.ts): the
+ * encoder appends one for each frame at least `every` bytes after the last, `last` being the
+ * previous one's offset relative to the batch's start (0 or less: the caller's, before the batch).
+ */
+export interface BatchCheckpoints {
+  every: number;
+  last: number;
+  /** Appended per checkpoint: the frame's entry index, its offset from the batch's start, the CRC before it. */
+  index: number[];
+  offset: number[];
+  crc: number[];
+}
+
 const vlen = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
 
 /**
@@ -136,7 +150,8 @@ const vlen = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20000
  * pass 2 writes the real headers, moving entry bytes left over the unused CRC bytes (never right).
  * `out` must hold `entryBatchCapacity(...)` bytes from `start`; `bounds` at least 2*count slots.
  * Every byte of [start, end) is written, so `out` may be dirty. `frameEnds`, when given, receives
- * each frame's end offset. Refuses (ERR_WAL_RECORD_TOO_LARGE) a record etcd 3.4.10+ cannot read.
+ * each frame's end offset; `checkpoints`, when given, the frames a reader can start from.
+ * Refuses (ERR_WAL_RECORD_TOO_LARGE) a record etcd 3.4.10+ cannot read.
  */
 export function encodeEntryBatch(
   io: IoBackend,
@@ -151,6 +166,7 @@ export function encodeEntryBatch(
   bounds: Uint32Array,
   type = 0,
   frameEnds?: number[],
+  checkpoints?: BatchCheckpoints,
 ): EncodedBatch {
   if (count === 0) return { end: start, crc: seed };
   const termLen = term.length;
@@ -203,7 +219,16 @@ export function encodeEntryBatch(
     }
   }
   let w = start;
+  let nextCheckpoint = checkpoints === undefined ? Infinity : start + checkpoints.last + checkpoints.every;
   for (let i = 0; i < count; i++) {
+    if (w >= nextCheckpoint) {
+      const cp = checkpoints!;
+      cp.index.push(firstIndex + i);
+      cp.offset.push(w - start);
+      cp.crc.push(i === 0 ? seed >>> 0 : crcs[i - 1]!);
+      cp.last = w - start;
+      nextCheckpoint = w + cp.every;
+    }
     const entryStart = bounds[2 * i]!;
     const entryLen = bounds[2 * i + 1]! - entryStart;
     let crc = crcs[i]!;

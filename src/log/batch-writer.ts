@@ -8,7 +8,7 @@ import type { Lease } from '../lock/lease';
 import type { AppendQueue, PendingBatch } from './append-queue';
 import { uvarintBytes } from '../codec/varint';
 import type { LogCore } from './log-core';
-import { maybeCheckpoint } from './segment-index';
+import { BatchCheckpointList, maybeCheckpoint, type SegmentInfo } from './segment-index';
 
 type Reject = (err: unknown) => void;
 
@@ -59,6 +59,8 @@ export class BatchWriter {
   private staged = 0;
   private readonly syncEach: boolean;
   private readonly termBytes: Uint8Array;
+  /** Reused for every batch's in-batch checkpoints. */
+  private readonly checkpoints = new BatchCheckpointList();
 
   constructor(
     private readonly core: LogCore,
@@ -160,12 +162,21 @@ export class BatchWriter {
     return Math.min(this.core.opts.maxBatchBytes, this.core.opts.maxSyncBytes);
   }
 
+  /** Encodes `batch` (entries from `first`) after what `seg` holds, with its checkpoints. */
+  private stage(seg: SegmentInfo, batch: PendingBatch, first: number): void {
+    const writer = this.core.writer;
+    const base = writer.pos;
+    maybeCheckpoint(seg, first, base, writer.crc);
+    const cps = this.checkpoints.begin(seg, base);
+    writer.stageEntries(batch.datas, batch.from, batch.count, batch.bytes, first, this.termBytes, cps);
+    cps.addTo(seg, base);
+  }
+
   private async writePipelined(batch: PendingBatch): Promise<void> {
     const writer = this.core.writer;
     const first = this.lastStaged() + 1;
     const seg = this.core.tailSegment;
-    maybeCheckpoint(seg, first, writer.pos, writer.crc);
-    writer.stageEntries(batch.datas, batch.from, batch.count, batch.bytes, first, this.termBytes);
+    this.stage(seg, batch, first);
     this.core.recent.add(batch.datas, batch.from, batch.count, first);
     const w: Written = { batch, first, last: first + batch.count - 1, end: 0 };
     this.staged = w.last;
@@ -252,8 +263,7 @@ export class BatchWriter {
     const { count, bytes } = batch;
     const first = core.written + 1;
     const seg = core.tailSegment;
-    maybeCheckpoint(seg, first, writer.pos, writer.crc);
-    writer.stageEntries(batch.datas, batch.from, count, bytes, first, this.termBytes);
+    this.stage(seg, batch, first);
     core.recent.add(batch.datas, batch.from, count, first);
     const t0 = process.hrtime.bigint();
     try {

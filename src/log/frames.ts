@@ -11,7 +11,7 @@ import { RecordType, encodeSnapshot } from '../etcd/codec';
 import { FRAME_OVERHEAD_MAX, encodeFrames, type RecordInput } from '../etcd/frame';
 
 // The entry encoder is etcd/frame.ts's, shared with WAL.save; these names are the Log's imports.
-export { FRAME_OVERHEAD_MAX, encodeEntryBatch, entryBatchCapacity, type EncodedBatch } from '../etcd/frame';
+export { FRAME_OVERHEAD_MAX, encodeEntryBatch, entryBatchCapacity, type BatchCheckpoints, type EncodedBatch } from '../etcd/frame';
 import type { IoBackend } from '../io/types';
 
 /**

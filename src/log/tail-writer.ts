@@ -9,7 +9,7 @@
  * on disk anyway (the preallocated tail), so the file stays byte-identical to a buffered write.
  */
 import type { IoBackend, WalFile } from '../io/types';
-import { encodeEntryBatch, entryBatchCapacity } from './frames';
+import { type BatchCheckpoints, encodeEntryBatch, entryBatchCapacity } from './frames';
 
 const INITIAL_BUFFER = 256 * 1024;
 const NO_BYTES = new Uint8Array(0);
@@ -99,10 +99,19 @@ export class TailWriter {
   }
 
   /** Encodes entries `datas[from..from+count)` with indexes from `firstIndex` after what is staged. */
-  stageEntries(datas: readonly Uint8Array[], from: number, count: number, dataBytes: number, firstIndex: number, term: Uint8Array): void {
+  stageEntries(
+    datas: readonly Uint8Array[],
+    from: number,
+    count: number,
+    dataBytes: number,
+    firstIndex: number,
+    term: Uint8Array,
+    checkpoints?: BatchCheckpoints,
+  ): void {
     this.ensure(entryBatchCapacity(dataBytes, count));
     if (this.bounds.length < 2 * count) this.bounds = new Uint32Array(4 * count);
-    const r = encodeEntryBatch(this.io, this.buf, this.stagedEnd, datas, from, count, firstIndex, term, this.stagedCrc, this.bounds);
+    const { io, buf, stagedEnd, stagedCrc, bounds } = this;
+    const r = encodeEntryBatch(io, buf, stagedEnd, datas, from, count, firstIndex, term, stagedCrc, bounds, 0, undefined, checkpoints);
     this.stagedEnd = r.end;
     this.stagedCrc = r.crc;
   }
