@@ -6,7 +6,9 @@
  *   node --import tsx bench/log-get.bench.ts [records=2000000] [size=100] [gets=20000] [rounds=5]
  *
  * The log is built once per (records, size) under the temp directory and reused by later runs
- * (BENCH_GET_DIR overrides where). BENCH_GET_OLD_SRC=<checkout>/src adds that checkout's Log as
+ * (BENCH_GET_DIR overrides where), then reopened for each round (the open scan's checkpoints);
+ * "get-written" reads the same records written by this process into a log kept open (the
+ * writer's own checkpoints). BENCH_GET_OLD_SRC=<checkout>/src adds that checkout's Log as
  * "before", alternated round by round with this one over the same log and the same indexes.
  */
 import * as fs from 'node:fs';
@@ -34,15 +36,20 @@ function indexes(n: number, max: number, seed = 0x9e3779b9): number[] {
   return Array.from({ length: n }, () => 1 + rng.int(max));
 }
 
+/** `records` of `size` bytes in appendBatch calls of 1,000. */
+async function fill(log: Log, records: number, size: number): Promise<void> {
+  const batch: Uint8Array[] = [];
+  for (let i = 0; i < 1000; i++) batch.push(Buffer.alloc(size, i & 0xff));
+  for (let done = 0; done < records; done += batch.length) await log.appendBatch(batch.slice(0, Math.min(batch.length, records - done)));
+  await log.sync();
+}
+
 async function build(dir: string, records: number, size: number): Promise<void> {
   if (fs.existsSync(path.join(dir, 'built'))) return;
   fs.rmSync(dir, { recursive: true, force: true });
   const t0 = Date.now();
   const log = await Log.open(dir, { syncPolicy: 'none' });
-  const batch: Uint8Array[] = [];
-  for (let i = 0; i < 1000; i++) batch.push(Buffer.alloc(size, i & 0xff));
-  for (let done = 0; done < records; done += batch.length) await log.appendBatch(batch.slice(0, Math.min(batch.length, records - done)));
-  await log.sync();
+  await fill(log, records, size);
   await log.close();
   fs.writeFileSync(path.join(dir, 'built'), `${records} x ${size} B\n`);
   console.log(`built ${records} x ${size} B in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${dir}`);
@@ -112,6 +119,11 @@ async function main(): Promise<void> {
   // The entry's frame: its data, the raftpb.Entry and walpb.Record headers, the length word.
   const frameBytes = size + 32;
   const contenders: { name: string; cls: LogClass }[] = [{ name: 'get', cls: Log as unknown as LogClass }];
+  // The same records written by this process and read without a reopen: its own checkpoints.
+  const writtenDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewal-get-written-'));
+  const written = await Log.open(writtenDir, { syncPolicy: 'none' });
+  await fill(written, records, size);
+  contenders.push({ name: 'get-written', cls: { open: async () => ({ get: (i: number) => written.get(i), close: async () => {} }) } });
   const oldSrc = process.env.BENCH_GET_OLD_SRC;
   if (oldSrc !== undefined) {
     const mod = (await import(path.resolve(oldSrc, 'log/log.ts'))) as { Log: LogClass };
@@ -155,7 +167,9 @@ async function main(): Promise<void> {
       `  ${c.name.padEnd(11)} p50 ${median(p50[c.name]!).toFixed(2)}  p99 ${median(p99[c.name]!).toFixed(2)}  p50/pread ${median(ratio[c.name]!).toFixed(2)}x`,
     );
   }
-  if (contenders.length === 2) {
+  await written.close();
+  fs.rmSync(writtenDir, { recursive: true, force: true });
+  if (oldSrc !== undefined) {
     const per = p50.get!.map((v, i) => p50['get-before']![i]! / v);
     console.log(`  before/after p50, same round: median ${median(per).toFixed(1)}x`);
   }
