@@ -11,7 +11,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Log } from '../src/log/log';
+import { Log as SourceLog } from '../src/log/log';
+
+/** BENCH_LOG_MODULE=dist/log/log.js: the compiled package's Log, as users run it (no tsx per-call costs). */
+const Log: typeof SourceLog = process.env.BENCH_LOG_MODULE
+  ? (require(path.resolve(process.env.BENCH_LOG_MODULE)) as { Log: typeof SourceLog }).Log
+  : SourceLog;
 
 interface Cell {
   appends: number;
