@@ -1,7 +1,8 @@
 /**
  * How many bytes of segments lie after a position, for a consumer's `lagBytes`: the bytes from the
  * read checkpoint at or before the next record to the end of its segment, plus every later
- * segment. Exact to within one checkpoint interval (64 KiB) and counting frame bytes, not data bytes.
+ * segment. Exact to within one checkpoint interval (CHECKPOINT_BYTES, 2 KiB) and counting frame
+ * bytes, not data bytes.
  */
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
 
