@@ -12,13 +12,14 @@ import type { IoBackend, WalFile } from '../io/types';
 import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
 import { ConsumerHost } from './consumer-host';
 import { DURABLE_FILE, type DurableMark, readMarkSync } from './durable-file';
-import { RecordType } from '../etcd/codec';
+import { type EntrySpan, LENIENT, RecordType, readEntrySpan } from '../etcd/codec';
 import type { EntriesRange, LogEntry, TailOptions } from './log';
 import { type DurableReads, followDurable, getDurable } from './read-only-reads';
 import type { IndexArg } from '../index-arg';
 import { readLogId } from './log-id';
 import { ReadOnlyBatchReader, startSegment } from './read-only-batch-reader';
-import { closeSegment, nextLogRecord, openSegment, parseEntry } from './segment-reader';
+import { checkpointFor, maybeCheckpoint, newSegment, type SegmentInfo } from './segment-index';
+import { closeSegment, nextLogRecord, openSegment } from './segment-reader';
 import { lowestCutSince, readTruncations } from './truncation-history';
 
 export interface ReadOnlyOptions {
@@ -45,6 +46,13 @@ export class ReadOnlyLog {
   private closed = false;
   private refreshing: Promise<void> | null = null;
   private resume: Resume | null = null;
+  /**
+   * Checkpoints in the segments this open has decoded, by name (segment-index.ts's rule, one per
+   * 2 KiB): a read starts at the nearest one at or before its first index, not at its segment's
+   * start (a get() at random indexes of a 64 MB segment decoded ~32 MB each). Dropped with
+   * `resume` when the writer truncates, pruned when segments are removed.
+   */
+  private readonly seen = new Map<string, SegmentInfo>();
   private recordBytes = 0;
   private records = 0;
 
@@ -125,6 +133,7 @@ export class ReadOnlyLog {
     if (m.cuts > this.cuts.length) {
       const cuts = await readTruncations(this.io, this.dir);
       this.resume = null;
+      this.seen.clear();
       this.cuts = cuts;
       this.host.adoptCuts(cuts);
     }
@@ -162,12 +171,20 @@ export class ReadOnlyLog {
   private async *read(from: number, to: number): AsyncGenerator<LogEntry, void, undefined> {
     if (from > to) return;
     let names = await readWalNames(this.io, this.dir);
-    const r = this.resume !== null && this.resume.index <= from && names.includes(this.resume.name) ? this.resume : null;
-    let k = r !== null ? names.indexOf(r.name) : startSegment(names, from);
+    let k = startSegment(names, from);
+    // Where the last read stopped helps only inside the segment that holds `from`: from an earlier
+    // one, the read would decode every segment in between.
+    const r = this.resume !== null && this.resume.index <= from && names.indexOf(this.resume.name) === k ? this.resume : null;
     let next = from;
     // Live reads (a few records at the tail) do not need a full read buffer.
     const bufferBytes = to - from < 256 ? 64 * 1024 : this.opts.readBufferBytes;
-    let startAt = r;
+    let startAt: { offset: number; crc: number } | null = r;
+    if (this.seen.size > names.length) for (const name of [...this.seen.keys()]) if (!names.includes(name)) this.seen.delete(name);
+    const known = k >= 0 && k < names.length ? this.seen.get(names[k]!) : undefined;
+    if (known !== undefined) {
+      const cp = checkpointFor(known, from);
+      if (cp.offset > (startAt?.offset ?? 0)) startAt = cp;
+    }
     while (next <= to) {
       if (k >= names.length) names = await readWalNames(this.io, this.dir);
       if (k >= names.length || k < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found`, { file: this.dir });
@@ -187,6 +204,9 @@ export class ReadOnlyLog {
         throw err;
       }
       startAt = null;
+      const span: EntrySpan = { type: 0, index: 0, dataStart: 0, dataEnd: 0 };
+      let seen = this.seen.get(name);
+      if (seen === undefined) this.seen.set(name, (seen = newSegment(0, 0, name, name)));
       try {
         let before = dec.crc;
         const rec = dec.record;
@@ -197,16 +217,20 @@ export class ReadOnlyLog {
           const crcBefore = before;
           before = dec.crc;
           if (rec.type !== RecordType.Entry) continue;
-          const e = parseEntry(rec.data!);
-          if (e === null) throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: name, offset: rec.offset });
-          if (e.index < next) continue;
-          if (e.index !== next)
-            throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, found ${e.index}`, { file: name, offset: rec.offset });
-          if (e.index > to) return;
-          this.resume = { index: e.index, name, offset: rec.offset, crc: crcBefore };
+          // In place (no object per entry): most entries a get decodes are only passed over.
+          if (rec.start < 0 || !readEntrySpan(rec.buf, rec.start, rec.end, span, LENIENT))
+            throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: name, offset: rec.offset });
+          const index = span.index;
+          maybeCheckpoint(seen, index, rec.offset, crcBefore);
+          if (index < next) continue;
+          if (index !== next)
+            throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, found ${index}`, { file: name, offset: rec.offset });
+          if (index > to) return;
+          const data = rec.buf.subarray(span.dataStart, span.dataEnd);
+          this.resume = { index, name, offset: rec.offset, crc: crcBefore };
           this.records++;
-          this.recordBytes += e.data.length;
-          yield { index: BigInt(e.index), data: e.data };
+          this.recordBytes += data.length;
+          yield { index: BigInt(index), data };
           next++;
           if (next > to) return;
         }
