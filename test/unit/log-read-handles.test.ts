@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { defaultBackend } from '../../src/io/backend';
 import { Log } from '../../src/log/log';
 import { DEFAULT_CACHED_SEGMENT_FILES, SegmentFiles } from '../../src/log/segment-files';
+import { LogModel, type ModelOp } from '../support/log-model';
 import { tempDir } from '../support/tmp';
 
 const opts = { segmentSize: 4096 };
@@ -30,7 +31,7 @@ function openUnder(dir: string): string[] {
 
 const openFdCount = (): number => fs.readdirSync('/proc/self/fd').length;
 
-type Op = { kind: 'append'; sizes: number[] } | { kind: 'front'; at: number } | { kind: 'back'; at: number } | { kind: 'reopen' };
+type Op = ModelOp | { kind: 'reopen' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -56,34 +57,18 @@ async function checkAll(log: Log, first: number, model: readonly Buffer[], what:
 }
 
 test('get and entries agree with a model through truncations, cuts and reopens, the cache warm', async () => {
-  let counter = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 16 }), async (ops) => {
       const dir = tempDir();
       let log = await Log.open(dir, opts);
-      let first = 1;
-      let model: Buffer[] = [];
+      const model = new LogModel();
       try {
         for (const op of ops) {
-          if (op.kind === 'append') {
-            // Each record its own fill byte, so a read of a stale file shows.
-            const datas = op.sizes.map((n) => Buffer.alloc(n, (counter++ % 251) + 1));
-            await log.appendBatch(datas);
-            model.push(...datas);
-          } else if (op.kind === 'front') {
-            const at = first + Math.min(model.length, Math.floor(op.at * (model.length + 1)));
-            await log.truncateFront(BigInt(at));
-            model = model.slice(at - first);
-            first = at;
-          } else if (op.kind === 'back') {
-            const at = first - 1 + Math.min(model.length, Math.floor(op.at * (model.length + 1)));
-            await log.truncateBack(BigInt(at));
-            model = model.slice(0, at - first + 1);
-          } else {
+          if (op.kind === 'reopen') {
             await log.close();
             log = await Log.open(dir, opts);
-          }
-          await checkAll(log, first, model, op.kind);
+          } else await model.apply(log, op);
+          await checkAll(log, model.first, model.records, op.kind);
         }
       } finally {
         await log.close();

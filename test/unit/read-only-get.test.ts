@@ -9,10 +9,10 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { Log } from '../../src/log/log';
 import type { ReadOnlyLog } from '../../src/log/read-only';
+import { LogModel, type ModelOp } from '../support/log-model';
 import { tempDir } from '../support/tmp';
 
-type Op =
-  { kind: 'append'; sizes: number[] } | { kind: 'back'; at: number } | { kind: 'front'; at: number } | { kind: 'gets'; at: number[] };
+type Op = ModelOp | { kind: 'gets'; at: number[] };
 
 const fraction = fc.double({ min: 0, max: 1, noNaN: true });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -60,36 +60,22 @@ test('read-only get() after truncateBack does not start from a checkpoint past t
 });
 
 test('read-only get() at random indexes agrees with a model through truncations', async () => {
-  let counter = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(opArb, { minLength: 2, maxLength: 14 }), async (ops) => {
       const dir = tempDir();
       const w = await Log.open(dir, { segmentSize: 16 * 1024 });
       const ro = await Log.open(dir, { readOnly: true, pollMs: 1000 });
-      let first = 1;
-      let model: Buffer[] = [];
+      const model = new LogModel();
       try {
         for (const op of ops) {
-          if (op.kind === 'append') {
-            // Each record its own fill byte and its own size, so a read from a stale offset shows.
-            const datas = op.sizes.map((n) => Buffer.alloc(n, (counter++ % 251) + 1));
-            await w.appendBatch(datas);
-            model.push(...datas);
-          } else if (op.kind === 'back') {
-            const at = first - 1 + Math.floor(op.at * (model.length + 1));
-            await w.truncateBack(BigInt(at));
-            model = model.slice(0, at - first + 1);
-          } else if (op.kind === 'front') {
-            const at = first + Math.floor(op.at * (model.length + 1));
-            await w.truncateFront(BigInt(at), { force: true });
-            model = model.slice(at - first);
-            first = at;
-          } else {
+          if (op.kind !== 'gets') await model.apply(w, op, { force: true });
+          else {
             await caughtUp(w, ro);
-            if (model.length === 0) continue;
+            const n = model.records.length;
+            if (n === 0) continue;
             for (const f of op.at) {
-              const i = first + Math.min(model.length - 1, Math.floor(f * model.length));
-              assert.deepEqual(Buffer.from(await ro.get(BigInt(i))), model[i - first], `get(${i})`);
+              const i = model.first + Math.min(n - 1, Math.floor(f * n));
+              assert.deepEqual(Buffer.from(await ro.get(BigInt(i))), model.at(i), `get(${i})`);
             }
           }
         }
