@@ -124,14 +124,15 @@ export interface EncodedBatch {
 }
 
 /**
- * Frames of a batch that a reader can start from (the Log's checkpoints, segment-index.ts): the
- * encoder appends one for each frame at least `every` bytes after the last, `last` being the
- * previous one's offset relative to the batch's start (0 or less: the caller's, before the batch).
+ * Where readers can start in a log (the Log's checkpoints, segment-index.ts), for the encoder to
+ * extend: it appends each frame that lies at least `every` bytes after the last checkpoint, with
+ * its entry index, file offset and the CRC before it. Offsets are the file's: the batch's first
+ * byte is at `base`; `last` is the file offset of the last checkpoint (-Infinity: none yet).
  */
 export interface BatchCheckpoints {
   every: number;
+  base: number;
   last: number;
-  /** Appended per checkpoint: the frame's entry index, its offset from the batch's start, the CRC before it. */
   index: number[];
   offset: number[];
   crc: number[];
@@ -219,14 +220,14 @@ export function encodeEntryBatch(
     }
   }
   let w = start;
-  let nextCheckpoint = checkpoints === undefined ? Infinity : start + checkpoints.last + checkpoints.every;
+  // In `out`'s offsets: the next frame that becomes a checkpoint starts at or after this.
+  let nextCheckpoint = checkpoints === undefined ? Infinity : start + (checkpoints.last - checkpoints.base) + checkpoints.every;
   for (let i = 0; i < count; i++) {
     if (w >= nextCheckpoint) {
       const cp = checkpoints!;
       cp.index.push(firstIndex + i);
-      cp.offset.push(w - start);
+      cp.offset.push(cp.base + (w - start));
       cp.crc.push(i === 0 ? seed >>> 0 : crcs[i - 1]!);
-      cp.last = w - start;
       nextCheckpoint = w + cp.every;
     }
     const entryStart = bounds[2 * i]!;

@@ -8,7 +8,7 @@ import type { Lease } from '../lock/lease';
 import type { AppendQueue, PendingBatch } from './append-queue';
 import { uvarintBytes } from '../codec/varint';
 import type { LogCore } from './log-core';
-import { BatchCheckpointList, maybeCheckpoint, type SegmentInfo } from './segment-index';
+import { batchCheckpoints, type SegmentInfo } from './segment-index';
 
 type Reject = (err: unknown) => void;
 
@@ -59,8 +59,6 @@ export class BatchWriter {
   private staged = 0;
   private readonly syncEach: boolean;
   private readonly termBytes: Uint8Array;
-  /** Reused for every batch's in-batch checkpoints. */
-  private readonly checkpoints = new BatchCheckpointList();
 
   constructor(
     private readonly core: LogCore,
@@ -162,14 +160,11 @@ export class BatchWriter {
     return Math.min(this.core.opts.maxBatchBytes, this.core.opts.maxSyncBytes);
   }
 
-  /** Encodes `batch` (entries from `first`) after what `seg` holds, with its checkpoints. */
+  /** Encodes `batch` (entries from `first`) after what `seg` holds, adding its checkpoints. */
   private stage(seg: SegmentInfo, batch: PendingBatch, first: number): void {
     const writer = this.core.writer;
-    const base = writer.pos;
-    maybeCheckpoint(seg, first, base, writer.crc);
-    const cps = this.checkpoints.begin(seg, base);
+    const cps = batchCheckpoints(seg, writer.pos);
     writer.stageEntries(batch.datas, batch.from, batch.count, batch.bytes, first, this.termBytes, cps);
-    cps.addTo(seg, base);
   }
 
   private async writePipelined(batch: PendingBatch): Promise<void> {

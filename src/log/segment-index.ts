@@ -3,16 +3,23 @@
  * and checkpoints (entry index, frame offset, CRC before it) every CHECKPOINT_BYTES so a random
  * `get` reads and decodes about that much of a segment: one read of [checkpoint, next checkpoint).
  * Memory: one checkpoint (three numbers, ~24 bytes) per 2 KiB written, ~1.2 % of the log's size
- * (~1.5 bytes per 100-byte record). The writer adds them as it encodes each batch (batch-writer.ts,
- * through BatchCheckpointList), a reopen's scan (recovery.ts) between the entries it reads.
+ * (~1.5 bytes per 100-byte record). The writer's encoder adds them as it frames each batch
+ * (batchCheckpoints), a reopen's scan (recovery.ts) between the entries it reads.
  */
 import type { BatchCheckpoints } from './frames';
 
 /** Distance between checkpoints; bounds what `get` reads and decodes (measured: bench/README.md, Log get). */
 export const CHECKPOINT_BYTES = 2 * 1024;
 
+/** Checkpoints: the first entry index at or after `cpOffset[i]`, and the CRC before that frame. */
+export interface Checkpoints {
+  cpIndex: number[];
+  cpOffset: number[];
+  cpCrc: number[];
+}
+
 /** One segment file. Indexes are numbers (a log never reaches 2^53 entries). */
-export interface SegmentInfo {
+export interface SegmentInfo extends Checkpoints {
   seq: number;
   /** The raft index in the file name (the first entry it is expected to hold). */
   nameIndex: number;
@@ -23,10 +30,6 @@ export interface SegmentInfo {
   last: number;
   /** End of the last good frame (what readers may read up to). */
   end: number;
-  /** Checkpoints: the first entry index at or after `cpOffset[i]`, and the CRC before that frame. */
-  cpIndex: number[];
-  cpOffset: number[];
-  cpCrc: number[];
 }
 
 /** A new, empty SegmentInfo. */
@@ -35,7 +38,7 @@ export function newSegment(seq: number, nameIndex: number, name: string, path: s
 }
 
 /** Adds a checkpoint if the last one is at least CHECKPOINT_BYTES behind `offset`. */
-export function maybeCheckpoint(seg: SegmentInfo, index: number, offset: number, crc: number): void {
+export function maybeCheckpoint(seg: Checkpoints, index: number, offset: number, crc: number): void {
   const n = seg.cpOffset.length;
   if (n === 0 || offset - seg.cpOffset[n - 1]! >= CHECKPOINT_BYTES) {
     seg.cpIndex.push(index);
@@ -45,35 +48,15 @@ export function maybeCheckpoint(seg: SegmentInfo, index: number, offset: number,
 }
 
 /**
- * The checkpoints inside one batch, for the encoder to fill (encodeEntryBatch) and the writer to
- * add to the tail segment: without them a get() of a record this process wrote read from its
- * batch's start, up to a whole batch (~1 ms for one of 1,000 × 1 KiB; bench/README.md).
+ * `seg`'s checkpoints for the encoder to extend as it frames a batch at file offset `base`
+ * (encodeEntryBatch), by maybeCheckpoint's rule, the batch's first frame included: without them a
+ * get() of a record this process wrote read from its batch's start, up to a whole batch (~1 ms
+ * for one of 1,000 × 1 KiB; bench/README.md).
  */
-export class BatchCheckpointList implements BatchCheckpoints {
-  readonly every = CHECKPOINT_BYTES;
-  last = 0;
-  readonly index: number[] = [];
-  readonly offset: number[] = [];
-  readonly crc: number[] = [];
-
-  /** Before encoding a batch at file offset `base` of `seg`, after the batch start's `maybeCheckpoint`. */
-  begin(seg: SegmentInfo, base: number): this {
-    this.index.length = 0;
-    this.offset.length = 0;
-    this.crc.length = 0;
-    const n = seg.cpOffset.length;
-    this.last = n === 0 ? 0 : seg.cpOffset[n - 1]! - base;
-    return this;
-  }
-
-  /** After encoding: the batch's checkpoints join `seg`'s. */
-  addTo(seg: SegmentInfo, base: number): void {
-    for (let k = 0; k < this.index.length; k++) {
-      seg.cpIndex.push(this.index[k]!);
-      seg.cpOffset.push(base + this.offset[k]!);
-      seg.cpCrc.push(this.crc[k]!);
-    }
-  }
+export function batchCheckpoints(seg: Checkpoints, base: number): BatchCheckpoints {
+  const n = seg.cpOffset.length;
+  const last = n === 0 ? -Infinity : seg.cpOffset[n - 1]!;
+  return { every: CHECKPOINT_BYTES, base, last, index: seg.cpIndex, offset: seg.cpOffset, crc: seg.cpCrc };
 }
 
 /** Forgets checkpoints at or beyond `offset` (after a truncation). */
@@ -85,10 +68,25 @@ export function dropCheckpointsFrom(seg: SegmentInfo, offset: number): void {
   seg.cpCrc.length = n;
 }
 
-/** Where to start reading a segment to reach entry `index`: the last checkpoint at or before it. */
-export function checkpointFor(seg: SegmentInfo, index: number): { offset: number; crc: number } {
-  const span = checkpointSpan(seg, index);
-  return { offset: span.offset, crc: span.crc };
+/** The position of the last checkpoint at or before entry `index` in `cps`, or -1. */
+function checkpointAt(cps: Checkpoints, index: number): number {
+  let lo = 0;
+  let hi = cps.cpIndex.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (cps.cpIndex[mid]! <= index) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best;
+}
+
+/** Where to start reading to reach entry `index`: the last checkpoint at or before it (else the start). */
+export function checkpointFor(cps: Checkpoints, index: number): { offset: number; crc: number } {
+  const k = checkpointAt(cps, index);
+  return k < 0 ? { offset: 0, crc: 0 } : { offset: cps.cpOffset[k]!, crc: cps.cpCrc[k]! };
 }
 
 /**
@@ -96,18 +94,9 @@ export function checkpointFor(seg: SegmentInfo, index: number): { offset: number
  * (the entry's frame ends there) or to the segment's known end.
  */
 export function checkpointSpan(seg: SegmentInfo, index: number): { offset: number; crc: number; end: number } {
-  let lo = 0;
-  let hi = seg.cpIndex.length - 1;
-  let best = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (seg.cpIndex[mid]! <= index) {
-      best = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  const next = best + 1 < seg.cpOffset.length ? Math.min(seg.cpOffset[best + 1]!, seg.end) : seg.end;
-  return best < 0 ? { offset: 0, crc: 0, end: next } : { offset: seg.cpOffset[best]!, crc: seg.cpCrc[best]!, end: next };
+  const k = checkpointAt(seg, index);
+  const end = k + 1 < seg.cpOffset.length ? Math.min(seg.cpOffset[k + 1]!, seg.end) : seg.end;
+  return k < 0 ? { offset: 0, crc: 0, end } : { offset: seg.cpOffset[k]!, crc: seg.cpCrc[k]!, end };
 }
 
 /** The position of the segment holding entry `index` in `segments` (ascending, `first` non-decreasing), or -1. */
