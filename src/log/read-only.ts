@@ -12,13 +12,14 @@ import type { IoBackend, WalFile } from '../io/types';
 import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
 import { ConsumerHost } from './consumer-host';
 import { DURABLE_FILE, type DurableMark, readMarkSync } from './durable-file';
-import { type EntrySpan, LENIENT, RecordType, readEntrySpan } from '../etcd/codec';
+import { type EntrySpan, RecordType } from '../etcd/codec';
 import type { EntriesRange, LogEntry, TailOptions } from './log';
 import { type DurableReads, followDurable, getDurable } from './read-only-reads';
 import type { IndexArg } from '../index-arg';
 import { readLogId } from './log-id';
 import { ReadOnlyBatchReader, startSegment } from './read-only-batch-reader';
-import { checkpointFor, maybeCheckpoint, newSegment, type SegmentInfo } from './segment-index';
+import { entryAt } from './batch-reader';
+import { type Checkpoints, checkpointFor, maybeCheckpoint } from './segment-index';
 import { closeSegment, nextLogRecord, openSegment } from './segment-reader';
 import { lowestCutSince, readTruncations } from './truncation-history';
 
@@ -52,7 +53,7 @@ export class ReadOnlyLog {
    * start (a get() at random indexes of a 64 MB segment decoded ~32 MB each). Dropped with
    * `resume` when the writer truncates, pruned when segments are removed.
    */
-  private readonly seen = new Map<string, SegmentInfo>();
+  private readonly seen = new Map<string, Checkpoints>();
   private recordBytes = 0;
   private records = 0;
 
@@ -206,7 +207,7 @@ export class ReadOnlyLog {
       startAt = null;
       const span: EntrySpan = { type: 0, index: 0, dataStart: 0, dataEnd: 0 };
       let seen = this.seen.get(name);
-      if (seen === undefined) this.seen.set(name, (seen = newSegment(0, 0, name, name)));
+      if (seen === undefined) this.seen.set(name, (seen = { cpIndex: [], cpOffset: [], cpCrc: [] }));
       try {
         let before = dec.crc;
         const rec = dec.record;
@@ -216,21 +217,16 @@ export class ReadOnlyLog {
           if (!more) break;
           const crcBefore = before;
           before = dec.crc;
-          if (rec.type !== RecordType.Entry) continue;
           // In place (no object per entry): most entries a get decodes are only passed over.
-          if (rec.start < 0 || !readEntrySpan(rec.buf, rec.start, rec.end, span, LENIENT))
-            throw new WalError(WalErrorCodes.CORRUPT_PAYLOAD, 'entry does not decode', { file: name, offset: rec.offset });
-          const index = span.index;
-          maybeCheckpoint(seen, index, rec.offset, crcBefore);
-          if (index < next) continue;
-          if (index !== next)
-            throw new WalError(WalErrorCodes.OUT_OF_RANGE, `expected entry ${next}, found ${index}`, { file: name, offset: rec.offset });
-          if (index > to) return;
+          const isNext = entryAt(dec, span, next, name);
+          if (rec.type !== RecordType.Entry) continue;
+          maybeCheckpoint(seen, span.index, rec.offset, crcBefore);
+          if (!isNext) continue;
           const data = rec.buf.subarray(span.dataStart, span.dataEnd);
-          this.resume = { index, name, offset: rec.offset, crc: crcBefore };
+          this.resume = { index: next, name, offset: rec.offset, crc: crcBefore };
           this.records++;
           this.recordBytes += data.length;
-          yield { index: BigInt(index), data };
+          yield { index: BigInt(next), data };
           next++;
           if (next > to) return;
         }
