@@ -95,7 +95,7 @@ export class LogReads {
       const cp = checkpointSpan(seg, index);
       const span = cp.end - cp.offset;
       if (span > SYNC_READ_MAX_BYTES) return null;
-      const buf = (this.scratch ??= new Uint8Array(SYNC_READ_MAX_BYTES + 4096));
+      const buf = this.lookupBuffer();
       let got: number;
       try {
         got = lease.file.readSync(buf.subarray(0, span), cp.offset);
@@ -170,7 +170,7 @@ export class LogReads {
         last: false,
         bufferBytes: small ? span : LOOKUP_CHUNK_BYTES,
         syncReads: small,
-        scratch: small ? (this.scratch ??= new Uint8Array(SYNC_READ_MAX_BYTES + 4096)) : undefined,
+        scratch: small ? this.lookupBuffer() : undefined,
         queue: small ? this.lookupQueue : undefined,
       });
       const crc = cp.crc;
@@ -181,6 +181,10 @@ export class LogReads {
     } finally {
       lease.release();
     }
+  }
+
+  private lookupBuffer(): Uint8Array {
+    return (this.scratch ??= new Uint8Array(SYNC_READ_MAX_BYTES + 4096));
   }
 
   private checkReadable(): void {
