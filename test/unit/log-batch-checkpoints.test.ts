@@ -1,5 +1,5 @@
 /**
- * The checkpoints the writer adds inside each batch (segment-index.ts, BatchCheckpointList): after
+ * The checkpoints the writer adds inside each batch (segment-index.ts, batchCheckpoints): after
  * any mix of batch sizes, record sizes, cuts and truncations they are the ones a reopen's scan
  * finds in the same files (recovery.ts, a decoder over every frame), on every write path
  * (pipelined, per-batch commit, O_DIRECT), and no span between two of them is much over
