@@ -17,6 +17,8 @@ export interface DurableReads {
   durableIndex(): number;
   /** Entries [from, to] (to <= durableIndex()); data may be views into a read buffer. */
   read(from: number, to: number): AsyncGenerator<LogEntry, void, undefined>;
+  /** Entry `index`'s data (a copy) found without decoding, or null: then `read` it. */
+  lookup(index: number): Promise<Uint8Array | null>;
   /** truncateBack cuts so far and the lowest one among those after `since`. */
   truncationsSince(since: number): { count: number; lowest: number | null };
   /** Reads the writer's mark again (learning any cut) before returning. */
@@ -100,7 +102,8 @@ export async function getDurable(src: DurableReads, index: IndexArg): Promise<Ui
   // A truncateBack published during the read may have rewritten what was read: read again.
   for (;;) {
     const cutsBefore = src.truncationsSince(0).count;
-    const [e] = await readBatch(src, i, i);
+    const found = await src.lookup(i);
+    const [e] = found !== null ? [{ index: BigInt(i), data: found }] : await readBatch(src, i, i);
     await src.settle();
     if (src.truncationsSince(cutsBefore).lowest === null) {
       if (e === undefined || e.index !== BigInt(i)) throw outside();

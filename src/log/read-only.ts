@@ -18,6 +18,7 @@ import { type DurableReads, followDurable, getDurable } from './read-only-reads'
 import type { IndexArg } from '../index-arg';
 import { readLogId } from './log-id';
 import { ReadOnlyBatchReader, startSegment } from './read-only-batch-reader';
+import { ReadOnlyLookup } from './read-only-lookup';
 import { entryAt } from './batch-reader';
 import { type Checkpoints, checkpointFor, maybeCheckpoint } from './segment-index';
 import { closeSegment, nextLogRecord, openSegment } from './segment-reader';
@@ -54,6 +55,8 @@ export class ReadOnlyLog {
    * `resume` when the writer truncates, pruned when segments are removed.
    */
   private readonly seen = new Map<string, Checkpoints>();
+  /** get()'s pread on a cached descriptor from those checkpoints (read-only-lookup.ts). */
+  private readonly lookup: ReadOnlyLookup;
   private recordBytes = 0;
   private records = 0;
 
@@ -66,6 +69,7 @@ export class ReadOnlyLog {
     mark: DurableMark,
   ) {
     this.mark = mark;
+    this.lookup = new ReadOnlyLookup(io, dir, this.seen);
   }
 
   static async open(dir: string, opts: ReadOnlyOptions): Promise<ReadOnlyLog> {
@@ -135,9 +139,11 @@ export class ReadOnlyLog {
       const cuts = await readTruncations(this.io, this.dir);
       this.resume = null;
       this.seen.clear();
+      this.lookup.reset();
       this.cuts = cuts;
       this.host.adoptCuts(cuts);
     }
+    if (m.first > this.mark.first) this.lookup.dropBefore(m.first);
     this.mark = m;
     this.host.onDurable();
   }
@@ -159,11 +165,19 @@ export class ReadOnlyLog {
     return getDurable(this.durableReads(), index);
   }
 
+  /** Built once: a get() made it anew, and its closures showed in a get's profile. */
+  private reads: DurableReads | null = null;
+
   private durableReads(): DurableReads {
+    return (this.reads ??= this.makeDurableReads());
+  }
+
+  private makeDurableReads(): DurableReads {
     const h = this.hosted();
     return {
       ...h,
       read: (from, to) => this.read(from, to),
+      lookup: (index) => this.lookup.get(index),
       truncationsSince: (s) => this.host.truncationsSince(s),
       waitDurable: (i, t, s) => this.host.waitDurable(i, t, s),
     };
@@ -172,6 +186,7 @@ export class ReadOnlyLog {
   private async *read(from: number, to: number): AsyncGenerator<LogEntry, void, undefined> {
     if (from > to) return;
     let names = await readWalNames(this.io, this.dir);
+    this.lookup.learnNames(names);
     let k = startSegment(names, from);
     // Where the last read stopped helps only inside the segment that holds `from`: from an earlier
     // one, the read would decode every segment in between.
@@ -187,7 +202,7 @@ export class ReadOnlyLog {
       if (cp.offset > (startAt?.offset ?? 0)) startAt = cp;
     }
     while (next <= to) {
-      if (k >= names.length) names = await readWalNames(this.io, this.dir);
+      if (k >= names.length) this.lookup.learnNames((names = await readWalNames(this.io, this.dir)));
       if (k >= names.length || k < 0) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} not found`, { file: this.dir });
       const name = names[k]!;
       let dec;
@@ -306,6 +321,7 @@ export class ReadOnlyLog {
     if (this.timer !== null) clearInterval(this.timer);
     await this.refreshing?.catch(() => undefined);
     this.host.onDurable();
+    await this.lookup.close();
     await this.markFile.close();
   }
 }

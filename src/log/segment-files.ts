@@ -113,6 +113,15 @@ export class SegmentFiles {
     this.retire(e);
   }
 
+  /** Any file may have been unlinked or replaced (a read-only open adopting a truncateBack): forget them all. */
+  forgetAll(): void {
+    this.generation++;
+    this.opening.clear();
+    for (const e of [...this.open.values()]) this.retire(e);
+    this.open.clear();
+    this.last = null;
+  }
+
   /** Closes every idle handle now and every lent one at its release; resolves when all are closed. */
   async close(): Promise<void> {
     this.closed = true;

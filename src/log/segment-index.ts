@@ -90,6 +90,18 @@ export function checkpointFor(cps: Checkpoints, index: number): { offset: number
 }
 
 /**
+ * Like checkpointSpan, for checkpoints without a known end (a read-only open's, of segments it
+ * decoded): up to the next checkpoint, else `maxBytes`. Null when no checkpoint precedes `index`.
+ */
+export function checkpointRange(cps: Checkpoints, index: number, maxBytes: number): { offset: number; crc: number; end: number } | null {
+  const k = checkpointAt(cps, index);
+  if (k < 0) return null;
+  const offset = cps.cpOffset[k]!;
+  const end = k + 1 < cps.cpOffset.length ? Math.min(cps.cpOffset[k + 1]!, offset + maxBytes) : offset + maxBytes;
+  return { offset, crc: cps.cpCrc[k]!, end };
+}
+
+/**
  * The bytes to read for entry `index`: from the last checkpoint at or before it to the next one
  * (the entry's frame ends there) or to the segment's known end.
  */

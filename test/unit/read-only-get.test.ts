@@ -5,6 +5,7 @@
  * frames), and forced truncateFront.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Log } from '../../src/log/log';
@@ -33,9 +34,10 @@ async function caughtUp(w: Log, ro: ReadOnlyLog): Promise<void> {
   await w.sync();
   // The writer rewrites its durable mark at most once a millisecond, by a timer set before the sync
   // resolved: past it the mark is final. Equal durable indexes alone can be a stale mark's (the
-  // same count of records before a truncateBack as after it).
+  // same count of records before a truncateBack as after it), and a truncateFront moves only the first.
   await new Promise((r) => setTimeout(r, 5));
-  for (let tries = 0; ro.durableIndex !== w.durableIndex; tries++) {
+  await ro.refresh();
+  for (let tries = 0; ro.durableIndex !== w.durableIndex || ro.firstIndex !== w.firstIndex; tries++) {
     assert.ok(tries < 2000, `the read-only open sees ${ro.durableIndex}, the writer ${w.durableIndex}`);
     await ro.refresh();
     await new Promise((r) => setTimeout(r, 1));
@@ -90,4 +92,57 @@ test('read-only get() at random indexes agrees with a model through truncations'
     }),
     { numRuns: 60 },
   );
+});
+
+/** Segment files of `dir` this process holds open although they were unlinked. */
+function deletedSegmentsHeld(dir: string): string[] {
+  const held: string[] = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile (readdir's own descriptor)
+    }
+    if (target.startsWith(dir) && target.endsWith('.wal (deleted)')) held.push(target);
+  }
+  return held;
+}
+
+/** Waits (up to 2 s) for `dir`'s unlinked segments to be let go of: descriptors close asynchronously. */
+async function letGo(dir: string, when: string): Promise<void> {
+  for (let tries = 0; deletedSegmentsHeld(dir).length > 0; tries++) {
+    assert.ok(tries < 200, `${when}: still held: ${deletedSegmentsHeld(dir).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('read-only get() keeps no descriptor of a segment the writer removed', async () => {
+  const dir = fs.realpathSync(tempDir());
+  const w = await Log.open(dir, { segmentSize: 16 * 1024 });
+  const ro = await Log.open(dir, { readOnly: true, pollMs: 1000 });
+  try {
+    const records = Array.from({ length: 600 }, (_, i) => Buffer.alloc(100, i % 251));
+    // In batches: a cut comes between batches, so these fill ~5 segments.
+    for (let i = 0; i < 600; i += 20) await w.appendBatch(records.slice(i, i + 20));
+    await caughtUp(w, ro);
+    // Twice over every record: the first pass decodes and leaves checkpoints, the second is the
+    // fast path's, on a descriptor per segment it keeps.
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 1; i <= 600; i += 7) assert.deepEqual(Buffer.from(await ro.get(BigInt(i))), records[i - 1], `get(${i})`);
+    }
+    await w.truncateFront(450n, { force: true });
+    await caughtUp(w, ro);
+    await letGo(dir, 'after truncateFront');
+    await w.truncateBack(500n); // unlinks the segments after the one holding 500
+    await w.appendBatch(records.slice(0, 50));
+    await caughtUp(w, ro);
+    await letGo(dir, 'after truncateBack');
+    for (let i = 450; i <= 550; i += 3) {
+      assert.deepEqual(Buffer.from(await ro.get(BigInt(i))), records[i <= 500 ? i - 1 : i - 501], `get(${i}) after the cuts`);
+    }
+  } finally {
+    await ro.close();
+    await w.close();
+  }
 });
