@@ -8,7 +8,8 @@
  * The log is built once per (records, size) under the temp directory and reused by later runs
  * (BENCH_GET_DIR overrides where), then reopened for each round (the open scan's checkpoints);
  * "get-written" reads the same records written by this process into a log kept open (the
- * writer's own checkpoints). BENCH_GET_OLD_SRC=<checkout>/src adds that checkout's Log as
+ * writer's own checkpoints); "get-read-only" opens the log with `readOnly: true`, whose checkpoints
+ * come from what its own reads decoded (the timed gets follow 2,000 warm-up gets). BENCH_GET_OLD_SRC=<checkout>/src adds that checkout's Log as
  * "before", alternated round by round with this one over the same log and the same indexes.
  */
 import * as fs from 'node:fs';
@@ -124,6 +125,9 @@ async function main(): Promise<void> {
   const written = await Log.open(writtenDir, { syncPolicy: 'none' });
   await fill(written, records, size);
   contenders.push({ name: 'get-written', cls: { open: async () => ({ get: (i: number) => written.get(i), close: async () => {} }) } });
+  // The same log opened read-only (as a consumer process opens a live one): its own checkpoints,
+  // built by the warm-up's decodes.
+  contenders.push({ name: 'get-read-only', cls: { open: (d: string) => Log.open(d, { readOnly: true }) as Promise<Getter> } });
   const oldSrc = process.env.BENCH_GET_OLD_SRC;
   if (oldSrc !== undefined) {
     const mod = (await import(path.resolve(oldSrc, 'log/log.ts'))) as { Log: LogClass };
@@ -161,10 +165,10 @@ async function main(): Promise<void> {
     console.log(line.join(' | '));
   }
   console.log('\nmedians over rounds (µs):');
-  console.log(`  pread       p50 ${median(p50.pread!).toFixed(2)}  p99 ${median(p99.pread!).toFixed(2)}`);
+  console.log(`  pread         p50 ${median(p50.pread!).toFixed(2)}  p99 ${median(p99.pread!).toFixed(2)}`);
   for (const c of contenders) {
     console.log(
-      `  ${c.name.padEnd(11)} p50 ${median(p50[c.name]!).toFixed(2)}  p99 ${median(p99[c.name]!).toFixed(2)}  p50/pread ${median(ratio[c.name]!).toFixed(2)}x`,
+      `  ${c.name.padEnd(13)} p50 ${median(p50[c.name]!).toFixed(2)}  p99 ${median(p99[c.name]!).toFixed(2)}  p50/pread ${median(ratio[c.name]!).toFixed(2)}x`,
     );
   }
   await written.close();
