@@ -11,7 +11,8 @@
  *               consumer batch
  *   sidecar     `forward` with `wal forward` in its own process (the log opened read-only)
  *   drain       forwarding a log that already holds the N records, against direct publishing with
- *               the drain's mean batch size: what the forwarder itself sustains
+ *               the drain's mean batch size: what the forwarder itself sustains; and against direct
+ *               publishing with the sink's exactly-once headers, which the server pays for
  *   append      the producers' durable append rate alone, and with the forwarder running (ratio)
  *   latency     append → JetStream ack per record, at a paced 20,000 records/s
  * and a direct-publish sweep of batch size × in-flight (1 vs 16) to show what large batches buy.
@@ -152,13 +153,18 @@ async function appendOnly(data: Buffer[]): Promise<number> {
   return rate;
 }
 
-/** The same records straight to the stream: batches of `batch` records, `inFlight` publishes outstanding. */
-async function directRun(nc: NatsConnection, data: Buffer[], batch: number, inFlight: number): Promise<number> {
+/**
+ * The same records straight to the stream: batches of `batch` records, `inFlight` publishes
+ * outstanding. `exactlyOnce` adds what the sink sends with each batch for its guarantee (a message
+ * id and the expected last sequence of the subject; 1 in flight only), which the server checks.
+ */
+async function directRun(nc: NatsConnection, data: Buffer[], batch: number, inFlight: number, exactlyOnce = false): Promise<number> {
   const js = nc.jetstream();
   const subject = `bench.s${subjectSeq++}`;
   const logId = 'f'.repeat(32);
   const t0 = performance.now();
   let next = 0;
+  let lastSeq = 0;
   const worker = async (): Promise<void> => {
     while (next < data.length) {
       const from = next;
@@ -169,7 +175,14 @@ async function directRun(nc: NatsConnection, data: Buffer[], batch: number, inFl
       const enc = encodeBatch(logId, recs);
       const h = headers();
       for (const [k, v] of Object.entries(enc.headers)) h.set(k, v);
-      await js.publish(subject, enc.body, { headers: h });
+      const ack = await js.publish(
+        subject,
+        enc.body,
+        exactlyOnce
+          ? { headers: h, msgID: `${subject}:${enc.first}-${enc.last}`, expect: { lastSubjectSequence: lastSeq, streamName: 'BENCH' } }
+          : { headers: h },
+      );
+      lastSeq = ack.seq;
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
@@ -258,6 +271,14 @@ async function main(): Promise<void> {
   const servers = await startCluster();
   await servers.addStream({ name: 'BENCH', subjects: ['bench.>'], num_replicas: 3 });
   const nc = await servers.connect();
+  const jsm = await nc.jetstreamManager();
+  // Every contender starts on an empty stream: the store grows by up to 400 MB per contender (x3
+  // nodes on one disk), and a full one made the last contenders of a run slower than the first
+  // (append → ack p50 311 ms at 1 KiB late in one run, 2-6 ms on a fresh cluster).
+  const fresh = async <T>(run: () => Promise<T>): Promise<T> => {
+    await jsm.streams.purge('BENCH');
+    return run();
+  };
   console.log(
     `nats-server ${nc.info?.version}, 3 nodes, R3 file stream, max_payload ${nc.info?.max_payload}; ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}; ${RUNS} runs, medians`,
   );
@@ -274,25 +295,27 @@ async function main(): Promise<void> {
       const withFw: number[] = [];
       const drain: number[] = [];
       const drainDirect: number[] = [];
+      const drainDirectOnce: number[] = [];
       let drainBatch = 0;
       const side: number[] = [];
       const withSide: number[] = [];
       let meanBatch = 0;
       for (let r = 0; r < RUNS; r++) {
         alone.push(await appendOnly(data));
-        const sc = await sidecarRun(servers, nc, data);
+        const sc = await fresh(() => sidecarRun(servers, nc, data));
         side.push(sc.rate);
         withSide.push(sc.appendRate);
-        const f = await forwardRun(servers, data);
+        const f = await fresh(() => forwardRun(servers, data));
         fwd.push(f.rate);
         withFw.push(f.appendRate);
         meanBatch = f.meanBatch;
-        dir.push(await directRun(nc, data, Math.max(1, Math.round(f.meanBatch)), 1));
-        naive.push(await naiveRun(servers, nc, data.slice(0, naiveN)));
-        const d = await drainRun(servers, data);
+        dir.push(await fresh(() => directRun(nc, data, Math.max(1, Math.round(f.meanBatch)), 1)));
+        naive.push(await fresh(() => naiveRun(servers, nc, data.slice(0, naiveN))));
+        const d = await fresh(() => drainRun(servers, data));
         drain.push(d.rate);
         drainBatch = d.meanBatch;
-        drainDirect.push(await directRun(nc, data, Math.max(1, Math.round(d.meanBatch)), 1));
+        drainDirect.push(await fresh(() => directRun(nc, data, Math.max(1, Math.round(d.meanBatch)), 1)));
+        drainDirectOnce.push(await fresh(() => directRun(nc, data, Math.max(1, Math.round(d.meanBatch)), 1, true)));
       }
       const F = median(fwd);
       const D = median(dir);
@@ -317,7 +340,11 @@ async function main(): Promise<void> {
         `  drain: forwarding a log that already holds them ${fmt(median(drain)).padStart(10)} rec/s (mean batch ${fmt(drainBatch)})   runs: ${drain.map(fmt).join(', ')}; ` +
           `direct, same batches ${fmt(median(drainDirect))} rec/s   runs: ${drainDirect.map(fmt).join(', ')}   drain/direct ${(median(drain) / median(drainDirect)).toFixed(2)}x, drain/naive ${(median(drain) / Nv).toFixed(1)}x`,
       );
-      const lat = await latencyRun(servers, size, 20_000, 3);
+      console.log(
+        `  direct with the sink's exactly-once headers (message id, expected last subject sequence), same batches ${fmt(median(drainDirectOnce))} rec/s   runs: ${drainDirectOnce.map(fmt).join(', ')}   ` +
+          `drain/that ${(median(drain) / median(drainDirectOnce)).toFixed(2)}x; the headers' cost: ${(median(drainDirectOnce) / median(drainDirect)).toFixed(2)}x of plain direct`,
+      );
+      const lat = await fresh(() => latencyRun(servers, size, 20_000, 3));
       console.log(
         `  append → JetStream ack at 20,000 rec/s: p50 ${(lat.p50 / 1000).toFixed(1)} ms, p99 ${(lat.p99 / 1000).toFixed(1)} ms (${fmt(lat.count)} records)`,
       );
@@ -327,8 +354,8 @@ async function main(): Promise<void> {
     const maxBatch = Math.floor(((nc.info?.max_payload ?? 1048576) - BATCH_HEADER_RESERVE) / encodedRecordSize(100));
     for (const batch of [1, 16, 256, 1024, maxBatch]) {
       const slice = batch === 1 ? data.slice(0, 10_000) : data;
-      const one = await directRun(nc, slice, batch, 1);
-      const sixteen = await directRun(nc, slice, batch, 16);
+      const one = await fresh(() => directRun(nc, slice, batch, 1));
+      const sixteen = await fresh(() => directRun(nc, slice, batch, 16));
       console.log(`  batch ${String(batch).padStart(5)}: 1 in flight ${fmt(one).padStart(10)}   16 in flight ${fmt(sixteen).padStart(10)}`);
     }
   } finally {
