@@ -1,7 +1,8 @@
 /**
  * What the sync thread's spin costs and buys (issue 15): CPU per durable append at 1 producer next
  * to a plain write+fdatasync loop, and throughput at 256 producers, for two addon builds in the
- * same run. Each cell runs in a fresh child process with WAL_NATIVE_PATH set to one build; cells
+ * same run, and next to the same loop on fs.promises (the event loop kept free, as Log keeps it).
+ * Each cell runs in a fresh child process with WAL_NATIVE_PATH set to one build; cells
  * take turns (round-robin) so that disk noise from other jobs hits every build alike.
  * CPU is process CPU (user + system, all threads) over the timed loop only, divided by appends.
  *
@@ -57,6 +58,27 @@ async function child(mode: string, seconds: number): Promise<Cell> {
       fs.closeSync(fd);
       return cell;
     }
+    if (mode === 'plain-async') {
+      // What a Node user writes without a library: the same write + fdatasync, awaited on
+      // fs.promises (libuv's threadpool), so the event loop stays free as Log keeps it.
+      const file = path.join(dir, 'plain-async');
+      const fd = fs.openSync(file, 'w+', 0o600);
+      fs.writeSync(fd, Buffer.alloc(16 << 20));
+      fs.fdatasyncSync(fd);
+      fs.closeSync(fd);
+      const handle = await fs.promises.open(file, 'r+');
+      const cell = await timed(async (until) => {
+        let n = 0;
+        while (process.hrtime.bigint() < until) {
+          await handle.write(data, 0, RECORD, (n * RECORD) % (16 << 20));
+          await handle.datasync();
+          n++;
+        }
+        return n;
+      }, seconds);
+      await handle.close();
+      return cell;
+    }
     const producers = mode === 'log1' ? 1 : 256;
     const log = await Log.open(dir);
     const cell = await timed(async (until) => {
@@ -94,7 +116,10 @@ async function main(): Promise<void> {
     const [name, file] = a.split('=') as [string, string];
     return { name, file: path.resolve(file) };
   });
-  const cells = [{ build: 'plain', mode: 'plain', file: '' }];
+  const cells = [
+    { build: 'plain', mode: 'plain', file: '' },
+    { build: 'plain', mode: 'plain-async', file: '' },
+  ];
   for (const b of builds) for (const mode of ['log1', 'log256']) cells.push({ build: b.name, mode, file: b.file });
   const results = new Map<string, Cell[]>();
   for (let r = 0; r < repeats; r++) {
@@ -120,7 +145,7 @@ async function main(): Promise<void> {
     const load = median(runs.map((c) => c.cpuMicros / 1e4 / c.seconds));
     const producers = mode === 'log256' ? 256 : 1;
     console.log(
-      `| ${build} | ${producers} | ${Math.round(rate).toLocaleString('en')} | ${cpu.toFixed(1)} | ${(cpu / plainCpu).toFixed(2)} | ${load.toFixed(0)} |`,
+      `| ${mode === 'plain-async' ? 'plain on fs.promises' : build} | ${producers} | ${Math.round(rate).toLocaleString('en')} | ${cpu.toFixed(1)} | ${(cpu / plainCpu).toFixed(2)} | ${load.toFixed(0)} |`,
     );
   }
 }
