@@ -40,8 +40,9 @@ export class ReadOnlyLookup {
 
   /** The directory listing a decode just read: the segments lookups may use. */
   learnNames(names: readonly string[]): void {
-    if (names === this.names) return;
-    for (const old of this.names) if (!names.includes(old)) this.files.forget(path.join(this.dir, old));
+    if (names.length === this.names.length && names.every((n, i) => n === this.names[i])) return;
+    const now = new Set(names);
+    for (const old of this.names) if (!now.has(old)) this.files.forget(path.join(this.dir, old));
     this.names = names;
     this.firsts = names.map((n) => Number(parseWalName(n)!.index));
   }
