@@ -17,7 +17,7 @@ import { parseWalName } from '../etcd/segments';
 import type { IoBackend } from '../io/types';
 import { findEntryInSpan } from './entry-lookup';
 import { SegmentFiles } from './segment-files';
-import { type Checkpoints, checkpointRange } from './segment-index';
+import { type Checkpoints, checkpointRange, lastAtOrBelow } from './segment-index';
 
 /** Most bytes one lookup reads: entries whose span is larger are the decoder's. */
 const LOOKUP_BYTES = 64 * 1024;
@@ -70,7 +70,8 @@ export class ReadOnlyLookup {
 
   /** Entry `index`'s data (a copy), or null when the decoder must find it. */
   async get(index: number): Promise<Uint8Array | null> {
-    const k = this.segmentOf(index);
+    // The listed segment whose name's index is the last at or below `index`.
+    const k = lastAtOrBelow(this.firsts, index);
     if (k < 0) return null;
     const name = this.names[k]!;
     const cps = this.seen.get(name);
@@ -97,20 +98,5 @@ export class ReadOnlyLookup {
 
   close(): Promise<void> {
     return this.files.close();
-  }
-
-  /** The listed segment whose name's index is the last at or below `index`, or -1. */
-  private segmentOf(index: number): number {
-    let lo = 0;
-    let hi = this.firsts.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.firsts[mid]! <= index) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return best;
   }
 }

@@ -68,19 +68,24 @@ export function dropCheckpointsFrom(seg: SegmentInfo, offset: number): void {
   seg.cpCrc.length = n;
 }
 
-/** The position of the last checkpoint at or before entry `index` in `cps`, or -1. */
-function checkpointAt(cps: Checkpoints, index: number): number {
+/** The position of the last value at or below `value` in ascending `sorted`, or -1. */
+export function lastAtOrBelow(sorted: readonly number[], value: number): number {
   let lo = 0;
-  let hi = cps.cpIndex.length - 1;
+  let hi = sorted.length - 1;
   let best = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (cps.cpIndex[mid]! <= index) {
+    if (sorted[mid]! <= value) {
       best = mid;
       lo = mid + 1;
     } else hi = mid - 1;
   }
   return best;
+}
+
+/** The position of the last checkpoint at or before entry `index` in `cps`, or -1. */
+function checkpointAt(cps: Checkpoints, index: number): number {
+  return lastAtOrBelow(cps.cpIndex, index);
 }
 
 /** Where to start reading to reach entry `index`: the last checkpoint at or before it (else the start). */
