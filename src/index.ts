@@ -47,6 +47,7 @@ export type { Forwarder, ForwardOptions, ForwardStats, ForwardState, ForwardCons
 export type { Sink, SinkRecord } from './forward/sink';
 export {
   encodeBatch,
+  encodeBatchBody,
   decodeBatch,
   batchRange,
   encodedRecordSize,
@@ -55,3 +56,4 @@ export {
   BATCH_HEADER_RESERVE,
 } from './forward/batch';
 export type { BatchRecord, EncodedBatch, DecodedBatch, HeaderSource } from './forward/batch';
+export { BatchBody } from './forward/batch-body';

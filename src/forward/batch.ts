@@ -15,7 +15,9 @@
  */
 import { crc32c } from '../crc32c';
 import { WalError, WalErrorCodes } from '../errors';
-import { putVarint32, varint32Size } from '../leveldb/write-batch';
+import { BatchBody, encodedRecordSize } from './batch-body';
+
+export { encodedRecordSize };
 
 /** Header names of a batch message (exported so readers can filter or index on them). */
 export const BATCH_HEADERS = {
@@ -58,17 +60,10 @@ export interface DecodedBatch {
 /** Anything headers can be read from: NATS `MsgHdrs`/`Headers`/`Map` (`get`) or a plain object. */
 export type HeaderSource = { get(name: string): string | null | undefined } | Record<string, string | undefined>;
 
-/** Bytes a record takes in a body: its length as a uvarint, then the data. */
-export function encodedRecordSize(dataLength: number): number {
-  return varint32Size(dataLength) + dataLength;
-}
-
 /** Encodes consecutive records of log `logId` into one batch. Throws on an empty or non-consecutive run. */
 export function encodeBatch(logId: string, records: readonly BatchRecord[]): EncodedBatch {
   if (records.length === 0) throw new WalError(WalErrorCodes.INVALID_ARGUMENT, 'encodeBatch: no records');
-  if (!/^[0-9A-Za-z_-]{1,128}$/.test(logId)) {
-    throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `encodeBatch: log id ${JSON.stringify(logId)} is not 1-128 of [0-9A-Za-z_-]`);
-  }
+  checkLogId(logId, 'encodeBatch');
   const first = records[0]!.index;
   let size = 0;
   for (let i = 0; i < records.length; i++) {
@@ -78,14 +73,26 @@ export function encodeBatch(logId: string, records: readonly BatchRecord[]): Enc
     }
     size += encodedRecordSize(r.data.length);
   }
-  const body = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const r of records) {
-    at = putVarint32(body, at, r.data.length);
-    body.set(r.data, at);
-    at += r.data.length;
+  const body = new BatchBody(size, size);
+  const from = Number(first);
+  for (let i = 0; i < records.length; i++) body.add(from + i, records[i]!.data);
+  return withHeaders(logId, first, records[records.length - 1]!.index, body.bytes);
+}
+
+/** The batch of a body `Consumer#readEncoded` filled (batch-body.ts), ready to send: no copy of the body. */
+export function encodeBatchBody(logId: string, body: BatchBody): EncodedBatch {
+  if (body.count === 0) throw new WalError(WalErrorCodes.INVALID_ARGUMENT, 'encodeBatchBody: no records');
+  checkLogId(logId, 'encodeBatchBody');
+  return withHeaders(logId, BigInt(body.first), BigInt(body.last), body.bytes);
+}
+
+function checkLogId(logId: string, fn: string): void {
+  if (!/^[0-9A-Za-z_-]{1,128}$/.test(logId)) {
+    throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `${fn}: log id ${JSON.stringify(logId)} is not 1-128 of [0-9A-Za-z_-]`);
   }
-  const last = records[records.length - 1]!.index;
+}
+
+function withHeaders(logId: string, first: bigint, last: bigint, body: Uint8Array): EncodedBatch {
   return {
     logId,
     first,

@@ -11,11 +11,9 @@ import type { Decoder } from '../etcd/decoder';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
 import { type EntrySpan, LENIENT, RecordType, readEntrySpan } from '../etcd/codec';
-import type { LogEntry } from './log';
 import { checkpointFor, findSegment, type SegmentInfo } from './segment-index';
-import type { RecentRecords } from './recent-records';
-import { RecordCopier } from './record-copier';
-import { BatchAssembly } from './batch-assembly';
+import type { RecentRecords, RecordPlace } from './recent-records';
+import { type BatchTarget, HeldRecord } from './batch-assembly';
 import type { SegmentFileLease, SegmentFiles } from './segment-files';
 import { decodeOpenSegment, nextLogRecord } from './segment-reader';
 
@@ -44,10 +42,13 @@ export function entryAt(dec: Decoder, span: EntrySpan, next: number, file: strin
 
 /** A consumer's reader: batches from `position` on, kept open between reads. */
 export interface SequentialReader {
-  /** The index the next read() returns first. */
+  /** The index the next read() takes first. */
   readonly position: number;
-  /** Entries position..to (at most maxRecords, at most maxBytes of data unless one record alone), copied. */
-  read(to: number, maxRecords: number, maxBytes: number): Promise<LogEntry[]>;
+  /**
+   * Puts entries position..to into `target` (at most `maxRecords` in it, under its byte bound, a
+   * record past the bound held over for the next read), copied.
+   */
+  read(target: BatchTarget, to: number, maxRecords: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,9 +57,10 @@ export class BatchReader implements SequentialReader {
   /** The cached read handle `dec` reads through (the Log's SegmentFiles), released with it. */
   private lease: SegmentFileLease | null = null;
   private seg: SegmentInfo | null = null;
-  /** The batch under way, with a record read past maxBytes held over for the next. */
-  private readonly batch = new BatchAssembly();
+  /** A record read past the last batch's bound. */
+  private readonly held = new HeldRecord();
   private readonly span: EntrySpan = { type: 0, index: 0, dataStart: 0, dataEnd: 0 };
+  private readonly place: RecordPlace = { buf: new Uint8Array(0), start: 0, end: 0 };
 
   constructor(
     private readonly io: IoBackend,
@@ -75,17 +77,15 @@ export class BatchReader implements SequentialReader {
 
   private released = false;
 
-  /** Entries next..to (at most maxRecords, at most maxBytes of data unless one record alone), copied. */
-  async read(to: number, maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
-    const out = this.batch.begin();
+  async read(target: BatchTarget, to: number, maxRecords: number): Promise<void> {
+    if (!this.held.begin(target)) return;
     const memory = this.memory;
-    while (out.length < maxRecords && this.next <= to) {
-      const held = memory !== null && this.next <= memory.durableN ? memory.recent.get(this.next) : undefined;
-      if (held !== undefined) {
+    const place = this.place;
+    while (target.count < maxRecords && this.next <= to) {
+      if (memory !== null && this.next <= memory.durableN && memory.recent.locate(this.next, place)) {
         // The decoder's position is behind now: the next disk read reopens at a checkpoint.
         if (this.dec !== null) await this.closeDecoder();
-        const entry: LogEntry = { index: BigInt(this.next++), data: this.copier.copy(held) };
-        if (!this.batch.take(entry, maxBytes)) break;
+        if (!this.held.take(target, this.next++, place.buf, place.start, place.end)) break;
         continue;
       }
       const dec = this.dec ?? (await this.open());
@@ -97,18 +97,14 @@ export class BatchReader implements SequentialReader {
       }
       const span = this.span;
       if (!entryAt(dec, span, this.next, this.seg!.path)) continue;
-      const entry: LogEntry = { index: BigInt(span.index), data: this.copier.copy(dec.record.buf, span.dataStart, span.dataEnd) };
       this.next++;
-      if (!this.batch.take(entry, maxBytes)) break;
+      if (!this.held.take(target, span.index, dec.record.buf, span.dataStart, span.dataEnd)) break;
     }
-    return out;
   }
 
-  private readonly copier = new RecordCopier();
-
-  /** The index the next read() returns first. */
+  /** The index the next read() takes first. */
   get position(): number {
-    return this.batch.heldIndex ?? this.next;
+    return this.held.heldIndex ?? this.next;
   }
 
   private async open(): Promise<Decoder> {
@@ -148,6 +144,7 @@ export class BatchReader implements SequentialReader {
       this.released = true;
       this.memory?.recent.release();
     }
+    this.held.clear();
     return this.closeDecoder();
   }
 

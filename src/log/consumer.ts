@@ -12,6 +12,9 @@ import type { JournalEntry } from './commit-journal';
 import { ConsumerGapError, ConsumerTruncatedError } from './consumer-errors';
 import type { CursorState } from './cursor-file';
 import type { SequentialReader } from './batch-reader';
+import { type BatchTarget, EntryBatch } from './batch-assembly';
+import { RecordCopier } from './record-copier';
+import { BatchBody } from '../forward/batch-body';
 import { toIndex } from './indexes';
 import type { LogEntry } from './log';
 
@@ -114,6 +117,8 @@ export class Consumer implements AsyncDisposable {
   /** Lowest truncateBack cut seen while a read was running. */
   private cutDuringRead: number | null = null;
   private reader: SequentialReader | null = null;
+  /** Shared chunks read() copies records into. */
+  private readonly copier = new RecordCopier();
   private reading = false;
   /** Commits whose journal write has not resolved yet. */
   private readonly inFlight = new Set<Promise<void>>();
@@ -156,7 +161,39 @@ export class Consumer implements AsyncDisposable {
   async read(opts: ConsumerReadOptions = {}): Promise<LogEntry[]> {
     this.checkOpen();
     const maxRecords = Math.floor(count('maxRecords', opts.maxRecords, 10_000));
-    const maxBytes = count('maxBytes', opts.maxBytes, 1024 * 1024);
+    const batch = new EntryBatch(count('maxBytes', opts.maxBytes, 1024 * 1024), this.copier);
+    await this.readInto(batch, maxRecords, opts);
+    return batch.entries;
+  }
+
+  /**
+   * read() into `body`, in the body format of a batch message (forward/batch.ts): the records
+   * after what was delivered are appended to what `body` holds, each copied once and no object made
+   * per record: what a forwarder sends as one message (`encodeBatchBody`). The byte bound is the
+   * body's (`BatchBody#maxBytes`, counted encoded); `maxRecords` counts every record in the body.
+   * Resolves to the number of records added. A body that is not empty must end at the last record
+   * delivered (no seek since it was filled).
+   *
+   * @example
+   * const body = new BatchBody(1 << 20);
+   * await consumer.readEncoded(body, { timeoutMs: 1000 });
+   * if (body.count > 0) console.log(`records ${body.first}-${body.last}: ${body.size} bytes`);
+   */
+  async readEncoded(body: BatchBody, opts: Omit<ConsumerReadOptions, 'maxBytes'> = {}): Promise<number> {
+    this.checkOpen();
+    if (!(body instanceof BatchBody)) throw new WalError(WalErrorCodes.INVALID_ARGUMENT, 'readEncoded: body must be a BatchBody');
+    if (body.count > 0 && body.last !== this.deliveredN) {
+      throw new WalError(
+        WalErrorCodes.INVALID_ARGUMENT,
+        `consumer '${this.name}': readEncoded into a body ending at ${body.last}, but the last record delivered is ${this.deliveredN}`,
+      );
+    }
+    const before = body.count;
+    await this.readInto(body, Math.floor(count('maxRecords', opts.maxRecords, 10_000)), opts);
+    return body.count - before;
+  }
+
+  private async readInto(target: BatchTarget, maxRecords: number, opts: Omit<ConsumerReadOptions, 'maxBytes'>): Promise<void> {
     const timeoutMs = count('timeoutMs', opts.timeoutMs, 0);
     if (this.reading)
       throw new WalError(WalErrorCodes.INVALID_ARGUMENT, `consumer '${this.name}': read() called while another read() is running`);
@@ -169,14 +206,15 @@ export class Consumer implements AsyncDisposable {
       // reads gained nothing).
       if (this.inFlight.size > 0) await Promise.resolve();
       this.checkPosition();
+      if (target.count >= maxRecords) return; // a full body: nothing to wait for
       const from = this.deliveredN + 1;
       if (this.src.durableIndex() < from) {
         if (timeoutMs > 0 && opts.signal?.aborted !== true) await this.src.waitDurable(from, timeoutMs, opts.signal);
-        if (this.closed) return [];
+        if (this.closed) return;
         this.checkPosition();
-        if (this.src.durableIndex() < this.deliveredN + 1) return [];
+        if (this.src.durableIndex() < this.deliveredN + 1) return;
       }
-      return await this.take(maxRecords, maxBytes);
+      await this.take(target, maxRecords);
     } finally {
       this.reading = false;
     }
@@ -195,40 +233,43 @@ export class Consumer implements AsyncDisposable {
     }
   }
 
-  private async take(maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
-    let out: LogEntry[];
+  private async take(target: BatchTarget, maxRecords: number): Promise<void> {
+    const before = target.count;
+    // Records an earlier read put in the target were delivered then: a cut below them is the next
+    // read's ConsumerTruncatedError, never a silent drop here.
+    const keep = before > 0 ? target.last : 0;
     try {
-      out = await this.takeBatch(maxRecords, maxBytes);
+      await this.takeBatch(target, maxRecords);
     } catch (err) {
       this.dropReader();
       await this.src.settle();
       // A truncation while reading explains a failed read: return what is still valid.
       if (this.cutDuringRead === null) {
+        target.dropAfter(keep);
         if (this.deliveredN + 1 < this.src.firstIndex()) this.checkPosition();
         throw err;
       }
-      out = [];
+      target.dropAfter(keep);
     }
     // Sequence lock: bytes read while a truncateBack rewrote them are dropped below.
     await this.src.settle();
     if (this.cutDuringRead !== null) {
       const cut = this.cutDuringRead;
       this.dropReader();
-      while (out.length > 0 && out[out.length - 1]!.index > BigInt(cut)) out.pop();
+      target.dropAfter(Math.max(cut, keep));
     }
-    if (out.length > 0) this.deliveredN = Number(out[out.length - 1]!.index);
-    return out;
+    if (target.count > before) this.deliveredN = target.last;
   }
 
   /** One batch from the sequential reader, which stays open between reads. */
-  private async takeBatch(maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
+  private async takeBatch(target: BatchTarget, maxRecords: number): Promise<void> {
     const next = this.deliveredN + 1;
-    const to = Math.min(this.src.durableIndex(), next + maxRecords - 1);
+    const to = Math.min(this.src.durableIndex(), next + (maxRecords - target.count) - 1);
     if (this.reader === null || this.reader.position !== next) {
       this.dropReader();
       this.reader = this.src.openReader(next);
     }
-    return this.reader.read(to, maxRecords, maxBytes);
+    await this.reader.read(target, to, maxRecords);
   }
 
   private dropReader(): void {

@@ -16,9 +16,7 @@ import { parseWalName, readWalNames } from '../etcd/segments';
 import { WalError, WalErrorCodes } from '../errors';
 import type { IoBackend } from '../io/types';
 import { entryAt, type SequentialReader } from './batch-reader';
-import type { LogEntry } from './log-types';
-import { BatchAssembly } from './batch-assembly';
-import { RecordCopier } from './record-copier';
+import { type BatchTarget, HeldRecord } from './batch-assembly';
 import { closeSegment, nextLogRecord, openSegment } from './segment-reader';
 
 /** The last segment whose name index is <= index (etcd's searchIndex), or 0. */
@@ -50,8 +48,8 @@ export class ReadOnlyBatchReader implements SequentialReader {
   private spot: Spot | null = null;
   /** The segment the decoder reads (named in errors). */
   private segPath = '';
-  private readonly batch = new BatchAssembly();
-  private readonly copier = new RecordCopier();
+  /** A record read past the last batch's bound. */
+  private readonly held = new HeldRecord();
   private readonly span: EntrySpan = { type: 0, index: 0, dataStart: 0, dataEnd: 0 };
 
   constructor(
@@ -67,15 +65,15 @@ export class ReadOnlyBatchReader implements SequentialReader {
   ) {}
 
   get position(): number {
-    return this.batch.heldIndex ?? this.next;
+    return this.held.heldIndex ?? this.next;
   }
 
-  async read(to: number, maxRecords: number, maxBytes: number): Promise<LogEntry[]> {
-    const out = this.batch.begin();
+  async read(target: BatchTarget, to: number, maxRecords: number): Promise<void> {
+    if (!this.held.begin(target)) return;
     let read = 0;
     let readBytes = 0;
     try {
-      while (out.length < maxRecords && this.next <= to) {
+      while (target.count < maxRecords && this.next <= to) {
         if (this.dec !== null && this.next > this.openedDurable) await this.closeDecoder();
         const dec = this.dec ?? (await this.open(to));
         let more = nextLogRecord(dec);
@@ -86,17 +84,14 @@ export class ReadOnlyBatchReader implements SequentialReader {
         }
         const span = this.span;
         if (!entryAt(dec, span, this.next, this.segPath)) continue;
-        const index = span.index;
-        const entry: LogEntry = { index: BigInt(index), data: this.copier.copy(dec.record.buf, span.dataStart, span.dataEnd) };
         this.next++;
         read++;
-        readBytes += entry.data.length;
-        if (!this.batch.take(entry, maxBytes)) break;
+        readBytes += span.dataEnd - span.dataStart;
+        if (!this.held.take(target, span.index, dec.record.buf, span.dataStart, span.dataEnd)) break;
       }
     } finally {
       if (read > 0) this.seen(read, readBytes);
     }
-    return out;
   }
 
   /** Opens the decoder at the spot (or, without one, at the segment holding `next`). */
@@ -170,7 +165,7 @@ export class ReadOnlyBatchReader implements SequentialReader {
   }
 
   close(): Promise<void> {
-    this.batch.clear();
+    this.held.clear();
     return this.closeDecoder();
   }
 }

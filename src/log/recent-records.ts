@@ -24,6 +24,13 @@ const OFFSET = 1;
 const LENGTH = 2;
 const SLOT = 3;
 
+/** A record's bytes: `buf[start, end)`. */
+export interface RecordPlace {
+  buf: Uint8Array;
+  start: number;
+  end: number;
+}
+
 export class RecentRecords {
   /** chunks[k] has sequence number chunkBase + k; the last one is being filled. */
   private chunks: Uint8Array[] = [];
@@ -104,6 +111,22 @@ export class RecentRecords {
     const ring = this.ring;
     const off = ring[at + OFFSET]!;
     return this.chunks[ring[at + CHUNK]! - this.chunkBase]!.subarray(off, off + ring[at + LENGTH]!);
+  }
+
+  /**
+   * Where record `index` lies (its chunk and offsets, into `place`) without making a view: false
+   * when it is not held. For readers that copy the bytes out anyway.
+   */
+  locate(index: number, place: RecordPlace): boolean {
+    const k = index - this.first;
+    if (k < 0 || k >= this.count) return false;
+    const at = ((this.head + k) & this.mask) * SLOT;
+    const ring = this.ring;
+    const off = ring[at + OFFSET]!;
+    place.buf = this.chunks[ring[at + CHUNK]! - this.chunkBase]!;
+    place.start = off;
+    place.end = off + ring[at + LENGTH]!;
+    return true;
   }
 
   /** truncateBack: records after `index` are gone (their bytes are not reused: views stay intact). */

@@ -1,6 +1,7 @@
-// fast-check model test: random interleavings of append / read / seek / commit / truncateFront
-// (guarded or forced) / truncateBack / reopen against a small in-memory model of the log and one
-// consumer — positions, delivered records, typed errors.
+// fast-check model test: random interleavings of append / read (read() or readEncoded(), under
+// record and byte bounds) / seek / commit / truncateFront (guarded or forced) / truncateBack /
+// reopen against a small in-memory model of the log and one consumer — positions, delivered
+// records, typed errors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -8,11 +9,13 @@ import { WalErrorCodes, isWalError } from '../../src/errors';
 import type { Consumer } from '../../src/log/consumer';
 import { ConsumerGapError, ConsumerTruncatedError } from '../../src/log/consumer-errors';
 import { Log } from '../../src/log/log';
+import { BatchBody, encodedRecordSize } from '../../src/forward/batch-body';
+import { decodeBatch, encodeBatchBody } from '../../src/forward/batch';
 import { tempDir } from '../support/tmp';
 
 type Op =
   | { kind: 'append'; sizes: number[] }
-  | { kind: 'read'; max: number }
+  | { kind: 'read'; max: number; maxBytes: number; encoded: boolean; keepBody: boolean }
   | { kind: 'seek'; at: number }
   | { kind: 'commit'; at: number; off: number }
   | { kind: 'front'; at: number; off: number; force: boolean }
@@ -28,7 +31,18 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       sizes: fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 8 }),
     }),
   },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('read' as const), max: fc.integer({ min: 1, max: 10 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('read' as const),
+      max: fc.integer({ min: 1, max: 10 }),
+      // Small bounds make batches end on bytes (a record held over for the next read).
+      maxBytes: fc.oneof(fc.constant(1 << 20), fc.integer({ min: 1, max: 700 })),
+      // readEncoded into a BatchBody (fresh, or topping up the last one), or read().
+      encoded: fc.boolean(),
+      keepBody: fc.boolean(),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('seek' as const), at: frac }) },
   // off: 0 commits inside [committed, delivered] (at picks where), -k below it, +k beyond it.
   {
@@ -61,7 +75,17 @@ async function fails(p: Promise<unknown>, code: string, what: string): Promise<u
 
 test('consumer operations agree with an in-memory model', async () => {
   let counter = 0;
-  const seen = { records: 0, gaps: 0, truncated: 0, refusedCommits: 0, refusedFronts: 0, reopens: 0 };
+  const seen = {
+    records: 0,
+    encodedRecords: 0,
+    toppedUp: 0,
+    endedOnBytes: 0,
+    gaps: 0,
+    truncated: 0,
+    refusedCommits: 0,
+    refusedFronts: 0,
+    reopens: 0,
+  };
   await fc.assert(
     fc.asyncProperty(fc.array(opArb, { minLength: 10, maxLength: 40, size: 'large' }), async (ops) => {
       const dir = tempDir();
@@ -77,29 +101,71 @@ test('consumer operations agree with an in-memory model', async () => {
       let floor: number | null = null;
       let cutTo: number | null = null;
       let pendingCuts: number[] = [];
+      let body: BatchBody | null = null;
       const pick = (f: number, lo: number, hi: number): number => Math.round(lo + f * (hi - lo));
       try {
         for (const op of ops) {
           const what = `${op.kind} ${JSON.stringify(op)}`;
           if (op.kind === 'append') {
-            const ds = op.sizes.map((n) => Buffer.alloc(n, (counter++ % 250) + 1));
+            // Bytes that differ within a record and between records: a misplaced copy shows.
+            const ds = op.sizes.map((n) => {
+              const seed = counter++;
+              return Buffer.from(Array.from({ length: n }, (_, k) => (seed * 31 + k * 7) & 0xff));
+            });
             await log.appendBatch(ds);
             for (const d of ds) data.set(++last, d);
           } else if (op.kind === 'read') {
+            // Topping up the body of the last encoded read: only while it ends where delivery is.
+            const topUp: boolean = op.encoded && op.keepBody && body !== null && body.last === delivered;
+            if (op.encoded && !topUp) body = new BatchBody(op.maxBytes);
+            const before: number = topUp ? body!.count : 0;
+            const read = (): Promise<unknown> =>
+              op.encoded ? c.readEncoded(body!, { maxRecords: op.max }) : c.read({ maxRecords: op.max, maxBytes: op.maxBytes });
             if (cutTo !== null) {
-              const e = await fails(c.read({ maxRecords: op.max }), WalErrorCodes.CONSUMER_TRUNCATED, what);
+              const e = await fails(read(), WalErrorCodes.CONSUMER_TRUNCATED, what);
               assert.ok(e instanceof ConsumerTruncatedError && e.lastIndex === BigInt(cutTo));
               seen.truncated++;
             } else if (delivered + 1 < first) {
-              const e = await fails(c.read({ maxRecords: op.max }), WalErrorCodes.CONSUMER_GAP, what);
+              const e = await fails(read(), WalErrorCodes.CONSUMER_GAP, what);
               assert.ok(e instanceof ConsumerGapError);
               assert.deepEqual([e.from, e.to], [BigInt(delivered + 1), BigInt(first - 1)]);
               seen.gaps++;
               delivered = first - 1;
             } else {
-              const got = await c.read({ maxRecords: op.max });
+              // The model's batch: after `delivered`, at most `max` records in all, under the byte
+              // bound (data bytes for read(), encoded bytes of the whole body for readEncoded()).
               const want: number[] = [];
-              for (let i = delivered + 1; i <= Math.min(last, delivered + op.max); i++) want.push(i);
+              let n = before;
+              let bytes = op.encoded ? body!.size : 0;
+              const bound = op.encoded ? body!.maxBytes : op.maxBytes;
+              for (let i = delivered + 1; i <= last && n < op.max; i++, n++) {
+                const len = data.get(i)!.length;
+                const size = op.encoded ? encodedRecordSize(len) : len;
+                if (n > 0 && bytes + size > bound) {
+                  seen.endedOnBytes++;
+                  break;
+                }
+                bytes += size;
+                want.push(i);
+              }
+              let got: { index: bigint; data: Uint8Array }[];
+              if (op.encoded) {
+                const prefix: Buffer | null = before > 0 ? Buffer.from(body!.bytes) : null;
+                const added = await c.readEncoded(body!, { maxRecords: op.max });
+                assert.equal(added, want.length, what);
+                assert.equal(body!.count, before + want.length, what);
+                if (body!.count > 0) {
+                  // What a downstream reader gets back out of the message.
+                  const msg = encodeBatchBody(log.id, body!);
+                  const decoded = decodeBatch(msg.headers, msg.body);
+                  assert.equal(decoded.logId, log.id);
+                  if (prefix !== null)
+                    assert.deepEqual(Buffer.from(body!.bytes.subarray(0, prefix.length)), prefix, 'earlier records untouched');
+                  got = decoded.records.slice(before);
+                } else got = [];
+                if (before > 0) seen.toppedUp++;
+                seen.encodedRecords += want.length;
+              } else got = await c.read({ maxRecords: op.max, maxBytes: op.maxBytes });
               assert.deepEqual(
                 got.map((e) => Number(e.index)),
                 want,
@@ -187,7 +253,7 @@ test('consumer operations agree with an in-memory model', async () => {
         await log.close();
       }
     }),
-    { numRuns: Number(process.env['CONSUMER_MODEL_RUNS'] ?? 60) },
+    { numRuns: Number(process.env['CONSUMER_MODEL_RUNS'] ?? 60), includeErrorInReport: true },
   );
   console.log(`# model: ${JSON.stringify(seen)}`);
   // Every kind of outcome was reached, or the agreement above says little.

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { crc32c } from '../../src/crc32c';
 import { isWalError, WalErrorCodes } from '../../src/errors';
-import { BATCH_HEADERS, batchRange, decodeBatch, encodeBatch, encodedRecordSize } from '../../src/forward/batch';
+import { BATCH_HEADERS, batchRange, decodeBatch, encodeBatch, encodeBatchBody, encodedRecordSize } from '../../src/forward/batch';
+import { BatchBody } from '../../src/forward/batch-body';
 
 const LOG = '0123456789abcdef0123456789abcdef';
 const isCorrupt = (e: unknown): boolean => isWalError(e, WalErrorCodes.BATCH_CORRUPT);
@@ -40,6 +41,41 @@ test('a body built by hand (uvarint 300 = AC 02, as protobuf documents it) decod
   assert.equal(encodedRecordSize(300), 302);
   assert.equal(encodedRecordSize(127), 128);
   assert.equal(encodedRecordSize(128), 130);
+});
+
+test('BatchBody writes the hand-built body above, bounds it by encoded bytes, drops a tail, refuses a gap', () => {
+  const big = Buffer.alloc(300, 7);
+  const hand = Buffer.concat([Buffer.from([0x01, 0x61, 0x00, 0xac, 0x02]), big]);
+  const b = new BatchBody(hand.length, 1); // capacity 1: every add grows it
+  b.add(41, Buffer.from('xay'), 1, 2);
+  b.add(42, Buffer.alloc(0));
+  assert.equal(b.fits(300), true, 'exactly the bound');
+  assert.equal(b.fits(301), false);
+  b.add(43, big);
+  assert.deepEqual(Buffer.from(b.bytes), hand);
+  assert.deepEqual([b.first, b.last, b.count, b.dataBytes, b.size], [41, 43, 3, 301, hand.length]);
+  const enc = encodeBatchBody(LOG, b);
+  assert.deepEqual(enc.headers, encodeBatch(LOG, decodeBatch(enc.headers, enc.body).records).headers);
+  assert.equal(enc.headers['Wal-Crc32c'], crc32c(hand).toString(16).padStart(8, '0'));
+  assert.throws(
+    () => b.add(45, big),
+    (e: unknown) => isWalError(e, WalErrorCodes.INVALID_ARGUMENT),
+  );
+  b.dropAfter(41);
+  assert.deepEqual(Buffer.from(b.bytes), Buffer.from([0x01, 0x61]));
+  assert.deepEqual([b.count, b.dataBytes, b.last], [1, 1, 41]);
+  b.dropAfter(0);
+  assert.deepEqual([b.count, b.size, b.first], [0, 0, 0]);
+  // A first record larger than the bound still goes in alone.
+  const small = new BatchBody(10);
+  assert.equal(small.fits(1000), true);
+  small.add(7, big);
+  assert.equal(small.fits(0), false);
+  assert.equal(small.size, 302);
+  assert.throws(
+    () => encodeBatchBody(LOG, new BatchBody(10)),
+    (e: unknown) => isWalError(e, WalErrorCodes.INVALID_ARGUMENT),
+  );
 });
 
 test('headers are read through get() (NATS MsgHdrs, Map) as well as from a plain object', () => {
