@@ -8,7 +8,8 @@
 import { WalError, WalErrorCodes, isWalError } from '../errors';
 import { LatencyHistogram } from '../log/histogram';
 import type { LatencySummary } from '../log/histogram';
-import { encodedRecordSize } from './batch';
+import { encodeBatchBody, encodedRecordSize } from './batch';
+import { BatchBody } from './batch-body';
 import type { Sink, SinkRecord } from './sink';
 
 /** The part of a durable consumer (Log#consumer) the forwarder uses. */
@@ -21,6 +22,11 @@ export interface ForwardConsumer {
     timeoutMs?: number;
     signal?: AbortSignal;
   }): Promise<{ index: bigint; data: Uint8Array }[]>;
+  /**
+   * Optional (Consumer has it): the next records appended to `body` as a batch body. With a sink
+   * that has `sendBatch`, the forwarder then reads and sends without an object per record.
+   */
+  readEncoded?(body: BatchBody, opts?: { maxRecords?: number; timeoutMs?: number; signal?: AbortSignal }): Promise<number>;
   seek(index: bigint): void;
   commit(index: bigint): Promise<void>;
   info(): { lagRecords: bigint; lagBytes: number };
@@ -135,6 +141,10 @@ class Runner implements Forwarder {
   /** Encoded bytes per data byte of the last read (length prefixes), slightly rounded up. */
   private prefixRatio = 1.05;
   private commits: Promise<void> = Promise.resolve();
+  /** Read and send batch bodies (consumer.readEncoded, sink.sendBatch) rather than records. */
+  private readonly encoded: boolean;
+  /** Encoded size of the last body sent: the next one starts with room for twice that. */
+  private lastBodySize = 0;
 
   constructor(
     private readonly logId: string,
@@ -146,6 +156,7 @@ class Runner implements Forwarder {
     this.maxBytes = positive(sink.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, 'sink.maxBatchBytes');
     this.maxRecords = positive(options.maxRecords, DEFAULT_MAX_RECORDS, 'maxRecords');
     this.maxInFlight = positive(sink.maxInFlight, 1, 'sink.maxInFlight');
+    this.encoded = typeof sink.sendBatch === 'function' && typeof consumer.readEncoded === 'function';
     if (options.signal) {
       if (options.signal.aborted) this.stopper.abort();
       else options.signal.addEventListener('abort', () => void this.stop().catch(() => undefined), { once: true });
@@ -190,13 +201,21 @@ class Runner implements Forwarder {
   private async run(): Promise<void> {
     try {
       while (!this.stopper.signal.aborted && this.error === null) {
-        // Read the next batch while the previous one is in flight…
+        if (this.encoded) {
+          // Read the next batch while the previous one is in flight…
+          const body = await this.readBody(null, READ_WAIT_MS);
+          if (body.count === 0) continue;
+          await this.slot();
+          // Stopping while waiting for a slot: this batch was read, not sent; it is read again next time.
+          if (this.error !== null || this.stopper.signal.aborted) break;
+          // …then top it up with what arrived during that wait: full batches under load.
+          this.sendBody(await this.readBody(body, 0));
+          continue;
+        }
         const batch = await this.readBatch([], READ_WAIT_MS);
         if (batch.length === 0) continue;
         await this.slot();
-        // Stopping while waiting for a slot: this batch was read, not sent; it is read again next time.
         if (this.error !== null || this.stopper.signal.aborted) break;
-        // …then top it up with what arrived during that wait: full batches under load.
         this.send(await this.readBatch(batch, 0));
       }
     } catch (err) {
@@ -259,16 +278,36 @@ class Runner implements Forwarder {
     }
   }
 
+  /** Appends to `body` (a new one when null) what the consumer has, up to the sink's byte budget and maxRecords. */
+  private async readBody(body: BatchBody | null, waitMs: number): Promise<BatchBody> {
+    const b = body ?? new BatchBody(this.maxBytes, Math.min(this.maxBytes, Math.max(4096, 2 * this.lastBodySize)));
+    if (b.count < this.maxRecords) {
+      await this.consumer.readEncoded!(b, { maxRecords: this.maxRecords, timeoutMs: waitMs, signal: this.stopper.signal });
+    }
+    return b;
+  }
+
+  private sendBody(body: BatchBody): void {
+    this.lastBodySize = body.size;
+    const batch = encodeBatchBody(this.logId, body);
+    this.dispatch(batch.last, body.count, body.dataBytes, () => this.sink.sendBatch!(batch, { signal: this.sendAbort.signal }));
+  }
+
   private send(batch: ReadRecord[]): void {
     const records: SinkRecord[] = batch.map((r) => ({ logId: this.logId, index: r.index, data: r.data }));
     let bytes = 0;
     for (const r of batch) bytes += r.data.length;
-    const entry: InFlight = { last: batch[batch.length - 1]!.index, records: batch.length, bytes, status: 'sent' };
+    this.dispatch(batch[batch.length - 1]!.index, batch.length, bytes, () => this.sink.send(records, { signal: this.sendAbort.signal }));
+  }
+
+  /** Starts a send and tracks it in flight until the sink resolves it. */
+  private dispatch(last: bigint, records: number, bytes: number, start: () => Promise<void>): void {
+    const entry: InFlight = { last, records, bytes, status: 'sent' };
     this.inFlight.push(entry);
     const t0 = performance.now();
     let sent: Promise<void>;
     try {
-      sent = Promise.resolve(this.sink.send(records, { signal: this.sendAbort.signal }));
+      sent = Promise.resolve(start());
     } catch (err) {
       sent = Promise.reject(err);
     }

@@ -3,6 +3,7 @@
  * says when they are durable; `forward()` commits its consumer only after that. Any store can be
  * one: the JetStream sink (`nodewal/jetstream`) is the one the package ships.
  */
+import type { EncodedBatch } from './batch';
 
 /** One record as a sink receives it: which log, which index there, and its bytes. */
 export interface SinkRecord {
@@ -25,6 +26,12 @@ export interface Sink {
    * retrying when the forwarder stops (reject with an AbortError; the batch counts as not stored).
    */
   send(records: readonly SinkRecord[], options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Optional: `send` for a store that keeps the batch message itself (the JetStream sink). The
+   * forwarder then reads each batch straight into its body (`Consumer#readEncoded`), one copy per
+   * record and no object per record, and calls this instead of `send`; the same contract holds.
+   */
+  sendBatch?(batch: EncodedBatch, options?: { signal?: AbortSignal }): Promise<void>;
   /** Largest batch one `send` may carry, as `encodedRecordSize` summed over its records (default 1 MiB). */
   readonly maxBatchBytes?: number;
   /** Sends the forwarder may have outstanding (default 1); a sink allowing more must store them in order. */

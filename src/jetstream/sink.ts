@@ -16,7 +16,8 @@
  */
 import type { ConnectionOptions, JetStreamClient, JetStreamManager, NatsConnection, StreamInfo } from 'nats';
 import { WalError, WalErrorCodes } from '../errors';
-import { BATCH_HEADER_RESERVE, batchRange, encodeBatch } from '../forward/batch';
+import { BATCH_HEADER_RESERVE, batchRange, encodeBatch, type EncodedBatch } from '../forward/batch';
+import { getUvarint } from '../codec/varint';
 import { abortable, backoffDelay, sleep } from '../forward/backoff';
 import type { BackoffOptions } from '../forward/backoff';
 import type { Sink, SinkRecord } from '../forward/sink';
@@ -126,14 +127,18 @@ export class JetStreamSink implements Sink {
   }
 
   async send(records: readonly SinkRecord[], opts: { signal?: AbortSignal } = {}): Promise<void> {
-    const logId = records[0]!.logId;
+    return this.sendBatch(encodeBatch(records[0]!.logId, records), opts);
+  }
+
+  /** `send` of a batch already encoded (the forwarder reads straight into its body). */
+  async sendBatch(batch: EncodedBatch, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const logId = batch.logId;
     if (!this.known) await this.resync(logId, opts.signal);
-    const batch = encodeBatch(logId, records);
     if (batch.body.length + BATCH_HEADER_RESERVE > this.maxPayload) {
       throw new WalError(
         WalErrorCodes.FORWARD_MESSAGE_TOO_LARGE,
-        records.length === 1
-          ? `record ${batch.first} (${records[0]!.data.length} bytes) does not fit in one message: the server/stream limit is ${this.maxPayload} bytes with headers`
+        batch.first === batch.last
+          ? `record ${batch.first} (${getUvarint(batch.body, 0)} bytes) does not fit in one message: the server/stream limit is ${this.maxPayload} bytes with headers`
           : `batch ${batch.first}-${batch.last} (${batch.body.length} bytes) exceeds the ${this.maxPayload}-byte message limit`,
       );
     }

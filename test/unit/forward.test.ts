@@ -2,13 +2,15 @@
  * forward() over a real Log and its durable consumer, with in-memory sinks that fail on purpose:
  * resume after the sink's last index, commits only of what the sink acknowledged (in order, never
  * past a failed batch), a permanent error stops it with the position untouched, stop() commits
- * what was acknowledged, batches fit the sink's byte budget. Runs on both backends.
+ * what was acknowledged, batches fit the sink's byte budget. Each test with a sink taking records
+ * and with one taking encoded batches (Sink#sendBatch, read with Consumer#readEncoded). Runs on
+ * both backends.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { isWalError, WalErrorCodes } from '../../src/errors';
-import { encodedRecordSize } from '../../src/forward/batch';
+import { decodeBatch, type EncodedBatch, encodedRecordSize } from '../../src/forward/batch';
 import { forward } from '../../src/forward/forward';
 import type { Sink, SinkRecord } from '../../src/forward/sink';
 import { Log } from '../../src/log/log';
@@ -49,6 +51,26 @@ class MemorySink implements Sink {
   }
 }
 
+/**
+ * The same store taking batches encoded (`sendBatch`): the forwarder then reads with
+ * `Consumer#readEncoded`. Decoded as a downstream reader would, then stored as `send` stores.
+ */
+class MemoryBatchSink extends MemorySink {
+  async sendBatch(batch: EncodedBatch, opts?: { signal?: AbortSignal }): Promise<void> {
+    const decoded = decodeBatch(batch.headers, batch.body);
+    await this.send(
+      decoded.records.map((r) => ({ logId: decoded.logId, index: r.index, data: r.data })),
+      opts,
+    );
+  }
+}
+
+/** Each test twice: with a sink taking records, and with one taking encoded batches. */
+function both(name: string, fn: (newSink: () => MemorySink) => Promise<void>): void {
+  test(`${name} (records)`, () => fn(() => new MemorySink()));
+  test(`${name} (encoded batches)`, () => fn(() => new MemoryBatchSink()));
+}
+
 async function until(cond: () => boolean, ms = 10000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -57,9 +79,9 @@ async function until(cond: () => boolean, ms = 10000): Promise<void> {
   }
 }
 
-test('forwards every record once, in order, with its bytes and log id; stop() commits through the last ack', async () => {
+both('forwards every record once, in order, with its bytes and log id; stop() commits through the last ack', async (newSink) => {
   const { log } = await filledLog(5000);
-  const sink = new MemorySink();
+  const sink = newSink();
   const fw = await forward(log, { consumer: 'fw', sink });
   await until(() => sink.records().length === 5000);
   await log.append('late');
@@ -83,9 +105,9 @@ test('forwards every record once, in order, with its bytes and log id; stop() co
   await log.close();
 });
 
-test("resumes after the sink's last index, not the commit: nothing twice after an ack whose commit was lost", async () => {
+both("resumes after the sink's last index, not the commit: nothing twice after an ack whose commit was lost", async (newSink) => {
   const { log } = await filledLog(100);
-  const sink = new MemorySink();
+  const sink = newSink();
   // The downstream already holds 1..60 (an ack the crashed forwarder never committed).
   sink.batches.push(Array.from({ length: 60 }, (_, i) => ({ logId: log.id, index: BigInt(i + 1), data: payload(i + 1) })));
   const c = await log.consumer('fw');
@@ -104,9 +126,9 @@ test("resumes after the sink's last index, not the commit: nothing twice after a
   await log.close();
 });
 
-test('a permanent error stops the forwarder with that error; the commit stays at the last acknowledged batch', async () => {
+both('a permanent error stops the forwarder with that error; the commit stays at the last acknowledged batch', async (newSink) => {
   const { log } = await filledLog(1000);
-  const sink = new MemorySink();
+  const sink = newSink();
   sink.maxBatchBytes = 2000;
   const boom = Object.assign(new Error('permanent'), { code: 'TEST_PERMANENT' });
   sink.failAt = (b) => (b.some((r) => r.index === 500n) ? boom : null);
@@ -122,9 +144,9 @@ test('a permanent error stops the forwarder with that error; the commit stays at
   await log.close();
 });
 
-test('a start-up error (the sink cannot say what it holds) rejects forward() and leaves the consumer untouched', async () => {
+both('a start-up error (the sink cannot say what it holds) rejects forward() and leaves the consumer untouched', async (newSink) => {
   const { log } = await filledLog(10);
-  const sink = new MemorySink();
+  const sink = newSink();
   sink.lastForwarded = () => Promise.reject(Object.assign(new Error('no stream'), { code: 'X' }));
   await assert.rejects(forward(log, { consumer: 'fw', sink }), /no stream/);
   const c = await log.consumer('fw'); // the name was released
@@ -133,49 +155,52 @@ test('a start-up error (the sink cannot say what it holds) rejects forward() and
   await log.close();
 });
 
-test('property: batches respect maxBatchBytes (encoded) and maxRecords; with several in flight, commits follow acks in order', async () => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.integer({ min: 64, max: 4000 }),
-      fc.integer({ min: 1, max: 50 }),
-      fc.integer({ min: 1, max: 4 }),
-      async (maxBatchBytes, maxRecords, maxInFlight) => {
-        const { log } = await filledLog(300);
-        const sink = new MemorySink();
-        sink.maxBatchBytes = maxBatchBytes;
-        sink.maxInFlight = maxInFlight;
-        sink.delayMs = 2;
-        // Out-of-order completion must not reorder storage: serialise stores behind a chain.
-        let chain = Promise.resolve();
-        const store = MemorySink.prototype.send.bind(sink);
-        sink.send = (records) => {
-          const p = chain.then(() => store(records));
-          chain = p.catch(() => undefined);
-          return p;
-        };
-        const fw = await forward(log, { consumer: 'fw', sink, maxRecords });
-        await until(() => sink.records().length === 300);
-        await fw.stop();
-        for (const b of sink.batches) {
-          assert.ok(b.length <= maxRecords);
-          const size = b.reduce((n, r) => n + encodedRecordSize(r.data.length), 0);
-          assert.ok(b.length === 1 || size <= maxBatchBytes, `batch of ${b.length} is ${size} bytes`);
-        }
-        assert.deepEqual(
-          sink.records().map((r) => r.index),
-          Array.from({ length: 300 }, (_, i) => BigInt(i + 1)),
-        );
-        assert.equal(fw.stats().committed, 300n);
-        await log.close();
-      },
-    ),
-    { numRuns: 15 },
-  );
-});
+both(
+  'property: batches respect maxBatchBytes (encoded) and maxRecords; with several in flight, commits follow acks in order',
+  async (newSink) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 64, max: 4000 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (maxBatchBytes, maxRecords, maxInFlight) => {
+          const { log } = await filledLog(300);
+          const sink = newSink();
+          sink.maxBatchBytes = maxBatchBytes;
+          sink.maxInFlight = maxInFlight;
+          sink.delayMs = 2;
+          // Out-of-order completion must not reorder storage: serialise stores behind a chain.
+          let chain = Promise.resolve();
+          const store = MemorySink.prototype.send.bind(sink);
+          sink.send = (records) => {
+            const p = chain.then(() => store(records));
+            chain = p.catch(() => undefined);
+            return p;
+          };
+          const fw = await forward(log, { consumer: 'fw', sink, maxRecords });
+          await until(() => sink.records().length === 300);
+          await fw.stop();
+          for (const b of sink.batches) {
+            assert.ok(b.length <= maxRecords);
+            const size = b.reduce((n, r) => n + encodedRecordSize(r.data.length), 0);
+            assert.ok(b.length === 1 || size <= maxBatchBytes, `batch of ${b.length} is ${size} bytes`);
+          }
+          assert.deepEqual(
+            sink.records().map((r) => r.index),
+            Array.from({ length: 300 }, (_, i) => BigInt(i + 1)),
+          );
+          assert.equal(fw.stats().committed, 300n);
+          await log.close();
+        },
+      ),
+      { numRuns: 15 },
+    );
+  },
+);
 
-test('stop() gives up on a send that never completes after graceMs: not committed, not an error', async () => {
+both('stop() gives up on a send that never completes after graceMs: not committed, not an error', async (newSink) => {
   const { log } = await filledLog(20);
-  const sink = new MemorySink();
+  const sink = newSink();
   let first = true;
   sink.send = async (records, opts) => {
     if (first) {
@@ -195,13 +220,16 @@ test('stop() gives up on a send that never completes after graceMs: not committe
   await log.close();
 });
 
-test('a sink holding more of this log than the log has (truncateBack after forwarding) is ERR_WAL_FORWARD_DIVERGED at start', async () => {
-  const { log } = await filledLog(50);
-  const sink = new MemorySink();
-  sink.batches.push(Array.from({ length: 80 }, (_, i) => ({ logId: log.id, index: BigInt(i + 1), data: payload(i + 1) })));
-  await assert.rejects(forward(log, { consumer: 'fw', sink }), (e) => isWalError(e, WalErrorCodes.FORWARD_DIVERGED));
-  const c = await log.consumer('fw');
-  assert.equal(c.committed, 0n);
-  await c.close();
-  await log.close();
-});
+both(
+  'a sink holding more of this log than the log has (truncateBack after forwarding) is ERR_WAL_FORWARD_DIVERGED at start',
+  async (newSink) => {
+    const { log } = await filledLog(50);
+    const sink = newSink();
+    sink.batches.push(Array.from({ length: 80 }, (_, i) => ({ logId: log.id, index: BigInt(i + 1), data: payload(i + 1) })));
+    await assert.rejects(forward(log, { consumer: 'fw', sink }), (e) => isWalError(e, WalErrorCodes.FORWARD_DIVERGED));
+    const c = await log.consumer('fw');
+    assert.equal(c.committed, 0n);
+    await c.close();
+    await log.close();
+  },
+);
