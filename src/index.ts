@@ -29,7 +29,17 @@ export {
 } from './etcd/codec';
 export type { Entry, HardState, Snapshot, ConfState, WalRecord } from './etcd/codec';
 export { Log } from './log/log';
-export type { LogEntry, EntriesRange, TailOptions, AppendOptions, WaitOptions, LogStats, LogStatsJSON, SlowSyncEvent } from './log/log';
+export type {
+  LogEntry,
+  EntriesRange,
+  TailOptions,
+  TailBatchOptions,
+  AppendOptions,
+  WaitOptions,
+  LogStats,
+  LogStatsJSON,
+  SlowSyncEvent,
+} from './log/log';
 export type { IndexArg } from './index-arg';
 export { Consumer } from './log/consumer';
 export type { ConsumerInfo, ConsumerOptions, ConsumerReadOptions } from './log/consumer';

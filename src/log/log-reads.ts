@@ -9,10 +9,11 @@ import { type EntrySpan, RecordType } from '../etcd/codec';
 import { findEntryInSpan } from './entry-lookup';
 import { EntryStream } from './entry-stream';
 import { TailStream } from './tail-stream';
+import { checkMaxRecords, TailBatches } from './tail-batches';
 import type { Decoder } from '../etcd/decoder';
 import { DecoderQueue } from '../etcd/decoder-queue';
 import type { LogCore } from './log-core';
-import type { EntriesRange, LogEntry, TailOptions } from './log-types';
+import type { EntriesRange, LogEntry, TailBatchOptions, TailOptions } from './log-types';
 import { checkpointSpan, findSegment, type SegmentInfo } from './segment-index';
 import { decodeOpenSegment, forEachRecord, nextLogRecord, parseEntry } from './segment-reader';
 
@@ -70,6 +71,12 @@ export class LogReads {
    */
   tail(opts: TailOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
     return new TailStream(this.core, (range) => this.entries(range), opts);
+  }
+
+  /** tail() a batch at a time: every record ready now in one array (tail-batches.ts). */
+  tailBatches(opts: TailBatchOptions = {}): AsyncGenerator<LogEntry[], void, undefined> {
+    const max = checkMaxRecords(opts.maxRecords);
+    return new TailBatches(new TailStream(this.core, (range) => this.entries(range), opts), max);
   }
 
   /** The data of entry `index` (a copy). ERR_WAL_OUT_OF_RANGE when it is not in [firstIndex, lastIndex]. */

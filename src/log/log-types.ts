@@ -28,6 +28,12 @@ export interface TailOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `tailBatches()`. */
+export interface TailBatchOptions extends TailOptions {
+  /** At most this many records in one batch (default 10,000). */
+  maxRecords?: number;
+}
+
 /** Options of `append()` / `appendBatch()`. */
 export interface AppendOptions {
   /**

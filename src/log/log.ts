@@ -30,9 +30,19 @@ import { BatchReader } from './batch-reader';
 import { DurablePublisher } from './durable-file';
 import { ReadOnlyLog } from './read-only';
 import { Retention, type RetainedLog } from './retention';
-import type { AppendOptions, EntriesRange, LogEntry, LogStats, TailOptions, WaitOptions } from './log-types';
+import type { AppendOptions, EntriesRange, LogEntry, LogStats, TailBatchOptions, TailOptions, WaitOptions } from './log-types';
 
-export type { AppendOptions, EntriesRange, LogEntry, LogStats, LogStatsJSON, SlowSyncEvent, TailOptions, WaitOptions } from './log-types';
+export type {
+  AppendOptions,
+  EntriesRange,
+  LogEntry,
+  LogStats,
+  LogStatsJSON,
+  SlowSyncEvent,
+  TailBatchOptions,
+  TailOptions,
+  WaitOptions,
+} from './log-types';
 
 /**
  * A durable, append-only log of records in an etcd-format WAL directory (readable by etcd's own
@@ -247,6 +257,21 @@ export class Log extends EventEmitter {
    */
   tail(opts: TailOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
     return this.reads.tail(opts);
+  }
+
+  /**
+   * `tail()` a batch at a time: each step yields every record that is durable and ready now (up to
+   * `maxRecords`, default 10,000) as one array, behind one promise. The same records, order, waits,
+   * errors and end as `tail()`; what a live follower costs the producers is less (bench/README.md).
+   * The data are views the log never writes again, as `tail()`'s.
+   *
+   * @example
+   * for await (const batch of log.tailBatches()) {
+   *   for (const { index, data } of batch) handle(index, data);
+   * }
+   */
+  tailBatches(opts: TailBatchOptions = {}): AsyncGenerator<LogEntry[], void, undefined> {
+    return this.reads.tailBatches(opts);
   }
 
   /** The data of entry `index` (a copy). ERR_WAL_OUT_OF_RANGE when it is not in [firstIndex, lastIndex]. */

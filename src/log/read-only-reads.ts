@@ -59,6 +59,20 @@ function truncatedError(dir: string, before: number): WalError {
  * new ones; ends when the log closes.
  */
 export async function* followDurable(src: DurableReads, opts: TailOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
+  for await (const batch of followDurableBatches(src, opts, BATCH_RECORDS)) {
+    for (const e of batch) {
+      throwIfAborted(opts.signal, 'tail');
+      yield e;
+    }
+  }
+}
+
+/** followDurable a batch at a time (at most `maxRecords` each), as Log.tailBatches. */
+export async function* followDurableBatches(
+  src: DurableReads,
+  opts: TailOptions,
+  maxRecords: number,
+): AsyncGenerator<LogEntry[], void, undefined> {
   const signal = opts.signal;
   throwIfAborted(signal, 'tail');
   let next = opts.from === undefined ? src.durableIndex() + 1 : Math.max(toIndex('from', opts.from), src.firstIndex());
@@ -76,7 +90,7 @@ export async function* followDurable(src: DurableReads, opts: TailOptions = {}):
     }
     // Removed meanwhile by truncateFront or retention: Log.tail fails the same way.
     if (next < src.firstIndex()) throw new WalError(WalErrorCodes.OUT_OF_RANGE, `entry ${next} is no longer in the log`, { file: src.dir });
-    let batch = await readBatch(src, next, durable);
+    let batch = await readBatch(src, next, Math.min(durable, next + maxRecords - 1));
     await src.settle();
     const during = src.truncationsSince(cutsSeen);
     if (during.lowest !== null) {
@@ -84,11 +98,10 @@ export async function* followDurable(src: DurableReads, opts: TailOptions = {}):
       const low = during.lowest;
       batch = batch.filter((e) => e.index <= BigInt(low));
     }
-    for (const e of batch) {
-      throwIfAborted(signal, 'tail');
-      yield e;
-      next = Number(e.index) + 1;
-    }
+    if (batch.length === 0) continue;
+    throwIfAborted(signal, 'tail');
+    next = Number(batch[batch.length - 1]!.index) + 1;
+    yield batch;
   }
 }
 

@@ -13,8 +13,9 @@ import type { Consumer, ConsumerInfo, ConsumerOptions } from './consumer';
 import { ConsumerHost } from './consumer-host';
 import { DURABLE_FILE, type DurableMark, readMarkSync } from './durable-file';
 import { type EntrySpan, RecordType } from '../etcd/codec';
-import type { EntriesRange, LogEntry, TailOptions } from './log';
-import { type DurableReads, followDurable, getDurable } from './read-only-reads';
+import type { EntriesRange, LogEntry, TailBatchOptions, TailOptions } from './log';
+import { type DurableReads, followDurable, followDurableBatches, getDurable } from './read-only-reads';
+import { checkMaxRecords } from './tail-batches';
 import type { IndexArg } from '../index-arg';
 import { readLogId } from './log-id';
 import { ReadOnlyBatchReader, startSegment } from './read-only-batch-reader';
@@ -158,6 +159,12 @@ export class ReadOnlyLog {
   /** Follows the durable records as Log.tail does (read-only-reads.ts). */
   tail(opts: TailOptions = {}): AsyncGenerator<LogEntry, void, undefined> {
     return followDurable(this.durableReads(), opts);
+  }
+
+  /** Follows the durable records a batch at a time, as Log.tailBatches does. */
+  tailBatches(opts: TailBatchOptions = {}): AsyncGenerator<LogEntry[], void, undefined> {
+    const max = checkMaxRecords(opts.maxRecords);
+    return followDurableBatches(this.durableReads(), opts, max);
   }
 
   /** The data of durable entry `index` (a copy); ERR_WAL_OUT_OF_RANGE outside [firstIndex, durableIndex]. */

@@ -53,6 +53,39 @@ export class TailStream implements AsyncGenerator<LogEntry, void, undefined> {
     return this.run(this.step());
   }
 
+  /**
+   * Appends to `out` (up to `max` in it) the records the fast path of next() would hand out now:
+   * durable, held in the window, nothing to check since the last one. For tailBatches().
+   */
+  takeHeld(out: LogEntry[], max: number): void {
+    const core = this.core;
+    if (this.busy !== null || this.finished || this.inner !== null || this.opts.signal?.aborted === true) return;
+    let i = this.nextIndex;
+    if (i < 0 || this.cutsSeen !== core.backCuts.length || core.ended || i < core.firstIndexN()) return;
+    const recent = core.recent;
+    const durable = core.durableN;
+    while (out.length < max && i <= durable) {
+      const held = recent.get(i);
+      if (held === undefined) break;
+      out.push({ index: BigInt(i), data: held });
+      i++;
+    }
+    this.nextIndex = i;
+  }
+
+  /** Whether next() has a durable record to give without waiting for one (read from disk, maybe). */
+  hasDurableNext(): boolean {
+    const core = this.core;
+    return (
+      this.busy === null &&
+      !this.finished &&
+      this.nextIndex >= 0 &&
+      this.cutsSeen === core.backCuts.length &&
+      this.nextIndex <= core.durableN &&
+      !core.ended
+    );
+  }
+
   /** Runs an async step; a next() called meanwhile waits for it. An error ends the stream. */
   private run(step: Promise<IteratorResult<LogEntry, void>>): Promise<IteratorResult<LogEntry, void>> {
     const p = step.then(

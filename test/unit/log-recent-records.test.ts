@@ -1,4 +1,4 @@
-// The window of recent records (src/log/recent-records.ts) that tail() followers and consumers read
+// The window of recent records (src/log/recent-records.ts) that tail() and tailBatches() followers and consumers read
 // just-durable records from. Property: random interleavings of append / sync / follower pulls /
 // consumer read and commit / truncateBack / truncateFront, with the window off, tiny and at its
 // default, against a plain model of the log. syncPolicy 'none', so written and durable differ
@@ -54,12 +54,16 @@ const turns = async (n: number): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
 
+/** A follower's step: one entry (tail()) or a batch of them (tailBatches()). */
+type Step = IteratorResult<LogEntry | LogEntry[]>;
+
 interface Pending {
-  promise: Promise<IteratorResult<LogEntry>>;
-  result: { ok: IteratorResult<LogEntry> } | { err: unknown } | null;
+  promise: Promise<Step>;
+  result: { ok: Step } | { err: unknown } | null;
 }
 
-async function runOps(windowBytes: number | undefined, ops: Op[]): Promise<void> {
+/** `batchMax`: the follower is tailBatches({ maxRecords: batchMax }); undefined: tail(). */
+async function runOps(windowBytes: number | undefined, ops: Op[], batchMax?: number): Promise<void> {
   const dir = tempDir();
   const log = await Log.open(dir, {
     syncPolicy: 'none',
@@ -75,7 +79,9 @@ async function runOps(windowBytes: number | undefined, ops: Op[]): Promise<void>
   const handed: { data: Uint8Array; want: string }[] = [];
 
   // Follower: the next index it should yield; a truncateBack below that makes it throw.
-  let it = log.tail({ from: 1n });
+  const follow = (from: number): AsyncIterator<LogEntry | LogEntry[]> =>
+    batchMax === undefined ? log.tail({ from: BigInt(from) }) : log.tailBatches({ from: BigInt(from), maxRecords: batchMax });
+  let it = follow(1);
   let fNext = 1;
   let fMustThrow = false;
   let pending: Pending | null = null;
@@ -86,14 +92,21 @@ async function runOps(windowBytes: number | undefined, ops: Op[]): Promise<void>
   let committed = 0;
   let cutTo: number | null = null;
 
-  const checkYield = (r: IteratorResult<LogEntry>, when: string): void => {
+  const checkYield = (r: Step, when: string): void => {
     assert.equal(r.done, false, `follower ended (${when})`);
-    const want = Math.max(fNext, first);
-    assert.ok(want <= durable, `follower yielded ${r.value.index} past durable ${durable} (${when})`);
-    assert.equal(r.value.index, BigInt(want), `follower index (${when})`);
-    assert.equal(text.decode(r.value.data), records[want - 1], `follower data of ${want} (${when})`);
-    handed.push({ data: r.value.data, want: records[want - 1]! });
-    fNext = want + 1;
+    const entries = Array.isArray(r.value) ? r.value : [r.value];
+    if (batchMax !== undefined) {
+      assert.ok(Array.isArray(r.value), `tailBatches yields arrays (${when})`);
+      assert.ok(entries.length >= 1 && entries.length <= batchMax, `batch of ${entries.length}, maxRecords ${batchMax} (${when})`);
+    }
+    for (const e of entries) {
+      const want = Math.max(fNext, first);
+      assert.ok(want <= durable, `follower yielded ${e.index} past durable ${durable} (${when})`);
+      assert.equal(e.index, BigInt(want), `follower index (${when})`);
+      assert.equal(text.decode(e.data), records[want - 1], `follower data of ${want} (${when})`);
+      handed.push({ data: e.data, want: records[want - 1]! });
+      fNext = want + 1;
+    }
   };
 
   const startPull = (): Pending => {
@@ -106,7 +119,7 @@ async function runOps(windowBytes: number | undefined, ops: Op[]): Promise<void>
   };
 
   const restartFollower = (): void => {
-    it = log.tail({ from: BigInt(first) });
+    it = follow(first);
     fNext = first;
     fMustThrow = false;
     pending = null;
@@ -244,6 +257,14 @@ for (const [label, windowBytes] of [
   test(`followers and consumers against the model, window ${label}`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 60 }), (ops) => runOps(windowBytes, ops).catch(showCause)),
+      { numRuns: 80 },
+    );
+  });
+  test(`batch followers (tailBatches) and consumers against the model, window ${label}`, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 6 }), (ops, max) =>
+        runOps(windowBytes, ops, max).catch(showCause),
+      ),
       { numRuns: 80 },
     );
   });
