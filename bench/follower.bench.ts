@@ -1,8 +1,8 @@
 /**
  * Live readers on the producers' event loop, this tree against another (e.g. a worktree of main),
  * alternating in ONE process so both see the same machine: 256 producers × 100 B append for S
- * seconds with no reader, with one `tail()` follower, and with one in-process consumer committing
- * each batch. Reports producer rates, same-run ratios, and each reader's latency from the append
+ * seconds with no reader, with one `tail()` follower, with one `tailBatches()` follower (a batch
+ * per step) and with one in-process consumer committing each batch. Reports producer rates, same-run ratios, and each reader's latency from the append
  * call (the record carries its send time) and from the moment it became durable (the 'fsync'
  * event that advanced durableIndex past it).
  *
@@ -21,6 +21,8 @@ import { consumeLive, fmt, median, now, pct, produce, record, sentAt } from './t
 interface LogLike {
   append(d: Uint8Array): Promise<bigint>;
   tail(o?: { from?: bigint }): AsyncGenerator<{ index: bigint; data: Uint8Array }>;
+  /** Not in trees before it was added. */
+  tailBatches?(o?: { from?: bigint }): AsyncGenerator<{ index: bigint; data: Uint8Array }[]>;
   consumer(name: string, o?: { start?: 'newest' }): Promise<ConsumerLike>;
   on(ev: 'fsync', f: () => void): unknown;
   readonly durableIndex: bigint;
@@ -37,7 +39,7 @@ interface LogClass {
 
 const ms = (n: number): string => n.toFixed(2);
 
-type Reader = 'none' | 'follower' | 'consumer';
+type Reader = 'none' | 'follower' | 'batch follower' | 'consumer';
 
 interface Sample {
   rate: number;
@@ -57,6 +59,10 @@ async function once(Log: LogClass, opts: Record<string, unknown>, reader: Reader
   const seen: { index: number; at: number }[] = [];
   try {
     const log = await Log.open(dir, opts);
+    if (reader === 'batch follower' && typeof log.tailBatches !== 'function') {
+      await log.close();
+      return { rate: Number.NaN, fromAppend: [], fromDurable: [] }; // a tree from before tailBatches
+    }
     log.on('fsync', () => {
       durIdx.push(Number(log.durableIndex));
       durAt.push(now());
@@ -76,6 +82,16 @@ async function once(Log: LogClass, opts: Record<string, unknown>, reader: Reader
           if (stop) break;
         }
       })();
+    } else if (reader === 'batch follower') {
+      const it = log.tailBatches!();
+      done = (async () => {
+        let k = 0;
+        for await (const batch of it) {
+          const t = now();
+          for (const e of batch) if ((k++ & 15) === 0) see(e.index, e.data, t);
+          if (stop) break;
+        }
+      })();
     } else if (reader === 'consumer') {
       const c = await log.consumer('live', { start: 'newest' });
       done = (async () => {
@@ -89,7 +105,7 @@ async function once(Log: LogClass, opts: Record<string, unknown>, reader: Reader
     }
     const rate = await produce((d) => log.append(d), seconds);
     stop = true;
-    if (reader === 'follower') await log.append(record(100)); // lets the follower see `stop`
+    if (reader === 'follower' || reader === 'batch follower') await log.append(record(100)); // lets the follower see `stop`
     await done;
     await log.close();
     // Durable moment of each seen record: the first fsync event whose durable index covers it.
@@ -116,7 +132,8 @@ async function main(): Promise<void> {
   trees.push({ name: 'this tree', Log: ThisLog as unknown as LogClass, opts: {} });
   // The same code without the window: what keeping it costs the producers, and the disk path.
   trees.push({ name: 'this tree, recentRecordsBytes 0', Log: ThisLog as unknown as LogClass, opts: { recentRecordsBytes: 0 } });
-  const readers: Reader[] = ['none', 'follower', 'consumer'];
+  // A base tree without tailBatches runs its readers but that one.
+  const readers: Reader[] = ['none', 'follower', 'batch follower', 'consumer'];
   const got = trees.map(() => readers.map(() => [] as Sample[]));
   for (let run = 0; run < runs; run++) {
     for (let r = 0; r < readers.length; r++) {
