@@ -17,12 +17,15 @@
  *   latency     append → JetStream ack per record, at a paced 20,000 records/s
  * and a direct-publish sweep of batch size × in-flight (1 vs 16) to show what large batches buy.
  *
- *   flock /tmp/bench.lock node --import tsx bench/forward-jetstream.bench.ts [runs=3]
+ *   flock /tmp/bench.lock node --import tsx bench/forward-jetstream.bench.ts [runs=3] [baseTree]
+ * baseTree (a checkout, e.g. a worktree of main): instead of the above, this tree's drain,
+ * in-process forward and sidecar against the base tree's, in alternating pairs.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { headers } from 'nats';
 import type { NatsConnection } from 'nats';
 import { encodeBatch, encodedRecordSize, BATCH_HEADER_RESERVE } from '../src/forward/batch';
@@ -36,6 +39,29 @@ import { startCluster } from '../test/nats/support/nats-servers';
 import type { Servers } from '../test/nats/support/nats-servers';
 
 const RUNS = Number(process.argv[2] ?? 3);
+const BASE_TREE = process.argv[3];
+
+/** The Log, forwarder, sink and CLI of one tree: this one, or a base tree for an A/B run. */
+interface Impl {
+  name: string;
+  Log: typeof Log;
+  forward: typeof forward;
+  jetStreamSink: typeof jetStreamSink;
+  cli: string;
+}
+const THIS: Impl = { name: 'this tree', Log, forward, jetStreamSink, cli: path.join(__dirname, '..', 'src', 'cli', 'main.ts') };
+
+async function loadTree(tree: string): Promise<Impl> {
+  const at = (f: string): Promise<Record<string, unknown>> =>
+    import(pathToFileURL(path.resolve(tree, f)).href) as Promise<Record<string, unknown>>;
+  return {
+    name: `base (${tree})`,
+    Log: (await at('src/log/log.ts'))['Log'] as typeof Log,
+    forward: (await at('src/forward/forward.ts'))['forward'] as typeof forward,
+    jetStreamSink: (await at('src/jetstream/index.ts'))['jetStreamSink'] as typeof jetStreamSink,
+    cli: path.resolve(tree, 'src', 'cli', 'main.ts'),
+  };
+}
 const PRODUCERS = 256;
 let subjectSeq = 0;
 
@@ -54,7 +80,7 @@ function records(n: number, size: number): Buffer[] {
 }
 
 /** 256 producers, each awaiting its append, until all `data` are appended. Returns records/s. */
-async function produce(log: Log, data: Buffer[]): Promise<number> {
+async function produce(log: { append(d: Uint8Array): Promise<bigint> }, data: Buffer[]): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -65,12 +91,16 @@ async function produce(log: Log, data: Buffer[]): Promise<number> {
   return data.length / ((performance.now() - t0) / 1000);
 }
 
-async function forwardRun(servers: Servers, data: Buffer[]): Promise<{ rate: number; meanBatch: number; appendRate: number }> {
+async function forwardRun(
+  servers: Servers,
+  data: Buffer[],
+  impl: Impl = THIS,
+): Promise<{ rate: number; meanBatch: number; appendRate: number }> {
   const dir = tmp();
-  const log = await Log.open(dir);
+  const log = await impl.Log.open(dir);
   const subject = `bench.s${subjectSeq++}`;
-  const sink = await jetStreamSink({ servers: servers.urls, stream: 'BENCH', subject });
-  const fw = await forward(log, { consumer: 'js', sink });
+  const sink = await impl.jetStreamSink({ servers: servers.urls, stream: 'BENCH', subject });
+  const fw = await impl.forward(log, { consumer: 'js', sink });
   const t0 = performance.now();
   const appendRate = await produce(log, data);
   while (fw.stats().lastForwarded < BigInt(data.length)) await new Promise((r) => setTimeout(r, 1));
@@ -84,11 +114,16 @@ async function forwardRun(servers: Servers, data: Buffer[]): Promise<{ rate: num
 }
 
 /** The same, with the forwarder as a sidecar: `wal forward` in its own process, the log opened read-only. */
-async function sidecarRun(servers: Servers, nc: NatsConnection, data: Buffer[]): Promise<{ rate: number; appendRate: number }> {
+async function sidecarRun(
+  servers: Servers,
+  nc: NatsConnection,
+  data: Buffer[],
+  impl: Impl = THIS,
+): Promise<{ rate: number; appendRate: number }> {
   const dir = tmp();
-  const log = await Log.open(dir);
+  const log = await impl.Log.open(dir);
   const subject = `bench.s${subjectSeq++}`;
-  const cli = path.join(__dirname, '..', 'src', 'cli', 'main.ts');
+  const cli = impl.cli;
   const p = spawn(
     process.execPath,
     [
@@ -127,13 +162,13 @@ async function sidecarRun(servers: Servers, nc: NatsConnection, data: Buffer[]):
 }
 
 /** Forwarding a log that already holds the records (what the forwarder alone sustains). */
-async function drainRun(servers: Servers, data: Buffer[]): Promise<{ rate: number; meanBatch: number }> {
+async function drainRun(servers: Servers, data: Buffer[], impl: Impl = THIS): Promise<{ rate: number; meanBatch: number }> {
   const dir = tmp();
-  const log = await Log.open(dir);
+  const log = await impl.Log.open(dir);
   for (let i = 0; i < data.length; i += 10_000) await log.appendBatch(data.slice(i, i + 10_000));
-  const sink = await jetStreamSink({ servers: servers.urls, stream: 'BENCH', subject: `bench.s${subjectSeq++}` });
+  const sink = await impl.jetStreamSink({ servers: servers.urls, stream: 'BENCH', subject: `bench.s${subjectSeq++}` });
   const t0 = performance.now();
-  const fw = await forward(log, { consumer: 'drain', sink });
+  const fw = await impl.forward(log, { consumer: 'drain', sink });
   while (fw.stats().lastForwarded < BigInt(data.length)) await new Promise((r) => setTimeout(r, 1));
   const secs = (performance.now() - t0) / 1000;
   const s = fw.stats();
@@ -234,13 +269,21 @@ async function latencyRun(
     lastForwarded: (id) => js.lastForwarded(id),
     async send(recs, o) {
       await js.send(recs, o);
-      const now = performance.now();
-      for (const r of recs) {
-        const t = started.get(r.index);
-        if (t !== undefined) hist.record((now - t) * 1000);
-        started.delete(r.index);
-      }
+      acked(recs[0]!.index, recs[recs.length - 1]!.index);
     },
+    // The path forward() takes with the JetStream sink: batches read straight into their body.
+    async sendBatch(b, o) {
+      await js.sendBatch(b, o);
+      acked(b.first, b.last);
+    },
+  };
+  const acked = (first: bigint, last: bigint): void => {
+    const now = performance.now();
+    for (let i = first; i <= last; i++) {
+      const t = started.get(i);
+      if (t !== undefined) hist.record((now - t) * 1000);
+      started.delete(i);
+    }
   };
   const fw = await forward(log, { consumer: 'lat', sink: timing });
   const total = rate * seconds;
@@ -364,7 +407,60 @@ async function main(): Promise<void> {
   }
 }
 
-void main().catch((err: unknown) => {
+/**
+ * With a base tree: the forwarder's own rate, this tree against the base, alternating pairs on a
+ * fresh stream each: drain, in-process forward (with producers) and the sidecar, per record size.
+ */
+async function abMain(baseTree: string): Promise<void> {
+  const base = await loadTree(baseTree);
+  const servers = await startCluster();
+  await servers.addStream({ name: 'BENCH', subjects: ['bench.>'], num_replicas: 3 });
+  const nc = await servers.connect();
+  const jsm = await nc.jetstreamManager();
+  const fresh = async <T>(run: () => Promise<T>): Promise<T> => {
+    await jsm.streams.purge('BENCH');
+    return run();
+  };
+  console.log(`A/B: this tree against ${base.name}; ${RUNS} alternating pairs; load ${os.loadavg()[0]!.toFixed(1)}`);
+  const trees = [THIS, base];
+  try {
+    for (const [size, n] of [
+      [100, 400_000],
+      [1024, 100_000],
+    ] as const) {
+      const data = records(n, size);
+      const rows: Record<string, number[][]> = {
+        drain: [[], []],
+        'forward in-process': [[], []],
+        'producers with it': [[], []],
+        sidecar: [[], []],
+      };
+      for (let r = 0; r < RUNS; r++) {
+        for (let k = 0; k < 2; k++) {
+          const t = (k + r) % 2;
+          const impl = trees[t]!;
+          rows['drain']![t]!.push((await fresh(() => drainRun(servers, data, impl))).rate);
+          const f = await fresh(() => forwardRun(servers, data, impl));
+          rows['forward in-process']![t]!.push(f.rate);
+          rows['producers with it']![t]!.push(f.appendRate);
+          rows['sidecar']![t]!.push((await fresh(() => sidecarRun(servers, nc, data, impl))).rate);
+        }
+      }
+      console.log(`\n${size} B records, ${fmt(n)} per run`);
+      for (const [name, [a, b]] of Object.entries(rows)) {
+        const q = a!.map((x, i) => x / b![i]!);
+        console.log(
+          `  ${name.padEnd(20)} this ${fmt(median(a!)).padStart(9)} rec/s  base ${fmt(median(b!)).padStart(9)} rec/s  this/base ${median(q).toFixed(2)}x (per pair ${q.map((x) => x.toFixed(2)).join(' ')})`,
+        );
+      }
+    }
+  } finally {
+    await nc.close();
+    await servers.stop();
+  }
+}
+
+void (BASE_TREE === undefined ? main() : abMain(BASE_TREE)).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });
