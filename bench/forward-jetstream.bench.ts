@@ -113,6 +113,36 @@ async function forwardRun(
   return { rate: data.length / secs, meanBatch: s.forwardedRecords / s.forwardedBatches, appendRate };
 }
 
+/** CPU seconds so far of this process and of the nats-servers (from /proc: utime + stime). */
+function cpuNow(servers: Servers): { node: number; servers: number } {
+  const u = process.cpuUsage();
+  let ticks = 0;
+  for (const n of servers.nodes) {
+    const pid = n.proc?.pid;
+    if (pid === undefined) continue;
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return { node: (u.user + u.system) / 1e6, servers: ticks / 100 };
+}
+
+/** Runs `run`, adding the CPU it took (µs per record, this process and the servers) to `into`. */
+async function withCpu<T>(
+  servers: Servers,
+  records: number,
+  into: { node: number[]; servers: number[] },
+  run: () => Promise<T>,
+): Promise<T> {
+  const a = cpuNow(servers);
+  const r = await run();
+  const b = cpuNow(servers);
+  into.node.push(((b.node - a.node) * 1e6) / records);
+  into.servers.push(((b.servers - a.servers) * 1e6) / records);
+  return r;
+}
+
 /** The same, with the forwarder as a sidecar: `wal forward` in its own process, the log opened read-only. */
 async function sidecarRun(
   servers: Servers,
@@ -343,18 +373,24 @@ async function main(): Promise<void> {
       const side: number[] = [];
       const withSide: number[] = [];
       let meanBatch = 0;
+      const cpu = {
+        alone: { node: [] as number[], servers: [] as number[] },
+        forward: { node: [] as number[], servers: [] as number[] },
+        direct: { node: [] as number[], servers: [] as number[] },
+        drain: { node: [] as number[], servers: [] as number[] },
+      };
       for (let r = 0; r < RUNS; r++) {
-        alone.push(await appendOnly(data));
+        alone.push(await withCpu(servers, n, cpu.alone, () => appendOnly(data)));
         const sc = await fresh(() => sidecarRun(servers, nc, data));
         side.push(sc.rate);
         withSide.push(sc.appendRate);
-        const f = await fresh(() => forwardRun(servers, data));
+        const f = await fresh(() => withCpu(servers, n, cpu.forward, () => forwardRun(servers, data)));
         fwd.push(f.rate);
         withFw.push(f.appendRate);
         meanBatch = f.meanBatch;
-        dir.push(await fresh(() => directRun(nc, data, Math.max(1, Math.round(f.meanBatch)), 1)));
+        dir.push(await fresh(() => withCpu(servers, n, cpu.direct, () => directRun(nc, data, Math.max(1, Math.round(f.meanBatch)), 1))));
         naive.push(await fresh(() => naiveRun(servers, nc, data.slice(0, naiveN))));
-        const d = await fresh(() => drainRun(servers, data));
+        const d = await fresh(() => withCpu(servers, n, cpu.drain, () => drainRun(servers, data)));
         drain.push(d.rate);
         drainBatch = d.meanBatch;
         drainDirect.push(await fresh(() => directRun(nc, data, Math.max(1, Math.round(d.meanBatch)), 1)));
@@ -386,6 +422,11 @@ async function main(): Promise<void> {
       console.log(
         `  direct with the sink's exactly-once headers (message id, expected last subject sequence), same batches ${fmt(median(drainDirectOnce))} rec/s   runs: ${drainDirectOnce.map(fmt).join(', ')}   ` +
           `drain/that ${(median(drain) / median(drainDirectOnce)).toFixed(2)}x; the headers' cost: ${(median(drainDirectOnce) / median(drainDirect)).toFixed(2)}x of plain direct`,
+      );
+      const us = (c: { node: number[]; servers: number[] }): string => `${median(c.node).toFixed(2)} + ${median(c.servers).toFixed(2)}`;
+      console.log(
+        `  CPU µs per record, this process + the three nats-servers: appends alone ${us(cpu.alone)}; forward in-process ${us(cpu.forward)}; ` +
+          `direct ${us(cpu.direct)}; drain ${us(cpu.drain)}`,
       );
       const lat = await fresh(() => latencyRun(servers, size, 20_000, 3));
       console.log(
