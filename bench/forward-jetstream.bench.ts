@@ -340,7 +340,8 @@ async function latencyRun(
   return { p50: s.p50, p99: s.p99, count: s.count };
 }
 
-async function main(): Promise<void> {
+/** The cluster, the R3 stream and `fresh`, which runs a contender on an empty stream. */
+async function startBench(): Promise<{ servers: Servers; nc: NatsConnection; fresh: <T>(run: () => Promise<T>) => Promise<T> }> {
   const servers = await startCluster();
   await servers.addStream({ name: 'BENCH', subjects: ['bench.>'], num_replicas: 3 });
   const nc = await servers.connect();
@@ -352,6 +353,11 @@ async function main(): Promise<void> {
     await jsm.streams.purge('BENCH');
     return run();
   };
+  return { servers, nc, fresh };
+}
+
+async function main(): Promise<void> {
+  const { servers, nc, fresh } = await startBench();
   console.log(
     `nats-server ${nc.info?.version}, 3 nodes, R3 file stream, max_payload ${nc.info?.max_payload}; ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}; ${RUNS} runs, medians`,
   );
@@ -454,14 +460,7 @@ async function main(): Promise<void> {
  */
 async function abMain(baseTree: string): Promise<void> {
   const base = await loadTree(baseTree);
-  const servers = await startCluster();
-  await servers.addStream({ name: 'BENCH', subjects: ['bench.>'], num_replicas: 3 });
-  const nc = await servers.connect();
-  const jsm = await nc.jetstreamManager();
-  const fresh = async <T>(run: () => Promise<T>): Promise<T> => {
-    await jsm.streams.purge('BENCH');
-    return run();
-  };
+  const { servers, nc, fresh } = await startBench();
   console.log(`A/B: this tree against ${base.name}; ${RUNS} alternating pairs; load ${os.loadavg()[0]!.toFixed(1)}`);
   const trees = [THIS, base];
   try {
