@@ -40,7 +40,7 @@ export class TailStream implements AsyncGenerator<LogEntry, void, undefined> {
     const core = this.core;
     const i = this.nextIndex;
     // The fast path: nothing to check since the last record, and the next one is durable and held.
-    if (this.inner === null && i >= 0 && this.cutsSeen === core.backCuts.length && i <= core.durableN && !core.ended) {
+    if (this.inner === null && this.nothingToCheck() && i <= core.durableN) {
       if (i >= core.firstIndexN()) {
         const held = core.recent.get(i);
         if (held !== undefined) {
@@ -61,7 +61,7 @@ export class TailStream implements AsyncGenerator<LogEntry, void, undefined> {
     const core = this.core;
     if (this.busy !== null || this.finished || this.inner !== null || this.opts.signal?.aborted === true) return;
     let i = this.nextIndex;
-    if (i < 0 || this.cutsSeen !== core.backCuts.length || core.ended || i < core.firstIndexN()) return;
+    if (!this.nothingToCheck() || i < core.firstIndexN()) return;
     const recent = core.recent;
     const durable = core.durableN;
     while (out.length < max && i <= durable) {
@@ -75,15 +75,12 @@ export class TailStream implements AsyncGenerator<LogEntry, void, undefined> {
 
   /** Whether next() has a durable record to give without waiting for one (read from disk, maybe). */
   hasDurableNext(): boolean {
-    const core = this.core;
-    return (
-      this.busy === null &&
-      !this.finished &&
-      this.nextIndex >= 0 &&
-      this.cutsSeen === core.backCuts.length &&
-      this.nextIndex <= core.durableN &&
-      !core.ended
-    );
+    return this.busy === null && !this.finished && this.nothingToCheck() && this.nextIndex <= this.core.durableN;
+  }
+
+  /** Started, no truncateBack since the last record, the log not ended: the fast paths' condition. */
+  private nothingToCheck(): boolean {
+    return this.nextIndex >= 0 && this.cutsSeen === this.core.backCuts.length && !this.core.ended;
   }
 
   /** Runs an async step; a next() called meanwhile waits for it. An error ends the stream. */
